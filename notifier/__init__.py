@@ -1,0 +1,1 @@
+"""notifier: notification and call-tree dispatch daemon driven by an ITSCM plan."""

@@ -1,0 +1,275 @@
+"""The IT service continuity plan: who exists, how to reach them, what they are responsible for.
+
+This mirrors NIST SP 800-34 Rev.1 (roles held by a primary and alternates, personnel and vendor
+contact lists, BIA per system) and the ITSCM plan of seed 000 (services with classification, RTO
+and RPO tiers and a recovery strategy). Field-level rules live here (E.164 numbers, known time
+zones); rules that need the whole plan (references, cycles, duplicates) live in `references.py`,
+and what a NIST reviewer would flag lives in `review.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=64)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Model(BaseModel):
+    """Base of every plan and call-tree object: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = ""
+        lowered = name.lower()
+        close = sorted(z for z in available_timezones() if z.lower().endswith(lowered.split("/")[-1]))
+        if close:
+            hint = f" (did you mean {close[0]}?)"
+        raise ValueError(f"unknown time zone {name!r}{hint}; use an IANA name such as Europe/Brussels") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class ChannelKind(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
+
+
+class Hours(StrEnum):
+    """When a contact method may be used, in the person's own time zone."""
+
+    ALWAYS = "always"
+    BUSINESS = "business"
+    AFTER_HOURS = "after_hours"
+
+
+class ContactLabel(StrEnum):
+    """The NIST contact-list columns: Work, Home, Cellular (mobile), Email; plus other."""
+
+    WORK = "work"
+    HOME = "home"
+    MOBILE = "mobile"
+    OTHER = "other"
+
+    @property
+    def is_office(self) -> bool:
+        return self is ContactLabel.WORK
+
+
+class ContactMethod(Model):
+    kind: ChannelKind
+    address: str = Field(description="E.164 phone number for sms/voice, an email address for email")
+    label: ContactLabel = ContactLabel.WORK
+    hours: Hours = Hours.ALWAYS
+
+    @field_validator("address")
+    @classmethod
+    def _address_fits_kind(cls, address: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind is ChannelKind.EMAIL:
+            if not _EMAIL.match(address):
+                raise ValueError("not a valid email address")
+        elif kind is not None:
+            check_e164(address)
+        return address
+
+
+def check_e164(number: str) -> str:
+    """Raise ValueError unless `number` is a valid, complete E.164 number (+ and country code)."""
+    if not number.startswith("+"):
+        raise ValueError("phone number must be in E.164 form, starting with + and the country code")
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("phone number could not be read; write it as +<country code><number>") from None
+    if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != number:
+        raise ValueError("phone number must be written in E.164 form with no spaces or punctuation")
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("phone number is not a valid number for its country")
+    return number
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:
+        return list(Weekday).index(self)
+
+
+class BusinessHours(Model):
+    days: tuple[Weekday, ...] = (Weekday.MON, Weekday.TUE, Weekday.WED, Weekday.THU, Weekday.FRI)
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHours:
+        if self.start >= self.end:
+            raise ValueError("business hours must start before they end")
+        return self
+
+
+class ReviewPolicy(Model):
+    """How often the plan and, more often, the contact data must be reviewed (NIST §3.6)."""
+
+    plan_review_days: int = Field(365, ge=1)
+    contact_review_days: int = Field(90, ge=1)
+
+
+class Tier(Model):
+    """A BIA tier: an interval of hours (RTO or RPO)."""
+
+    min_hours: float = Field(0, ge=0)
+    max_hours: float | None = Field(None, gt=0, description="None means no upper bound")
+
+
+class Strategy(Model):
+    """A recovery strategy and how long recovery under it takes (cold/warm/hot standby...)."""
+
+    description: str = ""
+    min_recovery_hours: float = Field(0, ge=0)
+    max_recovery_hours: float | None = None
+
+
+class Organisation(Model):
+    name: str
+    timezone: TimeZoneName = "UTC"
+    business_hours: BusinessHours = BusinessHours()
+    review_policy: ReviewPolicy = ReviewPolicy()
+    coordinator_role: Id | None = Field(None, description="role told about unreachable nodes")
+    plan_owner_role: Id | None = Field(None, description="role told about contact-detail changes")
+    report_recipients: tuple[Id, ...] = Field((), description="person ids who receive drill reports")
+    rto_tiers: dict[int, Tier] = Field(default_factory=dict)
+    rpo_tiers: dict[int, Tier] = Field(default_factory=dict)
+    strategies: dict[Id, Strategy] = Field(default_factory=dict)
+
+
+class Person(Model):
+    id: Id
+    name: str = Field(min_length=1)
+    title: str = ""
+    timezone: TimeZoneName | None = None
+    language: str = Field("en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    contacts: tuple[ContactMethod, ...] = Field(min_length=1)
+    last_verified: date | None = None
+    affiliation: str = Field("", description="empty for staff; a vendor id or organisation for external contacts")
+    site: Id | None = None
+
+
+class Role(Model):
+    """A position (NIST asks for roles, not names) held by a primary and ordered alternates."""
+
+    id: Id
+    name: str = Field(min_length=1)
+    description: str = ""
+    primary: Id | None = None
+    alternates: tuple[Id, ...] = ()
+
+    @property
+    def holders(self) -> tuple[str, ...]:
+        return ((self.primary,) if self.primary else ()) + self.alternates
+
+
+class Team(Model):
+    id: Id
+    name: str = Field(min_length=1)
+    description: str = ""
+    lead: Id
+    members: tuple[Id, ...] = ()
+
+
+class Classification(StrEnum):
+    MODERATE = "moderate"
+    CRITICAL = "critical"
+    STRATEGIC = "strategic"
+
+
+class Service(Model):
+    """A service with its business impact analysis."""
+
+    id: Id
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    business_thread: str = ""
+    provider: str = ""
+    classification: Classification | None = None
+    mtd_hours: float | None = Field(None, gt=0, description="maximum tolerable downtime")
+    mtd_note: str = ""
+    rto_tier: int | None = None
+    rpo_tier: int | None = None
+    service_window: str = ""
+    strategy: Id | None = None
+    owner_role: Id | None = None
+    recovery_team: Id | None = None
+    dependencies: tuple[Id, ...] = ()
+    note: str = ""
+
+
+class Vendor(Model):
+    id: Id
+    name: str = Field(min_length=1)
+    contract_number: str = ""
+    services: tuple[Id, ...] = ()
+    sla_response_hours: float | None = Field(None, gt=0)
+    sla_onsite_hours: float | None = Field(None, gt=0)
+    contacts: tuple[Id, ...] = Field((), description="person ids of the vendor's points of contact")
+
+
+class Site(Model):
+    id: Id
+    name: str = Field(min_length=1)
+    kind: str = Field("", description="e.g. data_centre, service_desk, alternate")
+    provider: str = ""
+    address: str = ""
+
+
+class Plan(Model):
+    organisation: Organisation
+    people: tuple[Person, ...] = ()
+    roles: tuple[Role, ...] = ()
+    teams: tuple[Team, ...] = ()
+    services: tuple[Service, ...] = ()
+    vendors: tuple[Vendor, ...] = ()
+    sites: tuple[Site, ...] = ()
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def role(self, role_id: str) -> Role | None:
+        return next((r for r in self.roles if r.id == role_id), None)
+
+    def team(self, team_id: str) -> Team | None:
+        return next((t for t in self.teams if t.id == team_id), None)
+
+    def service(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)
