@@ -12,6 +12,8 @@ import pkgutil
 
 import typer
 
+from notifier.cli import _groups
+
 app = typer.Typer(
     name="notifier",
     help="Notification and call-tree dispatch daemon driven by an IT service continuity plan.",
@@ -31,6 +33,9 @@ def _register_all() -> None:
             register(app)
 
 
+app.add_typer(_groups.plan_app, name="plan")
+app.add_typer(_groups.db_app, name="db")
+app.add_typer(_groups.token_app, name="token")
 _register_all()
 
 

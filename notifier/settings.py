@@ -1,0 +1,117 @@
+"""Daemon configuration: YAML file, `NOTIFIER_*` environment variables, secrets from files.
+
+Precedence (highest first): environment, `*_FILE` secret files and the systemd credentials
+directory, the YAML file named by `NOTIFIER_CONFIG` (default `config/notifier.yaml` if present),
+then defaults. The defaults run the embedded setup: SQLite under `./var` and the built-in sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class TwilioSettings(BaseModel):
+    account_sid: str = "ACsandbox00000000000000000000000000"
+    auth_token: SecretStr = SecretStr("sandbox-auth-token")
+    alternate_auth_token: SecretStr | None = None
+    from_numbers: list[str] = Field(default_factory=lambda: ["+15005550006"])
+    rate_per_sender: float = Field(1.0, gt=0, description="messages per second per sender number")
+    base_url: str | None = Field(None, description="override of https://api.twilio.com (the sandbox)")
+    timeout: float = 10.0
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8025
+    username: str | None = None
+    password: SecretStr | None = None
+    start_tls: bool = False
+    use_tls: bool = False
+    sender: str = "notifier@example.org"
+
+
+class MqttSettings(BaseModel):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "notifier"
+    client_id: str = "notifier"
+    shared_group: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/notifier.db"
+    plan_paths: list[Path] = Field(default_factory=lambda: [Path("config")])
+    calltree_paths: list[Path] = Field(default_factory=lambda: [Path("calltrees")])
+    public_base_url: str = "http://127.0.0.1:8080"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    sandbox: bool = True
+    max_in_flight: int = Field(50, ge=1, description="concurrent provider requests")
+    clock_scale: float = Field(1.0, gt=0, description="tests run time faster; 1.0 in production")
+    log_format: str = Field("auto", pattern="^(auto|json|console)$")
+    twilio: TwilioSettings = TwilioSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    mqtt: MqttSettings = MqttSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SecretFiles(settings_cls), _YamlFile(settings_cls))
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("NOTIFIER_CONFIG", "config/notifier.yaml"))
+        if not path.is_file():
+            return {}
+        data = yaml.safe_load(path.read_text()) or {}
+        return data if isinstance(data, dict) else {}
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """`NOTIFIER_X_FILE=/path` and `$CREDENTIALS_DIRECTORY/notifier_x` hold the secret X."""
+
+    SECRETS = {
+        "secret_key": ("secret_key",),
+        "twilio_auth_token": ("twilio", "auth_token"),
+        "twilio_alternate_auth_token": ("twilio", "alternate_auth_token"),
+        "smtp_password": ("smtp", "password"),
+        "database_url": ("database_url",),
+    }
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+        for name, path in self.SECRETS.items():
+            file = os.environ.get(f"NOTIFIER_{name.upper()}_FILE")
+            candidate = Path(file) if file else (Path(cred_dir) / f"notifier_{name}" if cred_dir else None)
+            if candidate is None or not candidate.is_file():
+                continue
+            value = candidate.read_text().strip()
+            target = found
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = value
+        return found
