@@ -1,0 +1,181 @@
+"""The engine: starts activations and runs the dispatcher and the deadline waiter.
+
+`Engine` is the async shell around the pure planner. It owns no escalation rule: it freezes a
+snapshot when an activation starts, then turns every outside event (a send result, a provider
+status, a reply, a deadline) into one `Stepper.step`. Restart-safety comes from the store: at start
+it puts back in-flight outbox rows and the waiter picks up every pending deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notifier.channels.base import Provider
+from notifier.clock import Clock
+from notifier.domain.calltree import ActivationKind, TreeSet
+from notifier.domain.events import Event, Start
+from notifier.domain.plan import ChannelKind, Plan
+from notifier.domain.planner import initial_state
+from notifier.domain.ratelimit import SenderPool
+from notifier.domain.snapshot import compile_snapshot
+from notifier.engine.deadlines import DeadlineWaiter
+from notifier.engine.dispatcher import Dispatcher
+from notifier.engine.stepper import Renderer, Stepper, StepResult
+from notifier.store.engine_tables import activations
+
+log = structlog.get_logger("notifier.engine")
+
+_REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+class ActivationError(ValueError):
+    """A request the engine refuses: unknown tree, closed activation, unknown person..."""
+
+
+@dataclass
+class Config:
+    """The plan and call trees new activations are built from (reloaded on SIGHUP)."""
+
+    plan: Plan
+    trees: TreeSet
+    plan_version: int | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        config: Config,
+        providers: dict[ChannelKind, Provider],
+        clock: Clock,
+        render: Renderer,
+        senders: dict[ChannelKind, tuple[tuple[str, ...], float]] | None = None,
+        max_in_flight: int = 50,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.stepper = Stepper(db, clock, render)
+        pools = {
+            kind: SenderPool(numbers, rate_per_sender=rate) for kind, (numbers, rate) in (senders or {}).items()
+        }
+        self.dispatcher = Dispatcher(self.stepper, providers, pools, clock, max_in_flight=max_in_flight)
+        self.waiter = DeadlineWaiter(self.stepper, clock)
+        self.providers = providers
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        recovered = await self.dispatcher.recover()
+        if recovered:
+            log.warning("resending messages that were in flight when the last run stopped", count=recovered)
+        self._tasks = [
+            asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(self.waiter.run(), name="deadline-waiter"),
+        ]
+        self.stepper.outbox_changed.set()
+        self.stepper.deadlines_changed.set()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Drain in-flight sends (bounded by `timeout`), then stop. Pending work stays in the store."""
+        self.dispatcher.stop(timeout)
+        self.waiter.stop()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=timeout + 1)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for provider in {id(p): p for p in self.providers.values()}.values():
+            await provider.close()
+
+    def on_step(self, listener: Callable[[StepResult], None]) -> None:
+        self.stepper.listeners.append(listener)
+
+    # --- activations -----------------------------------------------------------------------
+    async def activate(
+        self,
+        tree_id: str,
+        kind: ActivationKind = ActivationKind.INCIDENT,
+        fields: dict[str, str] | None = None,
+        started_by: str = "system",
+        reason: str = "",
+        policy: str | None = None,
+    ) -> str:
+        """Freeze a snapshot of `tree_id` and start notifying. Returns the activation id."""
+        config = self.config
+        if config.trees.tree(tree_id) is None:
+            known = ", ".join(t.id for t in config.trees.calltrees) or "none"
+            raise ActivationError(f"unknown call tree {tree_id!r} (known: {known})")
+        try:
+            snapshot = compile_snapshot(config.plan, config.trees, tree_id, kind, policy)
+        except (KeyError, ValueError) as exc:
+            raise ActivationError(f"call tree {tree_id!r} cannot be activated: {exc}") from exc
+        now = self.clock.now()
+        activation_id = uuid.uuid4().hex[:16]
+        state = initial_state(snapshot, now)
+        async with self.stepper.transaction() as conn:
+            ref = await self._unique_ref(conn)
+            await conn.execute(
+                insert(activations).values(
+                    id=activation_id,
+                    ref=ref,
+                    tree_id=tree_id,
+                    kind=str(kind),
+                    status=state.status,
+                    started_at=now,
+                    started_by=started_by,
+                    reason=reason,
+                    plan_version=config.plan_version,
+                    fields=dict(fields or {}),
+                    snapshot=snapshot.model_dump(mode="json"),
+                    state=state.model_dump(mode="json"),
+                    revision=0,
+                    updated_at=now,
+                )
+            )
+        log.info("activation started", activation_id=activation_id, tree=tree_id, kind=str(kind), ref=ref)
+        await self.stepper.step(activation_id, [Start()])
+        return activation_id
+
+    async def handle(self, activation_id: str, events: list[Event]) -> StepResult | None:
+        return await self.stepper.step(activation_id, events)
+
+    async def _unique_ref(self, conn: Any) -> str:
+        open_refs = set(
+            (await conn.execute(select(activations.c.ref).where(activations.c.status == "open"))).scalars()
+        )
+        for _ in range(100):
+            ref = "".join(secrets.choice(_REF_ALPHABET) for _ in range(3))
+            if ref not in open_refs:
+                return ref
+        return "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Test helper: wait until nothing is queued or in flight (deadlines may still be pending)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            async with self.db.connect() as conn:
+                from notifier.store.engine_tables import outbox
+
+                pending = (
+                    await conn.execute(select(outbox.c.id).where(outbox.c.status.in_(["pending", "sending"])).limit(1))
+                ).first()
+            if pending is None and self.dispatcher.in_flight == 0:
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("engine did not become idle")
+
+
+def default_lease() -> timedelta:
+    return timedelta(seconds=60)

@@ -1,0 +1,83 @@
+"""The deadline waiter: sleeps until the earliest `due_at`, then feeds `DeadlineDue` to the planner.
+
+Deadlines are rows, so they survive restarts; a fired deadline is deleted in the same transaction
+as the step it causes, and only if its fence still matches, so a second instance or a replay cannot
+fire it twice (the planner also ignores a stale fence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from datetime import datetime
+
+import structlog
+
+from notifier.clock import Clock
+from notifier.domain.events import DeadlineDue
+from notifier.engine import repo
+from notifier.engine.stepper import Stepper
+
+log = structlog.get_logger("notifier.deadlines")
+
+
+class DeadlineWaiter:
+    def __init__(self, stepper: Stepper, clock: Clock, batch: int = 500) -> None:
+        self.stepper = stepper
+        self.clock = clock
+        self.batch = batch
+        self._stopping = False
+        self.lateness: list[float] = []  # seconds late, recent firings (metrics read and clear it)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.stepper.deadlines_changed.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                fired = await self.fire_due()
+            except Exception as exc:  # a failing step must not stop every other deadline
+                log.error("firing deadlines failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            if fired == 0:
+                await self._wait()
+
+    async def fire_due(self) -> int:
+        now = self.clock.now()
+        async with self.stepper.transaction() as conn:
+            due = await repo.due_deadlines(conn, now, self.batch)
+        if not due:
+            return 0
+        grouped: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
+        for activation_id, key, fence, due_at in due:
+            grouped[activation_id].append((key, fence, due_at))
+        for activation_id, items in grouped.items():
+            events = [DeadlineDue(key=key, fence=fence) for key, fence, _ in items]
+            await self.stepper.step(activation_id, events, fired=[(k, f) for k, f, _ in items])
+            fired_at = self.clock.now()
+            for _, _, due_at in items:
+                self.lateness.append((fired_at - _aware(due_at)).total_seconds())
+        del self.lateness[:-10000]
+        return len(due)
+
+    async def _wait(self) -> None:
+        changed = self.stepper.deadlines_changed
+        changed.clear()
+        async with self.stepper.db.connect() as conn:
+            upcoming = await repo.next_deadline(conn)
+        timeout = 5.0
+        if upcoming is not None:
+            seconds = (_aware(upcoming) - self.clock.now()).total_seconds()
+            timeout = max(0.0, min(timeout, seconds / float(getattr(self.clock, "scale", 1.0))))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=timeout)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

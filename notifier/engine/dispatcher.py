@@ -1,0 +1,247 @@
+"""The dispatcher: claims outbox rows, sends them through providers, feeds the outcome back.
+
+Provider-honest (DESIGN §6): each sender number keeps its configured rate (a pool spreads load),
+at most `max_in_flight` requests are open at once, a 429/20429 is retried after a backoff (Twilio
+never processed it), and a send whose outcome is unknown (timeout, 5xx) is recorded, not retried:
+escalation moves on after the ack wait instead of risking a duplicate page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from notifier.channels.base import Outcome, OutboundMessage, Provider, SendResult
+from notifier.clock import Clock
+from notifier.domain.events import AttemptOutcome
+from notifier.domain.plan import ChannelKind
+from notifier.domain.ratelimit import SenderPool, backoff
+from notifier.engine import repo
+from notifier.domain.masking import mask_address
+from notifier.engine.stepper import Stepper
+
+log = structlog.get_logger("notifier.dispatch")
+
+_OUTCOME_EVENT = {
+    Outcome.ACCEPTED: "accepted",
+    Outcome.INVALID: "invalid",
+    Outcome.OPTED_OUT: "opted_out",
+    Outcome.FAILED: "failed",
+    Outcome.UNKNOWN: "unknown",
+}
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        stepper: Stepper,
+        providers: dict[ChannelKind, Provider],
+        pools: dict[ChannelKind, SenderPool],
+        clock: Clock,
+        max_in_flight: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.stepper = stepper
+        self.providers = providers
+        self.pools = pools
+        self.clock = clock
+        self.max_in_flight = max_in_flight
+        self.lease = lease
+        self.worker = f"w-{uuid.uuid4().hex[:10]}"
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._results: asyncio.Queue[tuple[repo.OutboxRow, SendResult | None, str | None]] = asyncio.Queue()
+        self._stopping = False
+        self._drain_timeout = 10.0
+        self._writing = False
+        self._random = random.Random()
+        self.sent_count = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def recover(self) -> int:
+        """At start-up: put back rows a previous incarnation left in flight."""
+        async with self.stepper.transaction() as conn:
+            return await repo.release_expired_leases(conn, self.clock.now(), worker=self.worker)
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self._write_results(), name="dispatch-results")
+        try:
+            while not self._stopping:
+                free = self.max_in_flight - len(self._in_flight)
+                rows: list[repo.OutboxRow] = []
+                if free > 0:
+                    async with self.stepper.transaction() as conn:
+                        now = self.clock.now()
+                        await repo.release_expired_leases(conn, now)
+                        rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
+                for row in rows:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._send(row))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                if not rows:
+                    await self._idle()
+            await self._drain(self._drain_timeout)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _idle(self) -> None:
+        changed = self.stepper.outbox_changed
+        changed.clear()
+        async with self.stepper.transaction() as conn:
+            upcoming = await repo.next_outbox_time(conn)
+        timeout = 1.0
+        if upcoming is not None:
+            timeout = max(0.0, min(timeout, (upcoming - self.clock.now()).total_seconds() / _scale(self.clock)))
+        if self.in_flight >= self.max_in_flight:
+            timeout = min(timeout, 0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout=timeout)
+
+    async def _send(self, row: repo.OutboxRow) -> None:
+        try:
+            channel = ChannelKind(row.channel)
+            sender: str | None = None
+            pool = self.pools.get(channel)
+            if pool is not None:
+                reservation = pool.reserve(self.clock.now().timestamp())
+                sender = reservation.sender
+                await self.clock.sleep(reservation.at - self.clock.now().timestamp())
+            result, detail = await self._attempt(row, channel, sender)
+            if result is not None and result.outcome is Outcome.RATE_LIMITED and pool is not None and sender:
+                pause = result.retry_after or backoff(row.tries, self._random.random())
+                pool.penalise(sender, self.clock.now().timestamp() + pause)
+            await self._results.put((row, result, sender if detail is None else detail))
+        finally:
+            self._slots.release()
+
+    async def _attempt(
+        self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None
+    ) -> tuple[SendResult | None, str | None]:
+        if channel is ChannelKind.SMS:
+            async with self.stepper.db.connect() as conn:
+                if await repo.is_opted_out(conn, row.address):
+                    return SendResult(Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None), None
+        provider = self.providers.get(channel)
+        if provider is None:
+            return SendResult(Outcome.FAILED, None, None, f"no provider for {channel}", None), None
+        message = OutboundMessage(
+            attempt_id=row.attempt_id,
+            channel=channel,
+            to=row.address,
+            text=row.message.get("text", ""),
+            subject=row.message.get("subject"),
+            html=row.message.get("html"),
+            validity_period_s=row.message.get("validity_period_s"),
+            callback_token=f"{row.activation_id}.{row.attempt_id}",
+        )
+        try:
+            result = await provider.send(message, sender)
+        except Exception as exc:  # a provider bug must not kill the dispatcher; the outcome is unknown
+            log.error("provider raised", provider=getattr(provider, "name", "?"), error=type(exc).__name__)
+            result = SendResult(Outcome.UNKNOWN, None, None, f"provider error: {type(exc).__name__}", None)
+        self.sent_count += 1
+        log.debug(
+            "sent",
+            activation_id=row.activation_id,
+            attempt=row.attempt_id,
+            channel=row.channel,
+            to=mask_address(row.address),
+            outcome=str(result.outcome),
+        )
+        return result, None
+
+    async def _write_results(self) -> None:
+        """Batch outcomes per activation: one transaction updates the rows and runs the planner."""
+        while True:
+            first = await self._results.get()
+            batch = [first]
+            while not self._results.empty() and len(batch) < 500:
+                batch.append(self._results.get_nowait())
+            by_activation: dict[str, list[tuple[repo.OutboxRow, SendResult | None, str | None]]] = defaultdict(list)
+            for item in batch:
+                by_activation[item[0].activation_id].append(item)
+            self._writing = True
+            for activation_id, items in by_activation.items():
+                try:
+                    await self._record(activation_id, items)
+                except Exception as exc:  # keep the loop alive; the lease returns the rows to the queue
+                    log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
+            self._writing = False
+
+    async def _record(self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]) -> None:
+        now = self.clock.now()
+        events: list[Any] = []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        for row, result, sender in items:
+            assert result is not None
+            if result.outcome is Outcome.RATE_LIMITED:
+                pause = result.retry_after or backoff(row.tries, self._random.random())
+                values: dict[str, Any] = {
+                    "status": "pending",
+                    "not_before": now + timedelta(seconds=pause),
+                    "lease_until": None,
+                    "claimed_by": None,
+                    "error_code": result.error_code,
+                    "detail": result.detail,
+                }
+            else:
+                values = {
+                    "status": {Outcome.ACCEPTED: "sent", Outcome.UNKNOWN: "unknown"}.get(result.outcome, "failed"),
+                    "sent_at": now,
+                    "sender": sender,
+                    "provider_id": result.provider_id,
+                    "error_code": result.error_code,
+                    "detail": result.detail,
+                    "lease_until": None,
+                }
+                events.append(
+                    AttemptOutcome(
+                        attempt_id=row.attempt_id,
+                        outcome=_OUTCOME_EVENT[result.outcome],
+                        error_code=result.error_code,
+                    )
+                )
+            updates.append((row.id, values))
+
+        async def write_rows(conn: Any) -> None:
+            for row_id, values in updates:
+                await repo.finish_outbox(conn, row_id, **values)
+
+        if events:
+            await self.stepper.step(activation_id, events, before_save=write_rows)
+        else:
+            async with self.stepper.transaction() as conn:
+                await write_rows(conn)
+            self.stepper.outbox_changed.set()
+
+    def stop(self, timeout: float) -> None:
+        """Stop claiming new rows; `run` then waits up to `timeout` for in-flight sends and their
+        results to be written before it returns (SIGTERM drains rather than drops)."""
+        self._stopping = True
+        self._drain_timeout = timeout
+        self.stepper.outbox_changed.set()
+
+    async def _drain(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+        while (not self._results.empty() or self._writing) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+
+def _scale(clock: Clock) -> float:
+    return float(getattr(clock, "scale", 1.0))

@@ -1,0 +1,197 @@
+"""SQL for the engine: load and lock an activation, write the planner's actions, claim work.
+
+Plain SQLAlchemy Core over an `AsyncConnection` that the caller opened in a transaction: nothing here
+commits. `FOR UPDATE [SKIP LOCKED]` is used where the dialect has it (PostgreSQL); on SQLite the
+engine serialises its own write steps instead (one writer per database file anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notifier.store.engine_tables import activations, activity_log, deadlines, opt_outs, outbox
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    activation_id: str
+    attempt_id: str
+    person_id: str
+    channel: str
+    address: str
+    message_kind: str
+    message: dict[str, Any]
+    tries: int
+
+
+def _outbox_row(row: Row[Any]) -> OutboxRow:
+    return OutboxRow(
+        id=row.id,
+        activation_id=row.activation_id,
+        attempt_id=row.attempt_id,
+        person_id=row.person_id,
+        channel=row.channel,
+        address=row.address,
+        message_kind=row.message_kind,
+        message=row.message,
+        tries=row.tries,
+    )
+
+
+async def lock_activation(conn: AsyncConnection, activation_id: str) -> Row[Any] | None:
+    query = select(activations).where(activations.c.id == activation_id).with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def save_state(
+    conn: AsyncConnection, activation_id: str, state: dict[str, Any], status: str, now: datetime, **extra: Any
+) -> None:
+    await conn.execute(
+        update(activations)
+        .where(activations.c.id == activation_id)
+        .values(state=state, status=status, updated_at=now, revision=activations.c.revision + 1, **extra)
+    )
+
+
+async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(outbox), list(rows))
+
+
+async def upsert_deadlines(conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, datetime, int]]) -> None:
+    """Replace the deadline of each key: a key has at most one pending deadline, guarded by its fence."""
+    if not items:
+        return
+    keys = [key for key, _, _ in items]
+    await conn.execute(
+        delete(deadlines).where(and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys)))
+    )
+    await conn.execute(
+        insert(deadlines),
+        [{"activation_id": activation_id, "key": k, "due_at": due, "fence": f} for k, due, f in items],
+    )
+
+
+async def delete_deadlines(conn: AsyncConnection, activation_id: str, keys: Iterable[str]) -> None:
+    keys = list(keys)
+    if keys:
+        await conn.execute(
+            delete(deadlines).where(and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys)))
+        )
+
+
+async def consume_deadlines(conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, int]]) -> None:
+    """Delete the deadlines that fired, but only where the row still carries the fence that fired."""
+    if items:
+        await conn.execute(
+            delete(deadlines).where(
+                and_(
+                    deadlines.c.activation_id == activation_id,
+                    tuple_(deadlines.c.key, deadlines.c.fence).in_(list(items)),
+                )
+            )
+        )
+
+
+async def insert_log(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(activity_log), list(rows))
+
+
+async def claim_outbox(
+    conn: AsyncConnection, now: datetime, limit: int, worker: str, lease: timedelta
+) -> list[OutboxRow]:
+    """Mark up to `limit` ready rows as being sent by `worker` and return them, oldest first."""
+    ready = (
+        select(outbox.c.id)
+        .where(and_(outbox.c.status == "pending", outbox.c.not_before <= now))
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await conn.execute(ready)).scalars())
+    if not ids:
+        return []
+    await conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ids))
+        .values(status="sending", claimed_by=worker, lease_until=now + lease, tries=outbox.c.tries + 1)
+    )
+    rows = (await conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))).all()
+    return [_outbox_row(r) for r in rows]
+
+
+async def release_expired_leases(conn: AsyncConnection, now: datetime, worker: str | None = None) -> int:
+    """Return in-flight rows to the queue: those whose lease ran out, or (at start-up) every row not
+    claimed by `worker`. A row in flight when an instance died may or may not have reached the
+    provider; sending it again risks a duplicate, which DESIGN §6 accepts up to the in-flight limit,
+    while not sending it could lose a notification."""
+    condition = outbox.c.status == "sending"
+    stale = outbox.c.lease_until < now
+    if worker is not None:
+        stale = stale | (outbox.c.claimed_by != worker)
+    result = await conn.execute(
+        update(outbox).where(and_(condition, stale)).values(status="pending", lease_until=None, claimed_by=None)
+    )
+    return int(result.rowcount or 0)
+
+
+async def finish_outbox(conn: AsyncConnection, row_id: int, **values: Any) -> None:
+    await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+async def next_outbox_time(conn: AsyncConnection) -> datetime | None:
+    query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
+    return (await conn.execute(query)).scalar()
+
+
+async def next_deadline(conn: AsyncConnection) -> datetime | None:
+    return (await conn.execute(select(func.min(deadlines.c.due_at)))).scalar()
+
+
+async def due_deadlines(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, str, int, datetime]]:
+    query = (
+        select(deadlines.c.activation_id, deadlines.c.key, deadlines.c.fence, deadlines.c.due_at)
+        .where(deadlines.c.due_at <= now)
+        .order_by(deadlines.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(query)).all()]
+
+
+async def find_outbox(conn: AsyncConnection, activation_id: str, attempt_id: str) -> OutboxRow | None:
+    query = select(outbox).where(and_(outbox.c.activation_id == activation_id, outbox.c.attempt_id == attempt_id))
+    row = (await conn.execute(query)).first()
+    return _outbox_row(row) if row else None
+
+
+async def is_opted_out(conn: AsyncConnection, address: str) -> bool:
+    query = select(opt_outs.c.address).where(opt_outs.c.address == address)
+    return (await conn.execute(query)).first() is not None
+
+
+async def set_opt_out(conn: AsyncConnection, address: str, opted_out: bool, now: datetime) -> None:
+    await conn.execute(delete(opt_outs).where(opt_outs.c.address == address))
+    if opted_out:
+        await conn.execute(insert(opt_outs).values(address=address, opted_out_at=now))
+
+
+async def open_contacts(conn: AsyncConnection, address: str) -> list[tuple[str, str, str]]:
+    """(activation id, ref, person id) of every open activation that messaged `address`."""
+    query = (
+        select(activations.c.id, activations.c.ref, outbox.c.person_id)
+        .join(outbox, outbox.c.activation_id == activations.c.id)
+        .where(and_(outbox.c.address == address, activations.c.status == "open"))
+        .distinct()
+        .order_by(activations.c.id)
+    )
+    return [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]

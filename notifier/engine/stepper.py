@@ -1,0 +1,182 @@
+"""One engine step: lock the activation, run the planner over events, write everything at once.
+
+This is the only place where planner decisions become rows. State, outbox rows, deadlines and the
+activity log are written in one transaction, so after a crash either all of a step happened or none
+of it did; the dispatcher and the deadline waiter only ever act on committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from notifier.clock import Clock
+from notifier.domain.events import (
+    Completed,
+    Event,
+    Log,
+    Schedule,
+    Send,
+    TimeLimitPassed,
+    Unschedule,
+)
+from notifier.domain.planner import decide
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import ActivationState
+from notifier.engine import repo
+
+Renderer = Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]
+"""(snapshot, activation fields, activation id, ref, send) -> the stored message (text, subject, html)."""
+
+
+@dataclass
+class StepResult:
+    activation_id: str
+    state: ActivationState
+    actions: list[Any] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(1 for a in self.actions if isinstance(a, Send))
+
+
+class Stepper:
+    """Runs planner steps against the store. Shared by the engine, the dispatcher and the webhooks."""
+
+    def __init__(self, db: AsyncEngine, clock: Clock, render: Renderer) -> None:
+        self.db = db
+        self.clock = clock
+        self.render = render
+        self._snapshots: dict[str, Snapshot] = {}
+        # SQLite has one writer per file; serialising our own steps avoids lock-upgrade deadlocks.
+        self._lock = asyncio.Lock() if db.dialect.name == "sqlite" else None
+        self.listeners: list[Callable[[StepResult], None]] = []
+        self.outbox_changed = asyncio.Event()
+        self.deadlines_changed = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, serialised on SQLite."""
+        if self._lock is None:
+            async with self.db.begin() as conn:
+                yield conn
+            return
+        async with self._lock, self.db.begin() as conn:
+            yield conn
+
+    def snapshot_of(self, activation_id: str, raw: dict[str, Any]) -> Snapshot:
+        snap = self._snapshots.get(activation_id)
+        if snap is None:
+            snap = Snapshot.model_validate(raw)
+            self._snapshots[activation_id] = snap
+        return snap
+
+    async def step(
+        self,
+        activation_id: str,
+        events: Sequence[Event],
+        *,
+        fired: Sequence[tuple[str, int]] = (),
+        before_save: Callable[[AsyncConnection], Any] | None = None,
+    ) -> StepResult | None:
+        """Apply `events` to one activation in one transaction; `fired` deadlines are consumed."""
+        async with self.transaction() as conn:
+            row = await repo.lock_activation(conn, activation_id)
+            if row is None:
+                return None
+            snapshot = self.snapshot_of(activation_id, row.snapshot)
+            state = ActivationState.model_validate(row.state)
+            now = self.clock.now()
+            actions: list[Any] = []
+            for event in events:
+                decision = decide(snapshot, state, event, now)
+                state = decision.state
+                actions.extend(decision.actions)
+            await repo.consume_deadlines(conn, activation_id, fired)
+            await self.apply(conn, row, snapshot, actions, now)
+            extra: dict[str, Any] = {}
+            if state.completed_at is not None and row.completed_at is None:
+                extra["completed_at"] = state.completed_at
+            if state.status == "closed" and row.closed_at is None:
+                extra["closed_at"] = now
+            if before_save is not None:
+                await before_save(conn)
+            await repo.save_state(conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra)
+        result = StepResult(activation_id, state, actions)
+        self._notify(result)
+        return result
+
+    async def apply(
+        self, conn: AsyncConnection, row: Any, snapshot: Snapshot, actions: Sequence[Any], now: datetime
+    ) -> None:
+        """Turn planner actions into outbox rows, deadlines and activity-log rows."""
+        outbox_rows: list[dict[str, Any]] = []
+        schedule: dict[str, tuple[str, datetime, int]] = {}
+        unschedule: set[str] = set()
+        log_rows: list[dict[str, Any]] = []
+        for action in actions:
+            if isinstance(action, Send):
+                message = self.render(snapshot, row.fields, row.id, row.ref, action)
+                outbox_rows.append(
+                    {
+                        "activation_id": row.id,
+                        "attempt_id": action.attempt_id,
+                        "person_id": action.person_id,
+                        "channel": str(action.channel),
+                        "address": action.address,
+                        "message_kind": str(action.message_kind),
+                        "message": message,
+                        "tracked": 1,
+                        "status": "pending",
+                        "not_before": now,
+                        "tries": 0,
+                        "created_at": now,
+                    }
+                )
+            elif isinstance(action, Schedule):
+                schedule[action.key] = (action.key, action.due_at, action.fence)
+                unschedule.discard(action.key)
+            elif isinstance(action, Unschedule):
+                schedule.pop(action.key, None)
+                unschedule.add(action.key)
+            elif isinstance(action, Log):
+                log_rows.append(_log_row(row.id, now, action.step, action.who, action.outcome, action.problem))
+            elif isinstance(action, Completed):
+                log_rows.append(_log_row(row.id, now, "completed", "system", f"completion rule {action.rule} met", None))
+            elif isinstance(action, TimeLimitPassed):
+                log_rows.append(_log_row(row.id, now, "time_limit", "system", "prescribed time limit passed", None))
+        await repo.insert_outbox(conn, outbox_rows)
+        await repo.delete_deadlines(conn, row.id, unschedule)
+        await repo.upsert_deadlines(conn, row.id, list(schedule.values()))
+        await repo.insert_log(conn, log_rows)
+
+    def _notify(self, result: StepResult) -> None:
+        if any(isinstance(a, Send) for a in result.actions):
+            self.outbox_changed.set()
+        if any(isinstance(a, Schedule | Unschedule) for a in result.actions):
+            self.deadlines_changed.set()
+        for listener in self.listeners:
+            try:
+                listener(result)
+            except Exception:  # a metrics or MQTT listener must never break a step
+                continue
+
+    def forget(self, activation_id: str) -> None:
+        self._snapshots.pop(activation_id, None)
+
+
+def _log_row(activation_id: str, at: datetime, step: str, who: str | None, outcome: str, problem: str | None) -> dict[str, Any]:
+    return {
+        "activation_id": activation_id,
+        "at": at,
+        "step": step,
+        "who": who,
+        "outcome": outcome,
+        "problem": problem,
+    }

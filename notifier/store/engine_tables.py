@@ -1,0 +1,139 @@
+"""Tables of the dispatch engine: activations, outbox, deadlines, activity log, responses, alerts.
+
+The activation row holds the frozen snapshot and the planner state as JSON; the outbox and deadline
+rows are what the dispatcher and the deadline waiter work from. All of them are written in the same
+transaction as the state they follow from, which is what makes a crash lose nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from notifier.store.tables import metadata
+
+_ID = String(40)
+_TS = DateTime(timezone=True)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("ref", String(8), nullable=False),
+    Column("tree_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", _TS, nullable=False),
+    Column("completed_at", _TS),
+    Column("closed_at", _TS),
+    Column("started_by", String(128), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("plan_version", Integer),
+    Column("fields", JSON, nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("updated_at", _TS, nullable=False),
+    Index("ix_activations_status", "status"),
+    Index("ix_activations_tree_started", "tree_id", "started_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt_id", String(24), nullable=False),
+    Column("person_id", String(64), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("message_kind", String(32), nullable=False),
+    Column("message", JSON, nullable=False),
+    Column("tracked", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed | unknown
+    Column("not_before", _TS, nullable=False),
+    Column("lease_until", _TS),
+    Column("claimed_by", String(64)),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("created_at", _TS, nullable=False),
+    Column("sent_at", _TS),
+    Column("sender", String(32)),
+    Column("provider_id", String(64)),
+    Column("error_code", String(16)),
+    Column("detail", Text),
+    UniqueConstraint("activation_id", "attempt_id", name="uq_outbox_attempt"),
+    Index("ix_outbox_ready", "status", "not_before"),
+    Index("ix_outbox_provider", "provider_id"),
+    Index("ix_outbox_address", "address"),
+)
+
+deadlines = Table(
+    "deadlines",
+    metadata,
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(160), primary_key=True),
+    Column("due_at", _TS, nullable=False),
+    Column("fence", Integer, nullable=False),
+    Index("ix_deadlines_due", "due_at"),
+)
+
+activity_log = Table(
+    "activity_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=False),
+    Column("at", _TS, nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("who", String(160)),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("problem", Text),
+    Index("ix_activity_activation", "activation_id", "id"),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE")),
+    Column("person_id", String(64)),
+    Column("channel", String(8), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("provider_id", String(64)),
+    Column("received_at", _TS, nullable=False),
+    Index("ix_responses_provider", "provider_id"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("address", String(32), primary_key=True),
+    Column("opted_out_at", _TS, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("dedup_key", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("service", String(64)),
+    Column("payload", JSON, nullable=False),
+    Column("received_at", _TS, nullable=False),
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="SET NULL")),
+    Column("outcome", Text, nullable=False, default=""),
+    Index("ix_alerts_dedup", "dedup_key"),
+)
