@@ -1,0 +1,303 @@
+"""Render what a person reads or hears, per message kind and channel.
+
+Templates come from the call tree (`Templates`: per kind, per channel, with `{field}`
+placeholders). Rendering never fails: a field with no value renders empty, an unknown placeholder
+stays visible (so a typo shows up in a drill instead of vanishing), and a malformed template is
+used as it is. Some parts are not the template's to decide, so they are added after it:
+
+- a drill (or test) is marked plainly in every channel - `DRILL:` before an SMS, "This is a
+  drill." before a call, `[DRILL]` before an email subject - because people act on these
+  messages, and a template can never drop the marking;
+- an SMS ends with the reply grammar and the reference code, because replies carry nothing else
+  that ties them to an activation, and is kept within Twilio's 1600 characters by cutting the
+  body, never the grammar;
+- an email carries the acknowledgement link when one is given.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+from notifier.domain.calltree import ActivationKind, Templates
+from notifier.domain.plan import ChannelKind
+
+# Reference codes: letter, digit, letter; no 0/O/1/I/L, so they are read aloud and typed back
+# without mistakes, and the middle digit keeps them from ever spelling a reply word (YES, ACK).
+REF_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
+REF_DIGITS = "23456789"
+REF_PATTERN = "[A-HJKMNP-Z][2-9][A-HJKMNP-Z]"
+REF_SPACE = len(REF_LETTERS) * len(REF_DIGITS) * len(REF_LETTERS)  # 4232
+_REF_STRIDE = 2017  # prime and coprime with REF_SPACE: consecutive seeds give unrelated codes
+
+SMS_MAX_CHARS = 1600  # Twilio refuses longer bodies
+_ELLIPSIS = "..."  # not "…", which is outside GSM-7 and would turn the whole SMS into UCS-2
+
+
+def reference_code(seed: int) -> str:
+    """A short code such as `K7Q`; any REF_SPACE consecutive seeds give distinct codes."""
+    index = (seed * _REF_STRIDE) % REF_SPACE
+    first, rest = divmod(index, len(REF_DIGITS) * len(REF_LETTERS))
+    digit, last = divmod(rest, len(REF_LETTERS))
+    return REF_LETTERS[first] + REF_DIGITS[digit] + REF_LETTERS[last]
+
+
+class MessageKind(StrEnum):
+    ACTIVATION = "activation"
+    UPDATE = "update"
+    DRILL = "drill"
+    DEACTIVATION = "deactivation"  # return to normal
+    UNREACHABLE_NOTICE = "unreachable_notice"  # to the coordinator/parent: a node could not be reached
+    COMPLETED_NOTICE = "completed_notice"  # to the coordinator: the tree is complete
+
+
+EXPECTS_REPLY = frozenset({MessageKind.ACTIVATION, MessageKind.UPDATE, MessageKind.DRILL})
+
+
+@dataclass(frozen=True)
+class MessageFields:
+    """The content NIST SP 800-34 asks a call-tree message to carry, plus addressing fields."""
+
+    nature: str = ""  # nature of the event / emergency
+    outage_estimate: str = ""
+    response: str = ""  # response details: what is being done
+    convene: str = ""  # where and when to convene
+    relocation: str = ""  # relocation instructions, if any
+    instructions: str = ""  # e.g. instructions to continue the call tree
+    tree: str = ""
+    service: str = ""
+    ref: str = ""
+    person: str = ""
+    node: str = ""
+    ack_url: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def as_mapping(self) -> dict[str, str]:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**dict(self.extra), **values}
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    channel: ChannelKind
+    text: str  # SMS body, voice script, or email plain text
+    subject: str | None = None
+    html: str | None = None
+
+
+class _SafeFormatter(string.Formatter):
+    """`str.format` that renders missing known fields empty and leaves unknown ones visible."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def render(self, template: str) -> str:
+        try:
+            parsed = list(self.parse(template))
+        except ValueError:  # stray brace: substitute plain `{name}` only
+            return re.sub(r"\{(\w+)\}", lambda m: self._values.get(m.group(1), m.group(0)), template)
+        out: list[str] = []
+        for literal, name, spec, conversion in parsed:
+            out.append(literal)
+            if name is None:
+                continue
+            if name in self._values:
+                out.append(self._format(self._values[name], spec or ""))
+            else:
+                out.append(
+                    "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+                )
+        return "".join(out)
+
+    @staticmethod
+    def _format(value: str, spec: str) -> str:
+        try:
+            return format(value, spec)
+        except ValueError:
+            return value
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _join(*parts: str) -> str:
+    return " ".join(_sentence(p) for p in parts if p.strip())
+
+
+def _subject_of(kind: MessageKind, v: Mapping[str, str]) -> str:
+    what = v["service"] or v["tree"] or "call tree"
+    ref = f" (ref {v['ref']})" if v["ref"] else ""
+    titles = {
+        MessageKind.ACTIVATION: f"{what}: {v['nature'] or 'call tree activated'}",
+        MessageKind.DRILL: f"{what}: {v['nature'] or 'notification drill'}",
+        MessageKind.UPDATE: f"Update - {what}: {v['nature'] or 'new information'}",
+        MessageKind.DEACTIVATION: f"Return to normal - {what}",
+        MessageKind.UNREACHABLE_NOTICE: f"{v['node'] or 'A call-tree node'} could not be reached",
+        MessageKind.COMPLETED_NOTICE: f"Call tree {v['tree'] or what} complete",
+    }
+    return titles[kind] + ref
+
+
+def _default_body(kind: MessageKind, v: Mapping[str, str]) -> str:
+    """Built-in text when the tree has no template: only the fields that have values."""
+    what = v["service"] or v["tree"]
+    if kind is MessageKind.UNREACHABLE_NOTICE:
+        node = v["node"] or "A call-tree node"
+        return f"{node} could not be reached; its members are being notified directly."
+    if kind is MessageKind.COMPLETED_NOTICE:
+        return _join(f"Call tree {v['tree'] or what} is complete", v["instructions"])
+    if kind is MessageKind.DEACTIVATION:
+        return _join(
+            f"Return to normal: {what} is back in service" if what else "Return to normal",
+            "The call tree is closed; no further action is needed",
+            v["instructions"],
+        )
+    head = {MessageKind.UPDATE: "Update"}.get(kind, "Continuity alert")
+    return _join(
+        f"{head} for {what}: {v['nature']}" if what and v["nature"] else f"{head}: {v['nature'] or what}",
+        f"Expected outage: {v['outage_estimate']}" if v["outage_estimate"] else "",
+        v["response"],
+        f"Convene: {v['convene']}" if v["convene"] else "",
+        f"Relocation: {v['relocation']}" if v["relocation"] else "",
+        v["instructions"],
+    )
+
+
+def _template_text(templates: Templates | None, kind: MessageKind, attribute: str) -> str | None:
+    """The tree's template for this kind and channel part; a drill falls back to the activation's."""
+    if templates is None or kind.value not in Templates.model_fields:
+        return None
+    text: str | None = getattr(getattr(templates, kind.value), attribute)
+    if (text is None or not text.strip()) and kind is MessageKind.DRILL:
+        text = getattr(templates.activation, attribute)
+    return text if text and text.strip() else None
+
+
+def _marking(kind: MessageKind, activation_kind: ActivationKind) -> str | None:
+    if kind is MessageKind.DRILL or activation_kind is ActivationKind.DRILL:
+        return "DRILL"
+    return "TEST" if activation_kind is ActivationKind.TEST else None
+
+
+def reply_grammar(ref: str) -> str:
+    return "Reply 1 to confirm, 2 if you cannot respond" + (f" (ref {ref})" if ref else "")
+
+
+def render(
+    kind: MessageKind,
+    channel: ChannelKind,
+    message: MessageFields,
+    templates: Templates | None = None,
+    activation_kind: ActivationKind = ActivationKind.INCIDENT,
+) -> RenderedMessage:
+    """Render one message; drill/test marking, SMS grammar and ack link are always added."""
+    values = message.as_mapping()
+    formatter = _SafeFormatter(values)
+    marking = _marking(kind, activation_kind)
+
+    def pick(attribute: str, default: str) -> str:
+        text = _template_text(templates, kind, attribute)
+        return formatter.render(text).strip() if text else default
+
+    if channel is ChannelKind.SMS:
+        body = pick("sms", _default_body(kind, values))
+        return RenderedMessage(channel, _sms(body, kind, values["ref"], marking))
+    if channel is ChannelKind.VOICE:
+        script = pick("voice", _default_body(kind, values))
+        if marking and not script.lower().startswith(f"this is a {marking.lower()}"):
+            script = f"This is a {marking.lower()}. {script}"
+        return RenderedMessage(channel, script)
+    subject = pick("email_subject", _subject_of(kind, values))
+    text = pick("email_body", _default_body(kind, values))
+    if marking:
+        if not subject.upper().startswith(f"[{marking}]"):
+            subject = f"[{marking}] {subject}"
+        text = f"THIS IS A {marking}.\n\n{text}"
+    if values["ack_url"] and values["ack_url"] not in text:
+        text += f"\n\nAcknowledge or decline: {values['ack_url']}"
+    return RenderedMessage(
+        channel, text, subject=" ".join(subject.split()), html=_html(text, values["ack_url"])
+    )
+
+
+def _sms(body: str, kind: MessageKind, ref: str, marking: str | None) -> str:
+    body = to_gsm_punctuation(" ".join(body.split()))
+    prefix = f"{marking}: " if marking else ""
+    if marking and body.upper().startswith(prefix.upper()):
+        body = body[len(prefix) :]
+    suffix = reply_grammar(ref) if kind in EXPECTS_REPLY else (f"(ref {ref})" if ref else "")
+    if suffix and body.endswith(suffix):
+        body = body[: -len(suffix)].rstrip()
+    room = SMS_MAX_CHARS - len(prefix) - (len(suffix) + 1 if suffix else 0)
+    if len(body) > room:
+        body = body[: max(room - len(_ELLIPSIS), 0)].rstrip() + _ELLIPSIS
+    return prefix + body + (f" {suffix}" if suffix else "")
+
+
+def _html(text: str, ack_url: str) -> str:
+    escaped = html.escape(text)
+    if ack_url:
+        url = html.escape(ack_url)
+        escaped = escaped.replace(url, f'<a href="{url}">{url}</a>')
+    paragraphs = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in escaped.split("\n\n"))
+    return f"<!DOCTYPE html><html><body>{paragraphs}</body></html>"
+
+
+# --- SMS encoding -------------------------------------------------------------------------
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")  # each costs two septets (escape + char)
+_GSM_PUNCTUATION = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
+
+
+def to_gsm_punctuation(text: str) -> str:
+    """Replace typographic punctuation that would force UCS-2 (halving the segment size)."""
+    return text.translate(_GSM_PUNCTUATION)
+
+
+def is_gsm7(text: str) -> bool:
+    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+
+
+def sms_segments(text: str) -> int:
+    """Billed segments: GSM-7 160/153 septets, else UCS-2 70/67 UTF-16 units; never split a char."""
+    if not text:
+        return 1
+    if is_gsm7(text):
+        units = [2 if c in GSM7_EXTENSION else 1 for c in text]
+        single, multi = 160, 153
+    else:
+        units = [2 if ord(c) > 0xFFFF else 1 for c in text]
+        single, multi = 70, 67
+    if sum(units) <= single:
+        return 1
+    segments, used = 1, 0
+    for unit in units:
+        if used + unit > multi:
+            segments, used = segments + 1, 0
+        used += unit
+    return segments
