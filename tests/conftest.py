@@ -91,8 +91,20 @@ def postgres_server() -> Iterator[PostgresServer]:
         os.chown(workdir, user.pw_uid, user.pw_gid)
     datadir, logfile = workdir / "data", workdir / "server.log"
     run = lambda cmd: subprocess.run(_as_server_user(cmd), capture_output=True, text=True)  # noqa: E731
-    init = run([str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
-                "-E", "UTF8", "--no-sync"])
+    init = run(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
     if init.returncode != 0:
         pytest.fail(f"initdb failed: {init.stderr.strip()}", pytrace=False)
     port = _free_port()
