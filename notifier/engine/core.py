@@ -13,7 +13,6 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -24,6 +23,7 @@ from notifier.channels.base import Provider
 from notifier.clock import Clock
 from notifier.domain.calltree import ActivationKind, TreeSet
 from notifier.domain.events import Event, Start
+from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.planner import initial_state
 from notifier.domain.ratelimit import SenderPool
@@ -34,8 +34,6 @@ from notifier.engine.stepper import Renderer, Stepper, StepResult
 from notifier.store.engine_tables import activations
 
 log = structlog.get_logger("notifier.engine")
-
-_REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 class ActivationError(ValueError):
@@ -154,11 +152,12 @@ class Engine:
         open_refs = set(
             (await conn.execute(select(activations.c.ref).where(activations.c.status == "open"))).scalars()
         )
-        for _ in range(100):
-            ref = "".join(secrets.choice(_REF_ALPHABET) for _ in range(3))
+        seed = secrets.randbelow(REF_SPACE)
+        for offset in range(REF_SPACE):
+            ref = reference_code(seed + offset)
             if ref not in open_refs:
                 return ref
-        return "".join(secrets.choice(_REF_ALPHABET) for _ in range(5))
+        raise ActivationError("every reference code is in use by an open activation")
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Test helper: wait until nothing is queued or in flight (deadlines may still be pending)."""
@@ -175,7 +174,3 @@ class Engine:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError("engine did not become idle")
-
-
-def default_lease() -> timedelta:
-    return timedelta(seconds=60)

@@ -1,0 +1,49 @@
+"""Renders planner `Send` actions into the message stored on the outbox row.
+
+Rendering happens when the outbox row is written, not when it is sent, so what was sent is on
+record exactly and a restart sends the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from notifier.domain.events import Send
+from notifier.domain.messages import MessageFields, MessageKind, render
+from notifier.domain.plan import ChannelKind
+from notifier.domain.snapshot import Snapshot
+
+_NIST_FIELDS = ("nature", "outage_estimate", "response", "convene", "relocation", "instructions", "service")
+
+
+def make_renderer(ack_url_for: Callable[[str, str], str]) -> Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]:
+    """`ack_url_for(activation_id, attempt_id)` gives the signed email acknowledgement link."""
+
+    def render_send(snapshot: Snapshot, fields: dict[str, Any], activation_id: str, ref: str, send: Send) -> dict[str, Any]:
+        person = snapshot.people.get(send.person_id)
+        node = snapshot.nodes.get(send.node_key) if send.node_key else None
+        kind = MessageKind(str(send.message_kind))
+        channel = ChannelKind(str(send.channel))
+        extra = {k: str(v) for k, v in (send.extra or {}).items()}
+        ack_url = ""
+        if channel is ChannelKind.EMAIL and kind in (MessageKind.ACTIVATION, MessageKind.DRILL, MessageKind.UPDATE):
+            ack_url = ack_url_for(activation_id, send.attempt_id)
+        message = MessageFields(
+            **{name: str(fields.get(name, "") or "") for name in _NIST_FIELDS},
+            tree=snapshot.tree_name,
+            ref=ref,
+            person=person.name if person else "",
+            node=(node.label or node.ref) if node else "",
+            ack_url=ack_url,
+            extra=extra,
+        )
+        rendered = render(kind, channel, message, snapshot.templates, snapshot.kind)
+        return {
+            "text": rendered.text,
+            "subject": rendered.subject,
+            "html": rendered.html,
+            "validity_period_s": send.validity_period_s,
+        }
+
+    return render_send

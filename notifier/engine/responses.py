@@ -1,0 +1,147 @@
+"""Turns what comes back from people and providers into planner events.
+
+SMS replies carry no reference to the message they answer (Twilio), so a reply is matched by the
+sender's number to the open activations that messaged that number; a reference code picks one when
+there are several, and we ask back when we cannot tell. Status callbacks and voice webhooks carry
+our callback token `<activation id>.<attempt id>` in their URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import insert
+
+from notifier.domain.events import ProviderStatus, Reply
+from notifier.domain.masking import mask_address
+from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
+from notifier.engine import repo
+from notifier.engine.stepper import Stepper
+from notifier.store.engine_tables import responses
+
+log = structlog.get_logger("notifier.responses")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    activation_id: str
+    attempt_id: str
+
+
+def parse_token(token: str) -> Attempt | None:
+    activation_id, dot, attempt_id = token.partition(".")
+    if not dot or not activation_id or not attempt_id or len(token) > 80:
+        return None
+    return Attempt(activation_id, attempt_id)
+
+
+class Responses:
+    def __init__(self, stepper: Stepper) -> None:
+        self.stepper = stepper
+
+    async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
+        """Record the reply, act on it, and return the SMS text to answer with ('' for none)."""
+        parsed = parse_reply(body)
+        now = self.stepper.clock.now()
+        async with self.stepper.transaction() as conn:
+            contacts = await repo.open_contacts(conn, from_)
+            if parsed.action is ReplyAction.OPT_OUT:
+                await repo.set_opt_out(conn, from_, True, now)
+            elif parsed.action is ReplyAction.OPT_IN or parsed.resubscribes:
+                await repo.set_opt_out(conn, from_, False, now)
+            if not contacts:
+                await conn.execute(insert(responses).values(
+                    activation_id=None, person_id=None, channel="sms", address=from_, raw=body[:1600],
+                    action=str(parsed.action), provider_id=message_sid, received_at=now,
+                ))
+        log.info("sms reply", sender=mask_address(from_), action=str(parsed.action), open=len(contacts))
+        if not contacts:
+            return ""  # a number we never contacted gets no answer and changes nothing
+        if parsed.action in (ReplyAction.OPT_OUT, ReplyAction.OPT_IN):
+            await self._record(contacts, from_, body, str(parsed.action), message_sid)
+            return ""  # Twilio answers its own keywords
+        refs = sorted({ref for _, ref, _ in contacts})
+        if parsed.action is ReplyAction.HELP:
+            await self._record(contacts, from_, body, "help", message_sid)
+            return help_text(refs)
+        resolution = resolve(parsed, refs)
+        if resolution.status != "ok" or resolution.ref is None:
+            await self._record(contacts, from_, body, str(parsed.action), message_sid)
+            return resolution.reply_text or ""
+        chosen = [(aid, ref, person) for aid, ref, person in contacts if ref == resolution.ref]
+        response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
+        await self._record(chosen, from_, body, response, message_sid)
+        for activation_id, _, person_id in chosen:
+            await self.stepper.step(
+                activation_id, [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)]
+            )
+        if response == "confirm":
+            return f"Confirmed (ref {resolution.ref}). Thank you."
+        return f"Noted: you cannot respond (ref {resolution.ref}). We are contacting your alternate."
+
+    async def _record(
+        self, contacts: list[tuple[str, str, str]], address: str, raw: str, action: str, sid: str | None
+    ) -> None:
+        now = self.stepper.clock.now()
+        async with self.stepper.transaction() as conn:
+            await conn.execute(
+                insert(responses),
+                [
+                    {
+                        "activation_id": aid,
+                        "person_id": person,
+                        "channel": "sms",
+                        "address": address,
+                        "raw": raw[:1600],
+                        "action": action,
+                        "provider_id": sid,
+                        "received_at": now,
+                    }
+                    for aid, _, person in contacts
+                ],
+            )
+
+    async def provider_status(self, token: str, status: str, answered_by: str | None, error_code: str | None) -> bool:
+        """A message or call status callback. Returns False when the token names no attempt."""
+        attempt = parse_token(token)
+        if attempt is None:
+            return False
+        result = await self.stepper.step(
+            attempt.activation_id,
+            [ProviderStatus(attempt_id=attempt.attempt_id, status=status, answered_by=answered_by, error_code=error_code)],
+        )
+        return result is not None
+
+    async def attempt_reply(self, token: str, response: str, channel: str, raw: str) -> bool:
+        """A voice keypress or an email link POST: the attempt identifies person and activation."""
+        attempt = parse_token(token)
+        if attempt is None:
+            return False
+        async with self.stepper.db.connect() as conn:
+            row = await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
+        if row is None:
+            return False
+        async with self.stepper.transaction() as conn:
+            await conn.execute(insert(responses).values(
+                activation_id=row.activation_id, person_id=row.person_id, channel=channel, address=row.address,
+                raw=raw[:200], action=response, provider_id=None, received_at=self.stepper.clock.now(),
+            ))
+        await self.stepper.step(
+            row.activation_id,
+            [Reply(person_id=row.person_id, response=response, channel=channel, attempt_id=row.attempt_id)],
+        )
+        return True
+
+    async def find_attempt(self, token: str) -> repo.OutboxRow | None:
+        attempt = parse_token(token)
+        if attempt is None:
+            return None
+        async with self.stepper.db.connect() as conn:
+            return await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
+
+
+def form_value(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    return str(value) if value not in (None, "") else None

@@ -1,0 +1,91 @@
+"""Read models of activations for the API, the CLI and reports (built from snapshot + state)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notifier.api.engine_api import ActivationSummary, ActivationView, AttemptView, NodeProgress, PersonProgress
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import ActivationState, cursor_key
+from notifier.store.engine_tables import activations
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def summary(row: Any) -> ActivationSummary:
+    return ActivationSummary(
+        id=row.id,
+        ref=row.ref,
+        tree=row.tree_id,
+        kind=row.kind,
+        status=row.status,
+        started_at=_aware(row.started_at),
+        started_by=row.started_by,
+        completed_at=_aware(row.completed_at),
+    )
+
+
+def view(row: Any, snapshot: Snapshot) -> ActivationView:
+    state = ActivationState.model_validate(row.state)
+    attempts_by_person: dict[tuple[str, str], list[AttemptView]] = {}
+    for attempt in state.attempts.values():
+        attempts_by_person.setdefault((attempt.node, attempt.person), []).append(
+            AttemptView(channel=str(attempt.channel), address=attempt.address, status=attempt.status, at=attempt.started_at)
+        )
+    nodes: list[NodeProgress] = []
+    counts: Counter[str] = Counter()
+    for key, node in snapshot.nodes.items():
+        node_state = state.nodes.get(key)
+        status = node_state.status if node_state else "pending"
+        counts[f"nodes_{status}"] += 1
+        people: list[PersonProgress] = []
+        for person_id in node.holders:
+            cursor = state.cursors.get(cursor_key(key, person_id))
+            person = snapshot.people.get(person_id)
+            person_status = cursor.status if cursor else "pending"
+            counts[f"people_{person_status}"] += 1
+            people.append(
+                PersonProgress(
+                    person=person_id,
+                    name=person.name if person else person_id,
+                    status=person_status,
+                    attempts=attempts_by_person.get((key, person_id), []),
+                )
+            )
+        nodes.append(NodeProgress(key=key, label=node.label or node.ref, status=status, level=node.level, people=people))
+    counts["reached"] = len(state.reached)
+    return ActivationView(
+        **summary(row).model_dump(),
+        reason=row.reason,
+        nodes=nodes,
+        counts=dict(counts),
+    )
+
+
+async def load_row(conn: AsyncConnection, activation_id: str) -> Any:
+    return (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+
+
+async def list_rows(conn: AsyncConnection, status: str | None, limit: int) -> list[Any]:
+    query = select(
+        activations.c.id,
+        activations.c.ref,
+        activations.c.tree_id,
+        activations.c.kind,
+        activations.c.status,
+        activations.c.started_at,
+        activations.c.started_by,
+        activations.c.completed_at,
+    ).order_by(activations.c.started_at.desc())
+    if status:
+        query = query.where(activations.c.status == status)
+    return list((await conn.execute(query.limit(limit))).all())

@@ -1,0 +1,177 @@
+"""Builds a running system from `Settings`: store, plan, providers (or the sandbox), engine, HTTP app.
+
+`notifier serve`, `notifier demo` and the integration tests all start through `Runtime`, so what is
+tested is what runs. Startup refuses an unmigrated database and an invalid plan with a message that
+says what to do; nothing half-starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notifier.api.acktokens import make_ack_token
+from notifier.api.app import create_app
+from notifier.api.tokens import TokenStore
+from notifier.channels.base import Provider
+from notifier.channels.smtp import SmtpProvider
+from notifier.channels.twilio import TwilioProvider
+from notifier.clock import Clock, RealClock, ScaledClock
+from notifier.domain.plan import ChannelKind
+from notifier.engine.core import Config, Engine
+from notifier.engine.render import make_renderer
+from notifier.engine.service import EngineService
+from notifier.plan.loader import load
+from notifier.settings import Settings
+from notifier.store.db import check_migrated, make_engine, session_factory
+from notifier.store.plans import PlanStore
+
+log = structlog.get_logger("notifier.runtime")
+
+ACK_LINK_LIFETIME = timedelta(days=2)
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+def load_config(settings: Settings) -> Config:
+    loaded = load([*settings.plan_paths, *settings.calltree_paths])
+    if not loaded.ok or loaded.plan is None or loaded.trees is None:
+        lines = [p.format() for p in loaded.problems if p.severity == "error"]
+        raise StartupError("the plan or call trees are invalid:\n  " + "\n  ".join(lines or ["nothing loaded"]))
+    return Config(plan=loaded.plan, trees=loaded.trees)
+
+
+def make_clock(settings: Settings) -> Clock:
+    return RealClock() if settings.clock_scale == 1.0 else ScaledClock(settings.clock_scale)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    db: AsyncEngine | None = None
+    engine: Engine | None = None
+    service: EngineService | None = None
+    sandbox: Any = None
+    server: uvicorn.Server | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    plan_store: PlanStore | None = None
+
+    async def start(self, *, http: bool = True) -> Runtime:
+        settings = self.settings
+        self.db = make_engine(settings.database_url)
+        try:
+            await check_migrated(self.db)
+        except Exception as exc:
+            await self.db.dispose()
+            raise StartupError(str(exc)) from exc
+        config = load_config(settings)
+        self.plan_store = PlanStore(session_factory(self.db), self.clock)
+        imported = await self.plan_store.import_plan(config.plan, author="notifier daemon", comment="loaded at start")
+        latest = await self.plan_store.latest()
+        config.plan_version = imported.version or (latest[0] if latest else None)
+        twilio_base = settings.twilio.base_url
+        smtp_host, smtp_port = settings.smtp.host, settings.smtp.port
+        if settings.sandbox:
+            from notifier.channels.sandbox import Sandbox
+
+            self.sandbox = Sandbox(
+                settings.twilio.account_sid,
+                settings.twilio.auth_token.get_secret_value(),
+                inbound_sms_url=f"{settings.public_base_url.rstrip('/')}/webhooks/twilio/sms",
+                clock=self.clock,
+            )
+            await self.sandbox.start()
+            twilio_base, smtp_host, smtp_port = self.sandbox.url, "127.0.0.1", self.sandbox.smtp_port
+        providers = self._providers(twilio_base, smtp_host, smtp_port)
+        secret = settings.secret_key.get_secret_value()
+        base = settings.public_base_url.rstrip("/")
+
+        def ack_url(activation_id: str, attempt_id: str) -> str:
+            token = make_ack_token(secret, f"{activation_id}.{attempt_id}", self.clock.now() + ACK_LINK_LIFETIME)
+            return f"{base}/ack/{token}"
+
+        senders = tuple(settings.twilio.from_numbers)
+        self.engine = Engine(
+            self.db,
+            config,
+            providers,
+            self.clock,
+            make_renderer(ack_url),
+            senders={
+                ChannelKind.SMS: (senders, settings.twilio.rate_per_sender),
+                ChannelKind.VOICE: (senders, settings.twilio.rate_per_sender),
+            },
+            max_in_flight=settings.max_in_flight,
+        )
+        self.service = EngineService(self.engine, settings.public_base_url)
+        await self.engine.start()
+        if http:
+            app = create_app(self.service, settings, TokenStore(self.db), self.clock)
+            config_ = uvicorn.Config(
+                app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off"
+            )
+            self.server = uvicorn.Server(config_)
+            self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            self.tasks.append(asyncio.create_task(self.server.serve(), name="http"))
+            while not self.server.started:
+                if self.tasks[-1].done():
+                    await self.tasks[-1]
+                    raise StartupError(f"the HTTP server could not listen on {settings.http_host}:{settings.http_port}")
+                await asyncio.sleep(0.01)
+        return self
+
+    def _providers(self, twilio_base: str | None, smtp_host: str, smtp_port: int) -> dict[ChannelKind, Provider]:
+        settings = self.settings
+        twilio = TwilioProvider(
+            settings.twilio.account_sid,
+            settings.twilio.auth_token.get_secret_value(),
+            settings.public_base_url.rstrip("/"),
+            base_url=twilio_base,
+            timeout=settings.twilio.timeout,
+        )
+        smtp = SmtpProvider(
+            smtp_host,
+            smtp_port,
+            settings.smtp.sender,
+            username=settings.smtp.username,
+            password=settings.smtp.password.get_secret_value() if settings.smtp.password else None,
+            start_tls=settings.smtp.start_tls,
+            use_tls=settings.smtp.use_tls,
+        )
+        return {ChannelKind.SMS: twilio, ChannelKind.VOICE: twilio, ChannelKind.EMAIL: smtp}
+
+    def reload(self) -> bool:
+        """Re-read plan and call trees; keep the running configuration if the new one is invalid."""
+        assert self.engine is not None
+        try:
+            config = load_config(self.settings)
+        except StartupError as exc:
+            log.error("reload refused; the running configuration stays", problems=str(exc))
+            return False
+        config.plan_version = self.engine.config.plan_version
+        self.engine.config = config
+        log.info("reloaded plan and call trees", trees=len(config.trees.calltrees))
+        return True
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.engine is not None:
+            await self.engine.stop(timeout)
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        if self.db is not None:
+            await self.db.dispose()
