@@ -1,0 +1,66 @@
+"""`notifier validate [PATHS...]`: check plan and call-tree files before the daemon loads them.
+
+Prints every problem as `file:line:column: path: message` (all of them, not the first), then a
+summary line; exits 1 when any error was found, 0 otherwise (warnings do not fail).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notifier.cli._common import err_console, out_console
+from notifier.plan.loader import Loaded, load
+
+DEFAULT_PATHS = [Path("config"), Path("calltrees")]
+
+
+def summary(loaded: Loaded) -> str:
+    """`2 files, 0 errors` when clean; `3 errors in 2 files (6 files checked)` otherwise."""
+    checked = len(loaded.files)
+    errors = loaded.errors
+    warnings = len(loaded.warnings)
+    tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    if not errors:
+        return f"{checked} file{'s' if checked != 1 else ''}, 0 errors{tail}"
+    files = {p.location.file for p in errors if p.location}
+    where = f" in {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
+    return (f"{len(errors)} error{'s' if len(errors) != 1 else ''}{where} "
+            f"({checked} file{'s' if checked != 1 else ''} checked){tail}")
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or directories (default: config calltrees).", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON.")] = False,
+) -> None:
+    """Check plan and call-tree YAML files: syntax, fields, references, cycles."""
+    try:
+        loaded = load(paths or DEFAULT_PATHS)
+    except Exception as exc:  # never a traceback for a coordinator; this is a bug to report
+        message = f"error: internal error while validating: {type(exc).__name__}: {exc}"
+        err_console.print(message, markup=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        document = {
+            "ok": loaded.ok,
+            "files": loaded.files,
+            "errors": len(loaded.errors),
+            "warnings": len(loaded.warnings),
+            "problems": [p.to_json() for p in loaded.problems],
+        }
+        out_console.print(json.dumps(document, indent=2), markup=False, soft_wrap=True)
+    else:
+        for problem in loaded.problems:
+            out_console.print(problem.format(), markup=False, soft_wrap=True)
+        out_console.print(summary(loaded), markup=False)
+    raise typer.Exit(0 if loaded.ok else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
