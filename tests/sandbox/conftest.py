@@ -80,6 +80,10 @@ async def receiver() -> AsyncIterator[Receiver]:
         await record(request)
         return web.Response(text=VOICE_THANKS, content_type="text/xml")
 
+    async def voice_loop(request: web.Request) -> web.Response:
+        await record(request)
+        return web.Response(text="<Response><Say>SEED</Say><Redirect>loop</Redirect></Response>")
+
     async def ack_page(request: web.Request) -> web.Response:
         recorder.hits.append(Hit(request.path, {}, True, "GET"))
         return web.Response(text=ACK_PAGE, content_type="text/html")
@@ -89,6 +93,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     app.router.add_post("/webhooks/twilio/sms", plain)
     app.router.add_post("/voice/start", voice_start)
     app.router.add_post("/voice/gather", voice_gather)
+    app.router.add_post("/voice/loop", voice_loop)
     app.router.add_get("/ack/{token}", ack_page)
     app.router.add_post("/ack/{token}/confirm", plain)
     runner = web.AppRunner(app, access_log=None)
