@@ -1,0 +1,125 @@
+"""When an activation is done: the completion rules, cancelling and closing.
+
+Split from `planner.py` (which holds the escalation rules and documents all of them) only to keep
+both files short. Completion under any rule stops what is still running; see the planner's module
+docstring for why.
+"""
+
+from __future__ import annotations
+
+from notifier.domain.calltree import CompletionRule
+from notifier.domain.events import Cancel, Close, Completed
+from notifier.domain.plan import ChannelKind
+from notifier.domain.signals import REACHED
+from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY
+from notifier.domain.work import Work
+
+
+def _may_still_notify(w: Work, key: str) -> bool:
+    """Is the node being notified, or could it still be (cascade: its parent may yet release it)?"""
+    status = w.nodes[key].status
+    if status == "notifying":
+        return True
+    if status != "pending":
+        return False
+    parent = w.snap.nodes[key].parent
+    if parent is None:
+        return not w.started
+    parent_status = w.nodes[parent].status
+    if parent_status in ("pending", "notifying"):
+        return _may_still_notify(w, parent)
+    if parent_status in ("unreachable", "declined"):
+        return w.snap.nodes[parent].policy.skip_level
+    return parent_status == "acknowledged"
+
+
+def _rule_met(w: Work) -> bool:
+    completion = w.snap.completion
+    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
+    if completion.rule is CompletionRule.FIRST:
+        return acked >= 1
+    if completion.rule is CompletionRule.QUORUM:
+        return acked >= (completion.quorum or 1)
+    return all(
+        w.nodes[key].status in RESOLVED or not _may_still_notify(w, key)
+        for key, node in w.snap.nodes.items()
+        if node.required
+    )
+
+
+def check_completion(w: Work) -> None:
+    if w.status != "open" or not w.started:
+        return
+    counts = _counts(w)
+    if _rule_met(w):
+        stop_all(w)
+        w.status, w.completed_at = "completed", w.now
+        w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
+        w.log("completed", "system", f"completion rule '{w.snap.completion.rule.value}' met: {counts}")
+    elif not w.exhausted and not any(_may_still_notify(w, key) for key in w.nodes):
+        w.exhausted = True
+        w.log("exhausted", "system", f"nothing left to try: {counts}", "completion rule not met")
+
+
+def _counts(w: Work) -> str:
+    statuses = [n.status for n in w.nodes.values()]
+    return (
+        f"{statuses.count('acknowledged')} of {len(statuses)} nodes acknowledged, "
+        f"{statuses.count('unreachable') + statuses.count('declined')} resolved without being reached"
+    )
+
+
+def stop_all(w: Work) -> None:
+    w.unschedule(TIME_LIMIT_KEY)
+    for ck, cursor in list(w.cursors.items()):
+        if cursor.status == "notifying":
+            w.stop_cursor(ck, "cancelled")
+    for key, state in list(w.nodes.items()):
+        if state.status in ("pending", "notifying"):
+            w.set_node(key, status="cancelled", resolved_at=w.now)
+
+
+def cancel(w: Work, event: Cancel) -> None:
+    if w.status != "open":
+        w.log("cancel", event.by, "ignored", f"activation already {w.status}")
+        return
+    stop_all(w)
+    w.status = "cancelled"
+    w.log("cancelled", event.by, "activation cancelled" + (f": {event.reason}" if event.reason else ""))
+
+
+def close_activation(w: Work, event: Close) -> None:
+    if w.status == "closed":
+        w.log("close", event.by, "ignored", "activation already closed")
+        return
+    if w.status == "open":
+        stop_all(w)
+    w.status, w.closed_at = "closed", w.now
+    w.log("closed", event.by, f"activation closed; return to normal sent to {len(w.reached)} people")
+    extra = {"message": event.message} if event.message else {}
+    for person_id in list(w.reached):
+        _deactivate(w, person_id, extra)
+
+
+def _deactivate(w: Work, person_id: str, extra: dict[str, str]) -> None:
+    """The all-clear goes by SMS if we have a usable number, else by the channel that reached them."""
+    person = w.snap.people[person_id]
+    dead = set(w.dead)
+    reaching = [a for a in w.attempts.values() if a.person == person_id and a.status in REACHED]
+    usable = [c for c in person.contacts if f"{c.kind.value}:{c.address}" not in dead]
+    by_sms = [a for a in reaching if a.channel is ChannelKind.SMS]
+    contact = next(
+        (c for c in usable if by_sms and c.kind is ChannelKind.SMS and c.address == by_sms[0].address),
+        next((c for c in usable if c.kind is ChannelKind.SMS), None),
+    )
+    if contact is None and reaching:
+        contact = next((c for c in usable if c.address == reaching[-1].address), None)
+    if contact is None and usable:
+        contact = usable[0]
+    if contact is None:
+        w.log("deactivation", person_id, "not sent", "no usable contact method")
+        return
+    nodes = [a.node for a in reaching] + [c.node for c in w.cursors.values() if c.person == person_id]
+    node = nodes[0] if nodes else ""
+    w.send(person_id, node, contact, "deactivation", extra)
+    w.log("deactivation", person_id, f"return to normal sent by {contact.kind.value}")

@@ -1,0 +1,143 @@
+"""What the planner is told (events) and what it asks the engine to do (actions).
+
+Both are plain frozen pydantic models with a `type` tag so the engine can store them as JSON (an
+action becomes an outbox row, a deadline row or an activity-log row) and read them back with
+`EVENT_ADAPTER` / `ACTION_ADAPTER`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from notifier.domain.calltree import CompletionRule
+from notifier.domain.plan import ChannelKind, Model
+
+# --- events -------------------------------------------------------------------------------------
+
+
+class Start(Model):
+    type: Literal["start"] = "start"
+
+
+class AttemptOutcome(Model):
+    """The provider's answer to the send request itself (HTTP response of Twilio, SMTP reply)."""
+
+    type: Literal["attempt_outcome"] = "attempt_outcome"
+    attempt_id: str
+    outcome: Literal["accepted", "invalid", "opted_out", "failed", "unknown"]
+    error_code: str | None = None
+
+
+class ProviderStatus(Model):
+    """A later status callback: Twilio MessageStatus / CallStatus values, AnsweredBy for calls."""
+
+    type: Literal["provider_status"] = "provider_status"
+    attempt_id: str
+    status: str
+    answered_by: str | None = None
+    error_code: str | None = None
+
+
+class Reply(Model):
+    type: Literal["reply"] = "reply"
+    person_id: str
+    response: Literal["confirm", "decline"]
+    channel: ChannelKind
+    attempt_id: str | None = None
+
+
+class AckOnBehalf(Model):
+    """A coordinator records an answer they got another way (a phone call, in person)."""
+
+    type: Literal["ack_on_behalf"] = "ack_on_behalf"
+    person_id: str
+    by: str
+    response: Literal["confirm", "decline"] = "confirm"
+
+
+class DeadlineDue(Model):
+    type: Literal["deadline_due"] = "deadline_due"
+    key: str
+    fence: int
+
+
+class Cancel(Model):
+    type: Literal["cancel"] = "cancel"
+    by: str
+    reason: str = ""
+
+
+class Close(Model):
+    type: Literal["close"] = "close"
+    by: str
+    message: str | None = None
+
+
+Event = Annotated[
+    Start | AttemptOutcome | ProviderStatus | Reply | AckOnBehalf | DeadlineDue | Cancel | Close,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+# --- actions ------------------------------------------------------------------------------------
+
+MessageKind = Literal[
+    "activation", "update", "drill", "deactivation", "unreachable_notice", "completed_notice"
+]
+
+
+class Send(Model):
+    type: Literal["send"] = "send"
+    attempt_id: str
+    person_id: str
+    node_key: str
+    channel: ChannelKind
+    address: str
+    message_kind: MessageKind
+    extra: dict[str, str] = Field(default_factory=dict)
+    validity_period_s: int | None = None
+
+
+class Schedule(Model):
+    """Create or replace the deadline row `key` (one per key)."""
+
+    type: Literal["schedule"] = "schedule"
+    key: str
+    due_at: datetime
+    fence: int
+
+
+class Unschedule(Model):
+    type: Literal["unschedule"] = "unschedule"
+    key: str
+
+
+class Log(Model):
+    """One row of the NIST activity log: the step, by or about whom, its outcome, any problem."""
+
+    type: Literal["log"] = "log"
+    step: str
+    who: str | None
+    outcome: str
+    problem: str | None = None
+
+
+class Completed(Model):
+    type: Literal["completed"] = "completed"
+    rule: CompletionRule
+    at: datetime
+
+
+class TimeLimitPassed(Model):
+    type: Literal["time_limit_passed"] = "time_limit_passed"
+    at: datetime
+
+
+Action = Annotated[
+    Send | Schedule | Unschedule | Log | Completed | TimeLimitPassed,
+    Field(discriminator="type"),
+]
+ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

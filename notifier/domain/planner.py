@@ -1,0 +1,405 @@
+"""The escalation rules of a call-tree activation: (snapshot, state, event, now) -> (state, actions).
+
+Everything a coordinator would ask "what happens when ..." about is answered in this file. The
+engine calls `decide` inside one database transaction per event and performs the returned actions
+(outbox rows for `Send`, deadline rows for `Schedule`, activity-log rows for `Log`) in that same
+transaction, so this module does no I/O, reads no clock and draws no random numbers.
+
+The rules, in the order an activation meets them:
+
+* **Start** notifies the roots (cascade) or every node (broadcast) and schedules the prescribed
+  time limit. Drills and tests send the "drill" message instead of "activation".
+* **A node** is worked through its role's holders, primary first. **A holder** is worked through
+  the node's policy: each method step in order, each of the person's contacts of that kind in
+  order, `rounds` times, skipping methods outside their hours (see `hours.py`) and addresses found
+  invalid or opted out earlier in this activation. Every attempt sends and schedules an
+  acknowledgement deadline `ack:<node>/<person>` carrying the cursor's fence.
+* **A deadline** with the current fence moves to the next attempt; any other is stale and ignored.
+* **A provider signal** that certainly failed (invalid number, opted out, failed/undelivered SMS,
+  busy/no-answer/failed call, answering machine or fax) moves to the next attempt at once. An
+  "unknown" outcome (timeout, 5xx: it may have been sent) is not retried blindly: the wait runs.
+  A delivered email or a voicemail is never an acknowledgement.
+* **Confirm** (SMS, keypress, email link POST, or a coordinator on someone's behalf) acknowledges
+  the node, stops its other holders, and in cascade mode notifies its children now. A late confirm
+  from a holder we already gave up on still counts.
+* **Decline** moves to the next holder at once (`decline_moves_to_alternate`); a holder whose
+  methods and rounds are used up moves to the next one (`use_alternates`).
+* **No holder left** (or none at all): the node is *unreachable* (or *declined* if someone
+  declined); its children are notified directly (`skip_level`) and the coordinator role's holders
+  and the parent's acknowledging holder are told (`notify_coordinator`).
+* **Completion**: `all` = every required node resolved (acknowledged, unreachable or declined);
+  `quorum` = N nodes acknowledged; `first` = one. Completion under any rule stops what is still
+  running: for `first`/`quorum` the point of the tree is met, and under `all` only nodes marked
+  `required: false` can still be running, and "not required" means the tree does not wait for them.
+  If nothing is left to try and the rule is not met, this is logged once and the activation stays
+  open for the coordinator to close.
+* **Time limit** reached: reported (action + log), the activation keeps running.
+* **Cancel** stops everything. **Close** stops everything and sends the "return to normal" message
+  to everyone reached (acknowledged, declined, or had a message delivered - voicemail included).
+* After completion, cancel or close, replies are logged and change nothing; provider callbacks
+  still update the attempt record (they are facts) but move nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from notifier.domain.calltree import ActivationKind, Mode
+from notifier.domain.completion import cancel, check_completion, close_activation
+from notifier.domain.durations import format_duration
+from notifier.domain.events import (
+    AckOnBehalf,
+    Action,
+    AttemptOutcome,
+    Cancel,
+    Close,
+    DeadlineDue,
+    Event,
+    MessageKind,
+    ProviderStatus,
+    Reply,
+    Start,
+    TimeLimitPassed,
+)
+from notifier.domain.hours import first_reachable, next_choice
+from notifier.domain.signals import record_signal
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import (
+    TIME_LIMIT_KEY,
+    ActivationState,
+    NodeState,
+    PersonCursor,
+    cursor_key,
+)
+from notifier.domain.work import Work
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: ActivationState
+    actions: tuple[Action, ...]
+
+
+def initial_state(snapshot: Snapshot, now: datetime) -> ActivationState:
+    """The state before `Start`: every node pending, nothing sent."""
+    return ActivationState(started_at=_utc(now), nodes={key: NodeState() for key in snapshot.nodes})
+
+
+def decide(snapshot: Snapshot, state: ActivationState | None, event: Event, now: datetime) -> Decision:
+    """Apply one event. `state=None` means a new activation (normally with `Start`)."""
+    now = _utc(now)
+    w = Work(snapshot, state if state is not None else initial_state(snapshot, now), now)
+    match event:
+        case Start():
+            _start(w)
+        case AttemptOutcome() | ProviderStatus():
+            _provider_signal(w, event)
+        case Reply():
+            _reply(w, event.person_id, event.response, event.channel.value, event.attempt_id, on_behalf=False)
+        case AckOnBehalf():
+            _reply(w, event.person_id, event.response, f"on behalf, by {event.by}", None, on_behalf=True)
+        case DeadlineDue():
+            _deadline(w, event)
+        case Cancel():
+            cancel(w, event)
+        case Close():
+            close_activation(w, event)
+    return Decision(w.result(), tuple(w.actions))
+
+
+def next_due(state: ActivationState) -> datetime | None:
+    """The earliest acknowledgement deadline still running (for status displays)."""
+    dues = [c.due_at for c in state.cursors.values() if c.status == "notifying" and c.due_at]
+    return min(dues, default=None)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- start and nodes ----------------------------------------------------------------------------
+
+
+def _start(w: Work) -> None:
+    if w.started or w.status != "open":
+        w.log("start", "system", f"ignored: activation already {'started' if w.started else w.status}")
+        return
+    snap = w.snap
+    w.started, w.started_at = True, w.now
+    w.log(
+        "activation started",
+        "system",
+        f"{snap.kind.value} of call tree {snap.tree_name!r} ({snap.mode.value}, "
+        f"completion {snap.completion.rule.value}, time limit {format_duration(snap.time_limit)})",
+    )
+    w.schedule(TIME_LIMIT_KEY, w.now + snap.time_limit, 0)
+    for key in snap.roots if snap.mode is Mode.CASCADE else tuple(snap.nodes):
+        _notify_node(w, key)
+    check_completion(w)
+
+
+def _message_kind(w: Work) -> MessageKind:
+    return "activation" if w.snap.kind is ActivationKind.INCIDENT else "drill"
+
+
+def _notify_node(w: Work, key: str) -> None:
+    if w.nodes[key].status != "pending":
+        return
+    node = w.snap.nodes[key]
+    w.set_node(key, status="notifying", notified_at=w.now)
+    if node.left_out:
+        w.set_node(key, status="cancelled", resolved_at=w.now)
+        w.log("node left out", key, f"{node.label} left out of this drill: every holder is external")
+        _release_children(w, key)
+        return
+    w.log("node notified", key, f"notifying {node.label}")
+    _start_holder(w, key, 0)
+
+
+def _release_children(w: Work, key: str) -> None:
+    """Cascade: the node is done with (acknowledged, or skipped past); its children go next."""
+    if w.snap.mode is Mode.CASCADE:
+        for child in w.snap.nodes[key].children:
+            _notify_node(w, child)
+
+
+def _start_holder(w: Work, key: str, index: int) -> None:
+    node = w.snap.nodes[key]
+    while index < len(node.holders) and cursor_key(key, node.holders[index]) in w.cursors:
+        index += 1  # already tried, or already answered (e.g. declined on their behalf)
+    if index >= len(node.holders):
+        _node_unresolved(w, key)
+        return
+    person = node.holders[index]
+    ck = cursor_key(key, person)
+    w.set_node(key, holder_index=index)
+    w.cursors[ck] = PersonCursor(node=key, person=person, holder_index=index, status="notifying")
+    if index > 0:
+        w.log("alternate", person, f"trying alternate {index} for {node.label}")
+    _advance(w, ck)
+
+
+def _advance(w: Work, ck: str) -> None:
+    """Send the cursor's next attempt, or give up on this holder."""
+    cursor = w.cursors[ck]
+    node = w.snap.nodes[cursor.node]
+    person = w.snap.people[cursor.person]
+    policy, dead = node.policy, frozenset(w.dead)
+    round_ = cursor.round
+    after = (cursor.method_index, cursor.contact_index)
+    choice = next_choice(policy, person, after, w.now, w.snap.business_hours, dead)
+    if choice is None and round_ + 1 < policy.rounds:
+        round_ += 1
+        choice = next_choice(policy, person, (-1, -1), w.now, w.snap.business_hours, dead)
+    if choice is None:
+        _exhaust(w, ck)
+        return
+    extra = {"node": node.key, "label": node.label}
+    attempt = w.send(person.id, node.key, choice.contact, _message_kind(w), extra)
+    due = w.now + choice.wait
+    cursor = w.set_cursor(
+        ck,
+        round=round_,
+        method_index=choice.method_index,
+        contact_index=choice.contact_index,
+        fence=cursor.fence + 1,
+        attempt=attempt.id,
+        due_at=due,
+    )
+    w.schedule(cursor.deadline_key, due, cursor.fence)
+    how = (
+        "fallback outside the policy hours"
+        if choice.method_index == len(policy.methods)
+        else (f"method {choice.method_index + 1}")
+    )
+    w.log(
+        "notify",
+        person.id,
+        f"{attempt.channel.value} attempt {attempt.id} for {node.label} (round {round_ + 1}, {how}), "
+        f"waiting {format_duration(choice.wait)}",
+    )
+
+
+def _exhaust(w: Work, ck: str) -> None:
+    cursor = w.stop_cursor(ck, "exhausted")
+    node = w.snap.nodes[cursor.node]
+    w.log(
+        "holder exhausted",
+        cursor.person,
+        f"no acknowledgement for {node.label} after {node.policy.rounds} round(s) of every method",
+        "not reached",
+    )
+    if node.policy.use_alternates:
+        _start_holder(w, node.key, cursor.holder_index + 1)
+    else:
+        _node_unresolved(w, node.key)
+
+
+def _node_unresolved(w: Work, key: str) -> None:
+    """Nobody in the role can be reached: record it, go past the branch, tell who must know."""
+    node = w.snap.nodes[key]
+    declined = any(c.status == "declined" for _, c in w.cursors_of(key))
+    status = "declined" if declined else "unreachable"
+    w.set_node(key, status=status, resolved_at=w.now)
+    problem = (
+        "the role has no holders"
+        if not node.holders
+        else ("every holder declined or could not be reached" if declined else "no holder could be reached")
+    )
+    w.log("node unreachable", key, f"{node.label} {status}", problem)
+    if node.policy.notify_coordinator:
+        _tell_about(w, key, status)
+    if w.snap.mode is Mode.CASCADE and node.children:
+        if node.policy.skip_level:
+            count = len(node.children)
+            w.log("skip level", key, f"notifying the {count} node(s) under {node.label} directly")
+            _release_children(w, key)
+        else:
+            w.log("skip level", key, f"nodes under {node.label} are not notified", "skip_level is off")
+
+
+def _tell_about(w: Work, key: str, reason: str) -> None:
+    node = w.snap.nodes[key]
+    recipients = list(w.snap.coordinator)
+    if node.parent and (parent_holder := w.nodes[node.parent].acked_by):
+        recipients.append(parent_holder)
+    if not recipients:
+        w.log("unreachable notice", key, "nobody to tell", "no coordinator and no acknowledged parent")
+    for person_id in dict.fromkeys(recipients):
+        person = w.snap.people[person_id]
+        contact = first_reachable(person, w.now, w.snap.business_hours, frozenset(w.dead))
+        if contact is None:
+            w.log("unreachable notice", person_id, "not sent", "no usable contact method")
+            continue
+        extra = {"node": key, "label": node.label, "reason": reason}
+        w.send(person_id, key, contact, "unreachable_notice", extra)
+        w.log("unreachable notice", person_id, f"told by {contact.kind.value} that {node.label} is {reason}")
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def _reply(w: Work, person_id: str, response: str, via: str, attempt_id: str | None, on_behalf: bool) -> None:
+    if person_id not in w.snap.people:
+        w.log("reply", None, f"{response} ignored", "not a person of this activation")
+        return
+    if w.status != "open" or not w.started:
+        w.log("reply", person_id, f"{response} via {via} recorded; no change", f"activation is {w.status}")
+        return
+    attempt = w.attempts.get(attempt_id or "")
+    keys = [k for k, c in w.cursors.items() if c.person == person_id]
+    if attempt is not None and attempt.person == person_id and cursor_key(attempt.node, person_id) in keys:
+        keys = [cursor_key(attempt.node, person_id)]
+    if not keys and on_behalf:
+        keys = _adopt(w, person_id)
+    if not keys:
+        w.log("reply", person_id, f"{response} ignored", "this person was never contacted")
+        return
+    for ck in keys:
+        if w.status != "open":
+            break
+        if response == "confirm":
+            _acknowledge(w, ck, via)
+        else:
+            _decline(w, ck, via)
+        check_completion(w)
+
+
+def _adopt(w: Work, person_id: str) -> list[str]:
+    """An answer on someone's behalf before the tree reached them: open their cursors now."""
+    keys = []
+    for key, node in w.snap.nodes.items():
+        if person_id in node.holders and w.nodes[key].status in ("pending", "notifying"):
+            ck = cursor_key(key, person_id)
+            index = node.holders.index(person_id)
+            w.cursors[ck] = PersonCursor(node=key, person=person_id, holder_index=index)
+            keys.append(ck)
+    return keys
+
+
+def _acknowledge(w: Work, ck: str, via: str) -> None:
+    cursor = w.cursors[ck]
+    node = w.snap.nodes[cursor.node]
+    if cursor.status == "acknowledged":
+        w.log("acknowledged", cursor.person, f"repeat confirmation for {node.label} ignored")
+        return
+    cursor = w.stop_cursor(ck, "acknowledged")
+    w.set_cursor(ck, acked_at=w.now, acked_via=via)
+    w.reach(cursor.person)
+    state = w.nodes[node.key]
+    if state.status not in ("pending", "notifying", "unreachable", "declined"):
+        problem = f"already acknowledged by {state.acked_by}" if state.acked_by else f"node {state.status}"
+        w.log("acknowledged", cursor.person, f"confirmed for {node.label} via {via}", problem)
+        return
+    for other, other_cursor in w.cursors_of(node.key):
+        if other != ck and other_cursor.status == "notifying":
+            w.stop_cursor(other, "cancelled")
+            w.log("holder stopped", other_cursor.person, f"{node.label} acknowledged by someone else")
+    resolved_at = state.resolved_at or w.now
+    w.set_node(node.key, status="acknowledged", acked_by=cursor.person, resolved_at=resolved_at)
+    w.log("acknowledged", cursor.person, f"confirmed for {node.label} via {via}")
+    _release_children(w, node.key)
+
+
+def _decline(w: Work, ck: str, via: str) -> None:
+    cursor = w.cursors[ck]
+    node = w.snap.nodes[cursor.node]
+    if cursor.status in ("acknowledged", "declined"):
+        w.log("declined", cursor.person, f"decline for {node.label} ignored", f"already {cursor.status}")
+        return
+    was_active = cursor.status == "notifying"
+    cursor = w.stop_cursor(ck, "declined")
+    w.reach(cursor.person)
+    w.log("declined", cursor.person, f"declined for {node.label} via {via}")
+    if was_active and w.nodes[node.key].status == "notifying":
+        if node.policy.decline_moves_to_alternate:
+            _start_holder(w, node.key, cursor.holder_index + 1)
+        else:
+            _node_unresolved(w, node.key)
+
+
+# --- provider signals and deadlines -------------------------------------------------------------
+
+
+def _provider_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> None:
+    """Record the signal; if the attempt whose wait is running certainly failed, move on now."""
+    failed = record_signal(w, event)
+    if failed is None or w.status != "open":
+        return
+    ck = cursor_key(failed.node, failed.person)
+    cursor = w.cursors.get(ck)
+    if cursor is not None and cursor.attempt == failed.id and cursor.status == "notifying":
+        _advance(w, ck)
+        check_completion(w)
+
+
+def _deadline(w: Work, event: DeadlineDue) -> None:
+    if event.key == TIME_LIMIT_KEY:
+        _time_limit(w, event.fence)
+        return
+    ck = event.key.removeprefix("ack:")
+    cursor = w.cursors.get(ck)
+    if cursor is None or cursor.status != "notifying" or cursor.fence != event.fence or w.status != "open":
+        return  # stale: the cursor moved on after this deadline was set
+    attempt = w.attempts.get(cursor.attempt or "")
+    what = f"{attempt.channel.value} attempt {attempt.id}" if attempt else "the last attempt"
+    w.log("no acknowledgement", cursor.person, f"no answer to {what} in time", "no acknowledgement")
+    _advance(w, ck)
+    check_completion(w)
+
+
+def _time_limit(w: Work, fence: int) -> None:
+    if w.status != "open" or w.time_limit_passed or fence != 0:
+        return
+    w.time_limit_passed = True
+    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
+    total = len(w.nodes)
+    w.actions.append(TimeLimitPassed(at=w.now))
+    w.log(
+        "time limit passed",
+        "system",
+        f"prescribed time limit of {format_duration(w.snap.time_limit)} passed with {acked} of {total} "
+        "nodes acknowledged",
+        f"{total - acked} node(s) not acknowledged in time",
+    )

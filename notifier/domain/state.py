@@ -1,0 +1,121 @@
+"""The mutable state of one activation, as one immutable, JSON-serialisable model.
+
+The engine stores this as JSON beside the snapshot and hands it back to the planner with every
+event; the planner returns a new one. Nothing here is derived from the clock or the plan: it is the
+record of what happened (attempts, acknowledgements) and where each escalation stands (cursors).
+
+A *cursor* is one person being worked through one node's escalation policy. Its `fence` is
+incremented on every move, and each scheduled deadline carries the fence it was scheduled with,
+so a deadline that arrives after the cursor moved on is recognised as stale and ignored (the
+fencing token of Grafana OnCall's `active_escalation_id`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from notifier.domain.plan import ChannelKind, Model
+
+AttemptStatus = Literal[
+    "queued",
+    "sent",
+    "delivered",
+    "failed",
+    "no_answer",
+    "busy",
+    "machine",
+    "answered",
+    "invalid",
+    "opted_out",
+    "unknown",
+    "skipped",
+]
+CursorStatus = Literal["pending", "notifying", "acknowledged", "declined", "exhausted", "cancelled"]
+NodeStatus = Literal["pending", "notifying", "acknowledged", "declined", "unreachable", "cancelled"]
+ActivationStatus = Literal["open", "completed", "cancelled", "closed"]
+
+#: node statuses after which the node needs nothing more (declined/unreachable: resolved, not reached)
+RESOLVED: frozenset[str] = frozenset({"acknowledged", "declined", "unreachable", "cancelled"})
+
+
+class AttemptState(Model):
+    """One message or call to one address. `node` is empty for sends outside a node's escalation."""
+
+    id: str
+    person: str
+    node: str
+    channel: ChannelKind
+    address: str
+    status: AttemptStatus = "queued"
+    started_at: datetime
+    ended_at: datetime | None = None
+    error_code: str | None = None
+    purpose: str = "activation"  # the Send's message_kind; only escalation attempts move cursors
+
+
+class PersonCursor(Model):
+    """Where one person stands in one node's escalation policy.
+
+    `(method_index, contact_index)` is the last method step and contact tried in the current
+    `round`; (-1, -1) before the first. A `method_index` equal to the number of policy steps means
+    a fallback contact chosen outside the policy because nothing in it fitted the hours.
+    """
+
+    node: str
+    person: str
+    holder_index: int
+    round: int = 0
+    method_index: int = -1
+    contact_index: int = -1
+    status: CursorStatus = "pending"
+    fence: int = 0
+    attempt: str | None = None  # the attempt whose acknowledgement wait is running
+    due_at: datetime | None = None
+    acked_at: datetime | None = None
+    acked_via: str | None = None
+
+    @property
+    def deadline_key(self) -> str:
+        return deadline_key(self.node, self.person)
+
+
+class NodeState(Model):
+    status: NodeStatus = "pending"
+    holder_index: int = 0
+    notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    acked_by: str | None = None
+
+
+class ActivationState(Model):
+    status: ActivationStatus = "open"
+    started: bool = False
+    started_at: datetime
+    completed_at: datetime | None = None
+    closed_at: datetime | None = None
+    time_limit_passed: bool = False
+    exhausted: bool = False  # nothing left to try and the completion rule was not met (logged once)
+    nodes: dict[str, NodeState]
+    cursors: dict[str, PersonCursor] = Field(default_factory=dict)
+    attempts: dict[str, AttemptState] = Field(default_factory=dict)
+    counter: int = 0
+    reached: tuple[str, ...] = ()
+    dead_addresses: tuple[str, ...] = ()  # "sms:+32..." found invalid or opted out in this activation
+
+
+TIME_LIMIT_KEY = "time_limit"
+
+
+def cursor_key(node: str, person: str) -> str:
+    return f"{node}/{person}"
+
+
+def deadline_key(node: str, person: str) -> str:
+    return f"ack:{node}/{person}"
+
+
+def address_key(channel: ChannelKind, address: str) -> str:
+    return f"{channel.value}:{address}"

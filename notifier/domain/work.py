@@ -1,0 +1,152 @@
+"""The planner's scratchpad for one step: a mutable copy of the state plus the actions so far.
+
+The state models are frozen so that a stored state can never be changed by accident; while
+deciding one event, though, the rules in `planner.py` make many small changes. `Work` keeps those
+changes in plain dicts, records every action in order, and freezes the result once at the end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from notifier.domain.events import Action, Log, MessageKind, Schedule, Send, Unschedule
+from notifier.domain.plan import ChannelKind, ContactMethod
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import (
+    ActivationState,
+    ActivationStatus,
+    AttemptState,
+    NodeState,
+    PersonCursor,
+    address_key,
+)
+
+_DEFAULT_VALIDITY_S = 1800
+
+
+class Work:
+    def __init__(self, snapshot: Snapshot, state: ActivationState, now: datetime) -> None:
+        self.snap = snapshot
+        self.now = now
+        self._base = state
+        self.status: ActivationStatus = state.status
+        self.started = state.started
+        self.started_at = state.started_at
+        self.completed_at = state.completed_at
+        self.closed_at = state.closed_at
+        self.time_limit_passed = state.time_limit_passed
+        self.exhausted = state.exhausted
+        self.nodes: dict[str, NodeState] = dict(state.nodes)
+        self.cursors: dict[str, PersonCursor] = dict(state.cursors)
+        self.attempts: dict[str, AttemptState] = dict(state.attempts)
+        self.counter = state.counter
+        self.reached: list[str] = list(state.reached)
+        self.dead: list[str] = list(state.dead_addresses)
+        self.actions: list[Action] = []
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def set_node(self, key: str, **changes: Any) -> None:
+        self.nodes[key] = self.nodes[key].model_copy(update=changes)
+
+    def set_cursor(self, key: str, **changes: Any) -> PersonCursor:
+        cursor = self.cursors[key].model_copy(update=changes)
+        self.cursors[key] = cursor
+        return cursor
+
+    def stop_cursor(self, key: str, status: str) -> PersonCursor:
+        """Leave `notifying`: bump the fence so a deadline in flight is stale, and drop the deadline."""
+        cursor = self.cursors[key]
+        was_notifying = cursor.status == "notifying"
+        cursor = self.set_cursor(key, status=status, fence=cursor.fence + 1, attempt=None, due_at=None)
+        if was_notifying:
+            self.unschedule(cursor.deadline_key)
+        return cursor
+
+    def set_attempt(self, attempt_id: str, **changes: Any) -> AttemptState:
+        attempt = self.attempts[attempt_id].model_copy(update=changes)
+        self.attempts[attempt_id] = attempt
+        return attempt
+
+    def reach(self, person: str) -> None:
+        if person not in self.reached:
+            self.reached.append(person)
+
+    def mark_dead(self, channel: ChannelKind, address: str) -> None:
+        key = address_key(channel, address)
+        if key not in self.dead:
+            self.dead.append(key)
+
+    def cursors_of(self, node: str) -> list[tuple[str, PersonCursor]]:
+        return [(key, cursor) for key, cursor in self.cursors.items() if cursor.node == node]
+
+    def result(self) -> ActivationState:
+        return self._base.model_copy(
+            update={
+                "status": self.status,
+                "started": self.started,
+                "started_at": self.started_at,
+                "completed_at": self.completed_at,
+                "closed_at": self.closed_at,
+                "time_limit_passed": self.time_limit_passed,
+                "exhausted": self.exhausted,
+                "nodes": self.nodes,
+                "cursors": self.cursors,
+                "attempts": self.attempts,
+                "counter": self.counter,
+                "reached": tuple(self.reached),
+                "dead_addresses": tuple(self.dead),
+            }
+        )
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def log(self, step: str, who: str | None, outcome: str, problem: str | None = None) -> None:
+        self.actions.append(Log(step=step, who=who, outcome=outcome, problem=problem))
+
+    def schedule(self, key: str, due_at: datetime, fence: int) -> None:
+        self.actions.append(Schedule(key=key, due_at=due_at, fence=fence))
+
+    def unschedule(self, key: str) -> None:
+        self.actions.append(Unschedule(key=key))
+
+    def send(
+        self,
+        person: str,
+        node: str,
+        contact: ContactMethod,
+        kind: MessageKind,
+        extra: dict[str, str],
+    ) -> AttemptState:
+        """Record a new attempt (id from the counter, so replays give the same ids) and send it."""
+        self.counter += 1
+        attempt = AttemptState(
+            id=f"a{self.counter}",
+            person=person,
+            node=node,
+            channel=contact.kind,
+            address=contact.address,
+            started_at=self.now,
+            purpose=kind,
+        )
+        self.attempts[attempt.id] = attempt
+        validity: int | None = None
+        if contact.kind is not ChannelKind.EMAIL:
+            snap_node = self.snap.nodes.get(node)
+            validity = (
+                int(snap_node.policy.validity_period.total_seconds()) if snap_node else _DEFAULT_VALIDITY_S
+            )
+        self.actions.append(
+            Send(
+                attempt_id=attempt.id,
+                person_id=person,
+                node_key=node,
+                channel=contact.kind,
+                address=contact.address,
+                message_kind=kind,
+                extra=extra,
+                validity_period_s=validity,
+            )
+        )
+        return attempt
