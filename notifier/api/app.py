@@ -1,0 +1,36 @@
+"""`create_app`: the FastAPI application the daemon serves with uvicorn inside its own loop."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from notifier.api import ackpages, health, routes_activations, routes_alerts, routes_plan, twilio_webhooks
+from notifier.api.context import ApiContext, TokenVerifier
+from notifier.api.engine_api import EngineAPI
+from notifier.api.errors import install_error_handlers
+from notifier.clock import Clock, RealClock
+from notifier.settings import Settings
+
+
+def create_app(
+    engine: EngineAPI, settings: Settings, tokens: TokenVerifier, clock: Clock | None = None
+) -> FastAPI:
+    """The HTTP surface: REST API under /api/v1, Twilio webhooks, email ack pages, health.
+
+    `tokens` is normally a `notifier.api.tokens.TokenStore` on the daemon's database.
+    """
+    app = FastAPI(
+        title="notifier",
+        version="1",
+        description="Call-tree dispatch driven by an IT service continuity plan.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.context = ApiContext(
+        engine=engine, settings=settings, tokens=tokens, clock=clock or RealClock()
+    )
+    install_error_handlers(app)
+    for module in (health, routes_alerts, routes_activations, routes_plan, twilio_webhooks, ackpages):
+        app.include_router(module.router)
+    return app

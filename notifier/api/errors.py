@@ -1,0 +1,84 @@
+"""Error answers: a field path and a message for bad input, a status for each engine error.
+
+No request ever gets a traceback: invalid JSON is 422 with the position, invalid fields are 422
+with their JSON paths, a store failure is 503 (senders retry), anything unforeseen is a bare 500
+that is logged with its stack trace on our side only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from notifier.api.engine_api import Conflict, EngineError, NotFound, Rejected, StoreUnavailable
+from notifier.domain.alerts import PayloadError
+
+log = structlog.get_logger(__name__)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """("body", "alerts", 2, "labels") -> "alerts[2].labels"."""
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
+def problem_response(status: int, error: str, problems: list[str]) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": error, "problems": problems})
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for item in exc.errors():
+        path = field_path(item.get("loc", ()))
+        message = str(item.get("msg", "invalid"))
+        problems.append(f"{path}: {message}" if path else message)
+    return problem_response(422, "invalid request", problems)
+
+
+async def _payload(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PayloadError)
+    return problem_response(422, "invalid alert payload", exc.messages())
+
+
+_ENGINE_STATUS: dict[type[EngineError], int] = {
+    StoreUnavailable: 503,
+    NotFound: 404,
+    Conflict: 409,
+    Rejected: 422,
+}
+
+
+async def _engine(request: Request, exc: Exception) -> JSONResponse:
+    status = next((code for kind, code in _ENGINE_STATUS.items() if isinstance(exc, kind)), 500)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if status >= 500:
+        log.warning("engine_error", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        status_code=status, content={"error": str(exc) or type(exc).__name__}, headers=headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_api_error", path=request.url.path)
+    return JSONResponse(status_code=500, content={"error": "internal error"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(PayloadError, _payload)
+    app.add_exception_handler(EngineError, _engine)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,33 @@
+"""Liveness and readiness, unauthenticated so that systemd, load balancers and probes can call them.
+
+`/healthz` answers as long as the event loop does. `/readyz` asks the engine about each dependency
+and answers 503 until all are ready, so a load balancer sends no traffic to an instance that
+cannot store what it accepts. Neither reveals anything beyond component names and booleans.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from notifier.api.context import get_context
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    try:
+        checks = await get_context(request).engine.ready()
+    except Exception:  # a failing check means "not ready", never a 500 with details
+        checks = {"engine": False}
+    ready = bool(checks) and all(checks.values())
+    return JSONResponse(
+        status_code=200 if ready else 503,
+        content={"ready": ready, "checks": {k: bool(v) for k, v in checks.items()}},
+    )

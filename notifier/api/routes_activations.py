@@ -1,0 +1,143 @@
+"""Activations: start, watch, acknowledge on someone's behalf, cancel, close, report.
+
+Who started or changed an activation is taken from the token (its name), never from the body, so
+the activity log says who really did it. Viewers get every view with contact details masked.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from notifier.api.auth import OPERATORS, READERS, require, sees_contacts
+from notifier.api.context import get_context
+from notifier.api.engine_api import ActivationSummary, ActivationView, StartRequest
+from notifier.api.masking import mask_data, mask_text
+from notifier.api.tokens import TokenRecord
+from notifier.domain.calltree import ActivationKind
+
+router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
+
+ActivationId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+_MEDIA = {"md": "text/markdown", "html": "text/html", "csv": "text/csv", "json": "application/json"}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartBody(_Body):
+    tree: str = Field(min_length=1, max_length=64, examples=["seed-incident"])
+    kind: ActivationKind = ActivationKind.INCIDENT
+    reason: str = Field("", max_length=2000)
+    policy: str | None = Field(None, max_length=64)
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"nature": "SEED unavailable", "outage_estimate": "2h", "convene_where": "bridge 1"}],
+    )
+
+
+class AckBody(_Body):
+    person: str = Field(min_length=1, max_length=64)
+    response: Literal["ack", "decline"] = "ack"
+
+
+class CancelBody(_Body):
+    reason: str = Field("", max_length=2000)
+
+
+class CloseBody(_Body):
+    message: str | None = Field(None, max_length=2000)
+
+
+def visible(view: ActivationView, principal: TokenRecord) -> ActivationView:
+    if sees_contacts(principal):
+        return view
+    return ActivationView.model_validate(mask_data(view.model_dump(mode="json")))
+
+
+def _found(view: ActivationView | None) -> ActivationView:
+    if view is None:
+        raise HTTPException(status_code=404, detail="no such activation")
+    return view
+
+
+@router.post("", status_code=201, response_model=ActivationView)
+async def start(
+    body: StartBody, request: Request, who: TokenRecord = Depends(require(OPERATORS))
+) -> ActivationView:
+    req = StartRequest(
+        tree_id=body.tree,
+        kind=body.kind,
+        fields=body.fields,
+        started_by=who.name,
+        reason=body.reason,
+        policy_id=body.policy,
+    )
+    return await get_context(request).engine.start_activation(req)
+
+
+@router.get("", response_model=list[ActivationSummary])
+async def list_activations(
+    request: Request,
+    status: str | None = Query(None, max_length=32),
+    limit: int = Query(50, ge=1, le=500),
+    _: TokenRecord = Depends(require(READERS)),
+) -> list[ActivationSummary]:
+    return await get_context(request).engine.list_activations(status, limit)
+
+
+@router.get("/{activation_id}", response_model=ActivationView)
+async def get_activation(
+    request: Request, activation_id: str = ActivationId, who: TokenRecord = Depends(require(READERS))
+) -> ActivationView:
+    view = _found(await get_context(request).engine.get_activation(activation_id))
+    return visible(view, who)
+
+
+@router.post("/{activation_id}/ack", response_model=ActivationView)
+async def acknowledge(
+    body: AckBody,
+    request: Request,
+    activation_id: str = ActivationId,
+    who: TokenRecord = Depends(require(OPERATORS)),
+) -> ActivationView:
+    engine = get_context(request).engine
+    return await engine.acknowledge(activation_id, body.person, who.name, body.response)
+
+
+@router.post("/{activation_id}/cancel", response_model=ActivationView)
+async def cancel(
+    body: CancelBody,
+    request: Request,
+    activation_id: str = ActivationId,
+    who: TokenRecord = Depends(require(OPERATORS)),
+) -> ActivationView:
+    return await get_context(request).engine.cancel(activation_id, who.name, body.reason)
+
+
+@router.post("/{activation_id}/close", response_model=ActivationView)
+async def close(
+    body: CloseBody,
+    request: Request,
+    activation_id: str = ActivationId,
+    who: TokenRecord = Depends(require(OPERATORS)),
+) -> ActivationView:
+    return await get_context(request).engine.close(activation_id, who.name, body.message)
+
+
+@router.get("/{activation_id}/report", response_class=Response)
+async def report(
+    request: Request,
+    activation_id: str = ActivationId,
+    fmt: Literal["md", "html", "csv", "json"] = Query("md", alias="format"),
+    who: TokenRecord = Depends(require(READERS)),
+) -> Response:
+    content = await get_context(request).engine.report(activation_id, fmt)
+    if content is None:
+        raise HTTPException(status_code=404, detail="no such activation")
+    if not sees_contacts(who):
+        content = mask_text(content.decode("utf-8", errors="replace")).encode()
+    return Response(content=content, media_type=_MEDIA[fmt])

@@ -1,0 +1,136 @@
+"""Alert intake: native JSON, Alertmanager webhook v4, Grafana webhook.
+
+The body is parsed by the pure parsers in `notifier.domain.alerts` (so MQTT intake shares them),
+then handed to the engine, which stores it before we answer: 202 means durably accepted, 503 means
+"retry" (Alertmanager retries 5xx). Bad payloads get 422 listing every problem with its JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from notifier.api.auth import ALERT_WRITERS, require
+from notifier.api.context import get_context
+from notifier.api.engine_api import AlertReceipt
+from notifier.api.tokens import TokenRecord
+from notifier.domain.alerts import (
+    Alert,
+    PayloadError,
+    Problem,
+    parse_alertmanager,
+    parse_grafana,
+    parse_native,
+)
+
+MAX_BODY = 1_000_000
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+class Receipts(BaseModel):
+    receipts: list[AlertReceipt]
+
+
+_NATIVE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["service", "severity", "summary"],
+    "additionalProperties": False,
+    "properties": {
+        "service": {"type": "string", "description": "plan service id, name or alias", "example": "SEED"},
+        "severity": {"type": "string", "example": "critical"},
+        "summary": {"type": "string", "example": "SEED EMCS core unavailable"},
+        "status": {"type": "string", "enum": ["firing", "resolved"], "default": "firing"},
+        "source": {"type": "string", "description": "the monitoring system", "example": "zabbix"},
+        "description": {"type": "string"},
+        "dedup_key": {"type": "string"},
+        "starts_at": {"type": "string", "format": "date-time"},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_WEBHOOK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "alerts"],
+    "properties": {
+        "version": {"type": "string"},
+        "status": {"type": "string", "enum": ["firing", "resolved"]},
+        "alerts": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON; 413 when too large, 400 with the position when it is not JSON."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(status_code=413, detail=f"body larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=400, detail="body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(
+            status_code=400, detail=f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+
+def _native_batch(payload: Any, request: Request) -> list[Alert]:
+    now = get_context(request).clock.now()
+    if not isinstance(payload, list):
+        return [parse_native(payload, received_at=now)]
+    if not payload:
+        raise PayloadError([Problem("", "expected at least one alert")])
+    alerts: list[Alert] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(payload):
+        try:
+            alerts.append(parse_native(item, received_at=now))
+        except PayloadError as exc:
+            problems += [
+                Problem(f"[{index}]" + (f".{p.path}" if p.path else ""), p.message) for p in exc.problems
+            ]
+    if problems:
+        raise PayloadError(problems)
+    return alerts
+
+
+async def _submit(request: Request, alerts: list[Alert]) -> Receipts:
+    return Receipts(receipts=await get_context(request).engine.submit_alerts(alerts))
+
+
+@router.post("/alerts", status_code=202, response_model=Receipts, openapi_extra=_body_doc(_NATIVE_SCHEMA))
+async def post_native(request: Request, _: TokenRecord = Depends(require(ALERT_WRITERS))) -> Receipts:
+    """One native alert, or an array of them."""
+    return await _submit(request, _native_batch(await read_json(request), request))
+
+
+@router.post(
+    "/integrations/alertmanager",
+    status_code=202,
+    response_model=Receipts,
+    openapi_extra=_body_doc(_WEBHOOK_SCHEMA),
+)
+async def post_alertmanager(request: Request, _: TokenRecord = Depends(require(ALERT_WRITERS))) -> Receipts:
+    """Prometheus Alertmanager webhook, version 4."""
+    alerts = parse_alertmanager(await read_json(request), received_at=get_context(request).clock.now())
+    return await _submit(request, alerts)
+
+
+@router.post(
+    "/integrations/grafana",
+    status_code=202,
+    response_model=Receipts,
+    openapi_extra=_body_doc(_WEBHOOK_SCHEMA),
+)
+async def post_grafana(request: Request, _: TokenRecord = Depends(require(ALERT_WRITERS))) -> Receipts:
+    """Grafana alerting webhook (version 1)."""
+    alerts = parse_grafana(await read_json(request), received_at=get_context(request).clock.now())
+    return await _submit(request, alerts)
