@@ -1,0 +1,160 @@
+"""Twilio SMS and voice through the official SDK's asyncio client.
+
+Retries are ours, not the SDK's: `AsyncTwilioHttpClient(max_retries=...)` would make aiohttp-retry
+repeat a POST after a 5xx or a dropped connection, and a POST that reached Twilio has already
+queued the SMS or placed the call - the person would be paged twice. We therefore send each
+request exactly once and report what we know:
+
+| what happened                                   | Outcome      | why                                   |
+|-------------------------------------------------|--------------|---------------------------------------|
+| 201 Created                                     | ACCEPTED     | Twilio queued it; callbacks follow    |
+| HTTP 429 or Twilio code 20429                   | RATE_LIMITED | "never processed ... safe to retry"   |
+| code 21610 (unsubscribed recipient)             | OPTED_OUT    | the person sent STOP to this sender   |
+| codes 21211, 21214, 21217, 21401, 21407, 21421, | INVALID      | the destination can never work:       |
+| 21612, 21614                                    |              | invalid, unroutable, not mobile       |
+| any other 4xx (auth 20003, From 21606, geo      | FAILED       | refused before anything was sent;     |
+| permission 21408/21215, schema 21xxx)           |              | the same request will fail again      |
+| 5xx, other TwilioException                      | UNKNOWN      | Twilio may have created it anyway     |
+| timeout, connection reset/closed, bad payload   | UNKNOWN      | the request may have been processed   |
+| TCP connect failure (refused, DNS)              | FAILED       | nothing reached Twilio, nothing sent  |
+
+Timeouts are ours too: twilio 9.13's `AsyncTwilioHttpClient` stores its `timeout` argument but
+never passes it to aiohttp (whose default is 300 s), so each request runs under `asyncio.timeout`.
+The SDK's own request log goes to a quiet logger; our log lines carry masked numbers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import structlog
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from notifier.channels.base import OutboundMessage, Outcome, SendResult
+from notifier.domain.masking import mask_address, mask_text
+from notifier.domain.plan import ChannelKind
+
+log = structlog.get_logger(__name__)
+
+INVALID_DESTINATION_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21421, 21612, 21614})
+OPTED_OUT_CODES = frozenset({21610})
+RATE_LIMIT_CODES = frozenset({20429})
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+RING_TIMEOUT_S = 30  # seconds to ring before Twilio reports no-answer
+
+
+def classify_rest_error(status: int, code: int | None) -> Outcome:
+    """Map a Twilio REST error (HTTP status, Twilio error code) to an Outcome (table above)."""
+    if status == 429 or code in RATE_LIMIT_CODES:
+        return Outcome.RATE_LIMITED
+    if code in OPTED_OUT_CODES:
+        return Outcome.OPTED_OUT
+    if code in INVALID_DESTINATION_CODES:
+        return Outcome.INVALID
+    if 400 <= status < 500:
+        return Outcome.FAILED
+    return Outcome.UNKNOWN
+
+
+def classify_exception(exc: BaseException) -> SendResult:
+    """Map anything `create_async` may raise to a SendResult (never re-raised)."""
+    if isinstance(exc, TwilioRestException):
+        code = str(exc.code) if exc.code is not None else str(exc.status)
+        outcome = classify_rest_error(exc.status, exc.code)
+        return SendResult(outcome, error_code=code, detail=mask_text(f"HTTP {exc.status}: {exc.msg}"))
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return SendResult(Outcome.FAILED, error_code="connect", detail=f"could not connect: {exc.strerror}")
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return SendResult(
+            Outcome.UNKNOWN, error_code="timeout", detail="no answer in time; may have been sent"
+        )
+    if isinstance(exc, aiohttp.ClientError):
+        return SendResult(Outcome.UNKNOWN, error_code="transport", detail=type(exc).__name__)
+    if isinstance(exc, TwilioException):
+        return SendResult(Outcome.UNKNOWN, error_code="twilio", detail=mask_text(str(exc))[:200])
+    return SendResult(Outcome.UNKNOWN, error_code="internal", detail=type(exc).__name__)
+
+
+class TwilioProvider:
+    """SMS and voice via Twilio; `base_url` points the SDK at the sandbox in tests and demos."""
+
+    name = "twilio"
+    supports = frozenset({ChannelKind.SMS, ChannelKind.VOICE})
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        public_base_url: str,
+        base_url: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        self.public_base_url = public_base_url.rstrip("/")
+        self.timeout = timeout
+        # no max_retries, on purpose: see the module docstring
+        self._http = AsyncTwilioHttpClient(
+            timeout=timeout, logger=logging.getLogger("notifier.channels.twilio.http")
+        )
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        if base_url is not None:
+            self._client.api.base_url = base_url.rstrip("/")
+
+    def webhook_url(self, path: str, token: str, **extra: str) -> str:
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in {"t": token, **extra}.items())
+        return f"{self.public_base_url}/webhooks/twilio/{path}?{query}"
+
+    def _sms_params(self, msg: OutboundMessage, sender: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "to": msg.to,
+            "body": msg.text,
+            "status_callback": self.webhook_url("status", msg.callback_token),
+        }
+        if sender and sender.startswith("MG"):
+            params["messaging_service_sid"] = sender
+        elif sender:
+            params["from_"] = sender
+        if msg.validity_period_s is not None:
+            params["validity_period"] = max(1, min(36000, msg.validity_period_s))
+        return params
+
+    def _call_params(self, msg: OutboundMessage, sender: str | None) -> dict[str, Any]:
+        return {
+            "to": msg.to,
+            "from_": sender,
+            "url": self.webhook_url("voice", msg.callback_token),
+            "status_callback": self.webhook_url("call-status", msg.callback_token),
+            "status_callback_event": CALL_EVENTS,
+            "status_callback_method": "POST",
+            "machine_detection": "Enable",
+            "timeout": RING_TIMEOUT_S,
+        }
+
+    async def send(self, msg: OutboundMessage, sender: str | None) -> SendResult:
+        if msg.channel not in self.supports:
+            return SendResult(
+                Outcome.FAILED, error_code="channel", detail=f"twilio cannot send {msg.channel}"
+            )
+        if msg.channel is ChannelKind.VOICE and not sender:
+            return SendResult(Outcome.FAILED, error_code="sender", detail="a call needs a From number")
+        bound = log.bind(attempt_id=msg.attempt_id, channel=str(msg.channel), to=mask_address(msg.to))
+        try:
+            async with asyncio.timeout(self.timeout):
+                if msg.channel is ChannelKind.SMS:
+                    created: Any = await self._client.messages.create_async(**self._sms_params(msg, sender))
+                else:
+                    created = await self._client.calls.create_async(**self._call_params(msg, sender))
+        except Exception as exc:  # every failure becomes an Outcome; nothing escapes to the engine
+            result = classify_exception(exc)
+            bound.warning("twilio.send_failed", outcome=str(result.outcome), code=result.error_code)
+            return result
+        bound.info("twilio.accepted", sid=created.sid)
+        return SendResult(Outcome.ACCEPTED, provider_id=created.sid, detail=str(created.status or ""))
+
+    async def close(self) -> None:
+        await self._http.close()
