@@ -58,19 +58,27 @@ class MemoryEngine:
             self.alerts[alert.dedup_key] = alert
             open_id = self.open_by_key.get(alert.dedup_key)
             if alert.status == "resolved":
-                receipts.append(AlertReceipt(dedup_key=alert.dedup_key, status="resolved", activation_id=open_id))
+                receipts.append(
+                    AlertReceipt(dedup_key=alert.dedup_key, status="resolved", activation_id=open_id)
+                )
                 continue
             if open_id is not None:
-                receipts.append(AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_id))
+                receipts.append(
+                    AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_id)
+                )
                 continue
             decision = route_alert(alert, self.plan, self.trees)
             if decision is None:
                 receipts.append(AlertReceipt(dedup_key=alert.dedup_key, status="unrouted"))
                 continue
-            view = self._create(StartRequest(tree_id=decision.calltree, kind=decision.kind, started_by="alert"))
+            view = self._create(
+                StartRequest(tree_id=decision.calltree, kind=decision.kind, started_by="alert")
+            )
             self.open_by_key[alert.dedup_key] = view.id
             receipts.append(
-                AlertReceipt(dedup_key=alert.dedup_key, status="accepted", activation_id=view.id, route=decision.route)
+                AlertReceipt(
+                    dedup_key=alert.dedup_key, status="accepted", activation_id=view.id, route=decision.route
+                )
             )
         return receipts
 
@@ -90,19 +98,33 @@ class MemoryEngine:
                     continue
                 attempt_id = f"att-{number}-{person.id}"
                 self.attempts[attempt_id] = (f"act-{number}", person.id)
-                attempts = [AttemptView(channel=c.kind.value, address=c.address, status="sent", at=self.now)
-                            for c in person.contacts]
-                people.append(PersonProgress(person=person.id, name=person.name, status="notifying", attempts=attempts))
-            nodes.append(NodeProgress(key=node.key, label=node.label or node.key, status="notifying", level=level,
-                                      people=people))
+                attempts = [
+                    AttemptView(channel=c.kind.value, address=c.address, status="sent", at=self.now)
+                    for c in person.contacts
+                ]
+                people.append(
+                    PersonProgress(person=person.id, name=person.name, status="notifying", attempts=attempts)
+                )
+            nodes.append(
+                NodeProgress(
+                    key=node.key, label=node.label or node.key, status="notifying", level=level, people=people
+                )
+            )
             for child in node.children:
                 walk(child, level + 1)
 
         for node in tree.nodes:
             walk(node, 0)
         view = ActivationView(
-            id=f"act-{number}", ref=f"K{number}Q", tree=tree.id, kind=req.kind, status="running",
-            started_at=self.now, started_by=req.started_by, reason=req.reason, nodes=nodes,
+            id=f"act-{number}",
+            ref=f"K{number}Q",
+            tree=tree.id,
+            kind=req.kind,
+            status="running",
+            started_at=self.now,
+            started_by=req.started_by,
+            reason=req.reason,
+            nodes=nodes,
         )
         self.activations[view.id] = view
         return view
@@ -114,8 +136,10 @@ class MemoryEngine:
     async def list_activations(self, status: str | None, limit: int) -> list[ActivationSummary]:
         self._record("list_activations", status, limit)
         views = [v for v in self.activations.values() if status is None or v.status == status]
-        return [ActivationSummary.model_validate(v.model_dump(include=set(ActivationSummary.model_fields)))
-                for v in views[:limit]]
+        return [
+            ActivationSummary.model_validate(v.model_dump(include=set(ActivationSummary.model_fields)))
+            for v in views[:limit]
+        ]
 
     async def get_activation(self, activation_id: str) -> ActivationView | None:
         self._record("get_activation", activation_id)
@@ -134,8 +158,14 @@ class MemoryEngine:
         if not any(p.person == person_id for n in view.nodes for p in n.people):
             raise Rejected(f"{person_id!r} is not in activation {view.ref}")
         nodes = [
-            n.model_copy(update={"people": [p.model_copy(update={"status": status}) if p.person == person_id else p
-                                            for p in n.people]})
+            n.model_copy(
+                update={
+                    "people": [
+                        p.model_copy(update={"status": status}) if p.person == person_id else p
+                        for p in n.people
+                    ]
+                }
+            )
             for n in view.nodes
         ]
         self.activations[activation_id] = view = view.model_copy(update={"nodes": nodes})
@@ -163,8 +193,12 @@ class MemoryEngine:
         if view is None:
             return None
         lines = [f"# After-action report {view.ref}"]
-        lines += [f"- {p.name}: {a.channel} {a.address} {a.status}" for n in view.nodes for p in n.people
-                  for a in p.attempts]
+        lines += [
+            f"- {p.name}: {a.channel} {a.address} {a.status}"
+            for n in view.nodes
+            for p in n.people
+            for a in p.attempts
+        ]
         return "\n".join(lines).encode()
 
     async def plan_view(self) -> dict[str, Any]:
@@ -181,7 +215,8 @@ class MemoryEngine:
 
     async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
         self._record("voice_twiml", token, params)
-        return "<Response><Gather numDigits=\"1\"><Say>SEED incident. Press 1 to confirm.</Say></Gather></Response>"
+        say = "<Say>SEED incident. Press 1 to confirm.</Say>"
+        return f'<Response><Gather numDigits="1">{say}</Gather></Response>'
 
     async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str:
         self._record("voice_gather", token, digits, params)
@@ -199,8 +234,13 @@ class MemoryEngine:
         person = next(p for n in view.nodes for p in n.people if p.person == found[1])
         tree = self.trees.tree(view.tree)
         return AckPageView(
-            activation_id=view.id, ref=view.ref, tree_name=tree.name if tree else view.tree, kind=view.kind,
-            person_name=person.name, summary=view.reason or "Activation", open=view.status not in CLOSED,
+            activation_id=view.id,
+            ref=view.ref,
+            tree_name=tree.name if tree else view.tree,
+            kind=view.kind,
+            person_name=person.name,
+            summary=view.reason or "Activation",
+            open=view.status not in CLOSED,
             answered=None if person.status == "notifying" else person.status,
         )
 
@@ -214,4 +254,3 @@ class MemoryEngine:
 
     async def ready(self) -> dict[str, bool]:
         return {"database": not self.store_down}
-

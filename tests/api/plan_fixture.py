@@ -7,7 +7,11 @@ from notifier.domain.plan import Plan
 
 PLAN = Plan.model_validate(
     {
-        "organisation": {"name": "DG TAXUD ITSM", "timezone": "Europe/Brussels", "coordinator_role": "iscp-coord"},
+        "organisation": {
+            "name": "DG TAXUD ITSM",
+            "timezone": "Europe/Brussels",
+            "coordinator_role": "iscp-coord",
+        },
         "people": [
             {
                 "id": "p-ana",
@@ -58,7 +62,12 @@ TREES = TreeSet.model_validate(
             },
         ],
         "routes": [
-            {"id": "tier1-pages", "match": {"rto_tiers": [1]}, "calltree": "seed-incident", "on_resolved": "close"},
+            {
+                "id": "tier1-pages",
+                "match": {"rto_tiers": [1]},
+                "calltree": "seed-incident",
+                "on_resolved": "close",
+            },
             {
                 "id": "customs-critical",
                 "match": {"services": ["TARIC", "EOS", "SPEED-ECN"], "severities": ["critical"]},

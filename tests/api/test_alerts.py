@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.domain.alerts import PayloadError, parse_alertmanager, parse_grafana, parse_native, parse_webhook
+from notifier.domain.alerts import (
+    PayloadError,
+    parse_alertmanager,
+    parse_grafana,
+    parse_native,
+    parse_webhook,
+)
 
 from .payloads import alertmanager_seed_down, grafana_eos_high
 
@@ -95,15 +101,21 @@ def test_native_alert_defaults_and_derived_dedup_key() -> None:
 
 def test_native_alert_explicit_key_and_errors() -> None:
     alert = parse_native(
-        {"service": "EOS", "severity": "major", "summary": "EOS slow", "dedup_key": "eos-1", "labels": {"dc": "a"}},
+        {
+            "service": "EOS",
+            "severity": "major",
+            "summary": "EOS slow",
+            "dedup_key": "eos-1",
+            "labels": {"dc": "a"},
+        },
         received_at=NOW,
     )
     assert alert.dedup_key == "eos-1" and alert.labels["dc"] == "a"
     with pytest.raises(PayloadError) as caught:
         parse_native({"severity": 3, "summary": "", "labels": {"x": 1}, "colour": "red"}, received_at=NOW)
     assert caught.value.messages() == [
-        "colour: unknown field (expected one of annotations, dedup_key, description, labels, service, severity,"
-        " source, starts_at, status, summary)",
+        "colour: unknown field (expected one of annotations, dedup_key, description, labels, service,"
+        " severity, source, starts_at, status, summary)",
         "service: is required",
         "severity: expected a string, got a number",
         "summary: must not be empty",

@@ -14,14 +14,14 @@ from .conftest import TokenDb, bearer
 from .memory_engine import MemoryEngine
 from .payloads import alertmanager_seed_down, grafana_eos_high
 
-A, C, V, I = Role.ADMIN, Role.COORDINATOR, Role.VIEWER, Role.INTEGRATION
+A, C, V, INT = Role.ADMIN, Role.COORDINATOR, Role.VIEWER, Role.INTEGRATION
 NATIVE = {"service": "TARIC", "severity": "critical", "summary": "TARIC down"}
 
 # (method, path, body, roles allowed, status when allowed); {id} is a started activation.
 ENDPOINTS: list[tuple[str, str, Any, set[Role], int]] = [
-    ("POST", "/api/v1/alerts", NATIVE, {A, I}, 202),
-    ("POST", "/api/v1/integrations/alertmanager", alertmanager_seed_down(), {A, I}, 202),
-    ("POST", "/api/v1/integrations/grafana", grafana_eos_high(), {A, I}, 202),
+    ("POST", "/api/v1/alerts", NATIVE, {A, INT}, 202),
+    ("POST", "/api/v1/integrations/alertmanager", alertmanager_seed_down(), {A, INT}, 202),
+    ("POST", "/api/v1/integrations/grafana", grafana_eos_high(), {A, INT}, 202),
     ("POST", "/api/v1/activations", {"tree": "seed-incident", "reason": "SEED drill"}, {A, C}, 201),
     ("GET", "/api/v1/activations", None, {A, C, V}, 200),
     ("GET", "/api/v1/activations/{id}", None, {A, C, V}, 200),
@@ -46,8 +46,15 @@ async def started(engine: MemoryEngine) -> str:
 
 @pytest.mark.parametrize(("method", "path", "body", "role", "allowed", "ok"), CASES)
 async def test_role_matrix(
-    client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb,
-    method: str, path: str, body: Any, role: Role, allowed: set[Role], ok: int,
+    client: httpx.AsyncClient,
+    engine: MemoryEngine,
+    token_db: TokenDb,
+    method: str,
+    path: str,
+    body: Any,
+    role: Role,
+    allowed: set[Role],
+    ok: int,
 ) -> None:
     url = path.format(id=await started(engine))
     response = await client.request(method, url, json=body, headers=bearer(token_db.tokens[role]))
@@ -62,7 +69,13 @@ async def test_role_matrix(
 @pytest.mark.parametrize(("method", "path", "body"), [(m, p, b) for m, p, b, _, _ in ENDPOINTS])
 @pytest.mark.parametrize("auth", ["none", "unknown", "revoked", "basic"])
 async def test_without_a_valid_token_is_401(
-    client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb, method: str, path: str, body: Any, auth: str
+    client: httpx.AsyncClient,
+    engine: MemoryEngine,
+    token_db: TokenDb,
+    method: str,
+    path: str,
+    body: Any,
+    auth: str,
 ) -> None:
     headers = {
         "none": {},
@@ -79,7 +92,9 @@ async def test_without_a_valid_token_is_401(
 FULL = ("+32471234556", "+32478765412", "ana.coord@example.org")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/activations/{id}", "/api/v1/activations/{id}/report", "/api/v1/plan"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/activations/{id}", "/api/v1/activations/{id}/report", "/api/v1/plan"]
+)
 async def test_viewer_never_sees_a_full_number_or_address(
     client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb, path: str
 ) -> None:

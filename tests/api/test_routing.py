@@ -33,7 +33,11 @@ def test_tier1_seed_pages_at_once_with_the_seed_tree() -> None:
 def test_tier2_service_follows_its_route_with_route_policy() -> None:
     decision = route_alert(native("TARIC"), PLAN, TREES)
     assert decision is not None
-    assert (decision.route, decision.calltree, decision.policy) == ("customs-critical", "customs-lead", "urgent")
+    assert (decision.route, decision.calltree, decision.policy) == (
+        "customs-critical",
+        "customs-lead",
+        "urgent",
+    )
     assert decision.urgency is Urgency.AS_ROUTED
 
 
