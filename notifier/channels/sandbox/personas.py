@@ -7,6 +7,7 @@ scripted behave like a phone left in a drawer (SMS delivered, never a reply, cal
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -76,6 +77,12 @@ def preset(name: str, number: str = "", **overrides: Any) -> Persona:
 def persona_from_mapping(data: dict[str, Any]) -> Persona:
     """Build from YAML/JSON: `{number: ..., preset: confirms, reply_after: 5}` or plain fields."""
     fields = dict(data)
+    unknown = set(fields) - {f.name for f in dataclasses.fields(Persona)} - {"preset"}
+    if unknown:
+        raise ValueError(f"unknown persona field(s): {', '.join(sorted(unknown))}")
+    for key in ("number", "email"):
+        if key in fields and not isinstance(fields[key], str):
+            raise ValueError(f"{key}: must be a (quoted) string such as \"+32470000001\"")
     name = fields.pop("preset", None)
     if name is not None:
         return preset(str(name), **fields)
@@ -84,7 +91,12 @@ def persona_from_mapping(data: dict[str, Any]) -> Persona:
 
 def load_personas(path: Path) -> list[Persona]:
     """Read a YAML list of personas; errors name the file and the entry index."""
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{where}: not valid YAML") from None
     items = raw.get("personas", raw) if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ValueError(f"{path}: expected a list of personas (or a mapping with key 'personas')")
