@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from storehelpers import example_plan, plan_store, with_first_number
 
 from notifier.domain.plandiff import ChangeKind, EntityKind
 from notifier.store.plans import VersionNotFound
+from tests.store.storehelpers import example_plan, plan_store, with_first_number
 
 
 async def test_empty_store_has_no_latest_version(migrated_db_url: str) -> None:
