@@ -36,11 +36,11 @@ from notifier.domain.state import ActivationState
 #: Tuesday 10 March 2026, 10:00 in Brussels (09:00 UTC): business hours
 TUESDAY_MORNING = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
-_numbers = iter(range(401, 499))
+_numbers: dict[str, str] = {}
 
 
 def person(pid: str, name: str, *, affiliation: str = "", hours: Hours = Hours.ALWAYS) -> Person:
-    number = f"+32470123{next(_numbers)}"
+    number = _numbers.setdefault(pid, f"+32470123{401 + len(_numbers)}")
     return Person(
         id=pid,
         name=name,

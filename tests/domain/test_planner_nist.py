@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from planner_fixture import TEAMS, Sim, logs, recipients, sends, snapshot
-
 from notifier.domain.calltree import CompletionRule
 from notifier.domain.events import Completed, Schedule, Start, Unschedule
 from notifier.domain.plan import ChannelKind
 from notifier.domain.state import TIME_LIMIT_KEY
+from tests.domain.planner_fixture import TEAMS, Sim, logs, recipients, sends, snapshot
 
 
 def test_snapshot_expands_teams_into_lead_and_member_nodes() -> None:
