@@ -33,7 +33,7 @@ def _may_still_notify(w: Work, key: str) -> bool:
     return parent_status == "acknowledged"
 
 
-def _rule_met(w: Work) -> bool:
+def rule_met(w: Work) -> bool:
     completion = w.snap.completion
     acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
     if completion.rule is CompletionRule.FIRST:
@@ -51,7 +51,7 @@ def check_completion(w: Work) -> None:
     if w.status != "open" or not w.started:
         return
     counts = _counts(w)
-    if _rule_met(w):
+    if rule_met(w):
         stop_all(w)
         w.status, w.completed_at = "completed", w.now
         w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from notifier.domain.calltree import ActivationKind, Mode
-from notifier.domain.completion import cancel, check_completion, close_activation
+from notifier.domain.completion import cancel, check_completion, close_activation, rule_met
 from notifier.domain.durations import format_duration
 from notifier.domain.events import (
     AckOnBehalf,
@@ -339,7 +339,8 @@ def _acknowledge(w: Work, ck: str, via: str) -> None:
     resolved_at = state.resolved_at or w.now
     w.set_node(node.key, status="acknowledged", acked_by=cursor.person, resolved_at=resolved_at)
     w.log("acknowledged", cursor.person, f"confirmed for {node.label} via {via}")
-    _release_children(w, node.key)
+    if not rule_met(w):  # a met `first`/`quorum` rule stops the tree: do not page the children
+        _release_children(w, node.key)
 
 
 def _decline(w: Work, ck: str, via: str) -> None:
