@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from notifier.channels.sandbox.faults import Faults, Limiter
 from notifier.channels.sandbox.personas import PersonaBook
@@ -96,14 +97,17 @@ class SandboxState:
             "User-Agent": "TwilioProxy/1.1",
             "I-Twilio-Idempotency-Token": secrets.token_hex(16),
         }
+        # Sign the URL exactly as it goes on the wire: yarl normalises percent-escapes on send.
         if method.upper() == "GET":
-            target = url + ("&" if "?" in url else "?") + urlencode(items) if items else url
-            headers[SIGNATURE_HEADER] = sign(self.auth_token, target, {})
+            target = URL(url + ("&" if "?" in url else "?") + urlencode(items) if items else url)
+            headers[SIGNATURE_HEADER] = sign(self.auth_token, str(target), {})
             request = self.session.get(target, headers=headers, timeout=WEBHOOK_TIMEOUT)
         else:
-            headers[SIGNATURE_HEADER] = sign(self.auth_token, url, params)
+            target = URL(url)
+            headers[SIGNATURE_HEADER] = sign(self.auth_token, str(target), params)
             headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
-            request = self.session.post(url, data=urlencode(items), headers=headers, timeout=WEBHOOK_TIMEOUT)
+            body = urlencode(items)
+            request = self.session.post(target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
         try:
             async with request as response:
                 callback.status = response.status

@@ -82,7 +82,7 @@ def persona_from_mapping(data: dict[str, Any]) -> Persona:
         raise ValueError(f"unknown persona field(s): {', '.join(sorted(unknown))}")
     for key in ("number", "email"):
         if key in fields and not isinstance(fields[key], str):
-            raise ValueError(f"{key}: must be a (quoted) string such as \"+32470000001\"")
+            raise ValueError(f'{key}: must be a (quoted) string such as "+32470000001"')
     name = fields.pop("preset", None)
     if name is not None:
         return preset(str(name), **fields)
