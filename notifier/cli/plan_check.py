@@ -1,0 +1,125 @@
+"""`notifier plan check`: what a NIST SP 800-34 reviewer would flag, with file:line:column.
+
+`notifier validate` says whether the files can be loaded at all; this command reviews a plan that
+loads (missing alternates, stale contact data, BIA contradictions...). Output is one line per
+finding, like a compiler, so an editor or CI log can jump to the line; `--json` is for tools. The
+exit code is 1 when any finding is an error, so a CI job can gate plan changes on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from notifier.cli._common import err_console, fail, out_console
+from notifier.cli._groups import plan_app
+from notifier.domain.review import SEVERITY_ORDER, Finding, Severity, review_plan
+from notifier.plan.loader import Loaded, load
+from notifier.plan.problems import Location, format_path
+
+DEFAULT_PATHS = (Path("config"), Path("calltrees"))
+_PATHS_HELP = "plan and call-tree files or directories [default: config calltrees]"
+_TODAY_HELP = "review as of this date (YYYY-MM-DD), for reproducible output"
+
+
+def locate_finding(loaded: Loaded, finding: Finding) -> Location | None:
+    """The finding's position, or that of its nearest ancestor that the loader can place."""
+    path = finding.path
+    while True:
+        location = loaded.locate(finding.source, path)
+        if location is not None or not path:
+            return location
+        path = path[:-1]
+
+
+def format_finding(finding: Finding, location: Location | None) -> str:
+    """`file:line:column: severity code: message` (the path stands in when there is no file)."""
+    where = str(location) if location is not None else format_path(finding.path) or finding.source
+    return f"{where}: {finding.severity} {finding.code}: {finding.message}"
+
+
+def finding_json(finding: Finding, location: Location | None) -> dict[str, object]:
+    has_line = location is not None and location.line > 0
+    return {
+        "severity": finding.severity,
+        "code": finding.code,
+        "source": finding.source,
+        "subject": finding.subject,
+        "path": format_path(finding.path),
+        "file": location.file if location else None,
+        "line": location.line if location and has_line else None,
+        "column": location.column if location and has_line else None,
+        "message": finding.message,
+    }
+
+
+def _position(location: Location | None) -> tuple[str, int, int]:
+    return (location.file, location.line, location.column) if location else ("", 0, 0)
+
+
+def _parse_today(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        message = f"{value!r} is not a date; write it as YYYY-MM-DD"
+        raise typer.BadParameter(message, param_hint="--today") from None
+
+
+def _summary(findings: list[Finding]) -> str:
+    if not findings:
+        return "no findings"
+    severities = Counter(f.severity for f in findings)
+    codes = Counter(f.code for f in findings)
+    plural: dict[Severity, str] = {"error": "errors", "warning": "warnings", "info": "info"}
+    counts = ", ".join(
+        f"{severities[s]} {s if severities[s] == 1 else plural[s]}" for s in plural if severities[s]
+    )
+    by_code = ", ".join(f"{code} {count}" for code, count in sorted(codes.items()))
+    return f"{len(findings)} findings ({counts}): {by_code}"
+
+
+@plan_app.command("check")
+def check(
+    paths: Annotated[list[Path] | None, typer.Argument(help=_PATHS_HELP)] = None,
+    today: Annotated[str | None, typer.Option("--today", help=_TODAY_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the findings as a JSON document")] = False,
+) -> None:
+    """Review the plan and call trees as a NIST SP 800-34 reviewer would; exit 1 on any error finding."""
+    as_of = _parse_today(today)
+    loaded = load(list(paths) if paths else list(DEFAULT_PATHS))
+    if not loaded.ok or loaded.plan is None:
+        for problem in loaded.problems:
+            err_console.print(problem.format(), markup=False)
+        fail("the files did not load; fix the problems above (see `notifier validate`) and check again")
+    for problem in loaded.warnings:
+        err_console.print(problem.format(), markup=False)
+    findings = review_plan(loaded.plan, loaded.trees, as_of)
+    located = sorted(
+        ((finding, locate_finding(loaded, finding)) for finding in findings),
+        key=lambda pair: (SEVERITY_ORDER[pair[0].severity], *_position(pair[1])),
+    )
+    if as_json:
+        document = {
+            "today": as_of.isoformat(),
+            "files": loaded.files,
+            "findings": [finding_json(f, loc) for f, loc in located],
+            "summary": dict(Counter(f.severity for f in findings)),
+        }
+        typer.echo(json.dumps(document, indent=2))
+    else:
+        for finding, location in located:
+            out_console.print(format_finding(finding, location), markup=False)
+        out_console.print(_summary(findings), markup=False)
+    if any(f.severity == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """The command is attached to the shared `plan` group at import time."""

@@ -1,0 +1,141 @@
+"""`notifier plan check` end to end: compiler-style lines, JSON, exit codes, load failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from notifier.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = [str(ROOT / "config"), str(ROOT / "calltrees")]
+runner = CliRunner()
+
+CLEAN_PLAN = """\
+organisation:
+  name: DG TAXUD ITSM (test)
+  timezone: Europe/Brussels
+  coordinator_role: iscp-coordinator
+  rto_tiers:
+    1: {min_hours: 0, max_hours: 3.5}
+  strategies:
+    Fast: {max_recovery_hours: 3.5}
+people:
+  - id: p-coord
+    name: Sofia Lindqvist
+    last_verified: 2026-11-01
+    contacts:
+      - {kind: voice, address: "+442079460103", label: work}
+      - {kind: sms, address: "+32470990103", label: mobile}
+  - id: p-alt
+    name: Julien Moreau
+    last_verified: 2026-11-01
+    contacts:
+      - {kind: voice, address: "+442079460104", label: work}
+      - {kind: sms, address: "+32470990104", label: mobile}
+roles:
+  - {id: iscp-coordinator, name: ISCP Coordinator, primary: p-coord, alternates: [p-alt]}
+services:
+  - {id: SEED, name: SEED, classification: strategic, rto_tier: 1, rpo_tier: 1, strategy: Fast,
+     owner_role: iscp-coordinator, recovery_team: CCT}
+teams:
+  - {id: CCT, name: Crisis Coordination Team, lead: iscp-coordinator}
+"""
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["plan", "check", *args])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
+        result.exception
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_examples_report_seed_and_taric_with_locations() -> None:
+    code, out, _ = invoke("--today", "2026-11-22", *EXAMPLES)
+    assert code == 1  # SEED, TARIC and TEDB contradict themselves: errors
+    lines = out.splitlines()
+    plan = str(ROOT / "config" / "plan.yaml")
+    seed = [line for line in lines if "bia-strategy-slower-than-rto" in line and "service SEED" in line]
+    taric = [line for line in lines if "bia-strategy-slower-than-rto" in line and "service TARIC" in line]
+    assert len(seed) == 1 and len(taric) == 1
+    for line in (*seed, *taric):
+        where, severity_code, _ = line.split(": ", 2)
+        file, row, column = where.rsplit(":", 2)
+        assert (file, severity_code) == (plan, "error bia-strategy-slower-than-rto")
+        assert int(row) > 0 and int(column) > 0
+        text = Path(file).read_text().splitlines()[int(row) - 1]
+        assert text.strip().startswith("strategy:"), text
+    alternate = [line for line in lines if ": warning lead-no-alternate: " in line]
+    assert len(alternate) == 1 and "telecom-lead" in alternate[0] and alternate[0].startswith(plan + ":")
+    assert lines[-1].startswith("11 findings (3 errors, 6 warnings, 2 info)")
+
+
+def test_errors_are_listed_before_warnings_and_info() -> None:
+    _, out, _ = invoke("--today", "2026-11-22", *EXAMPLES)
+    order = {"error": 0, "warning": 1, "info": 2}
+    ranks = [order[line.split(": ")[1].split()[0]] for line in out.splitlines()[:-1]]
+    assert ranks == sorted(ranks)
+
+
+def test_json_output() -> None:
+    code, out, _ = invoke("--today", "2026-11-22", "--json", *EXAMPLES)
+    assert code == 1
+    document = json.loads(out)
+    assert document["today"] == "2026-11-22"
+    taric = next(f for f in document["findings"] if f["subject"] == "TARIC")
+    assert taric["code"] == "bia-strategy-slower-than-rto" and taric["path"] == "services[17].strategy"
+    assert taric["file"].endswith("config/plan.yaml") and taric["line"] > 0
+    assert document["summary"] == {"error": 3, "warning": 6, "info": 2}
+
+
+def test_today_decides_what_is_stale() -> None:
+    _, early, _ = invoke("--today", "2026-01-15", *EXAMPLES)
+    _, late, _ = invoke("--today", "2027-06-01", *EXAMPLES)
+    assert "p-leclercq" not in early
+    assert "p-kaya was" not in late and "contact details of p-kaya" in late
+
+
+def test_clean_plan_exits_zero(tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(CLEAN_PLAN)
+    code, out, _ = invoke("--today", "2026-11-22", str(tmp_path / "plan.yaml"))
+    assert (code, out.strip()) == (0, "no findings")
+
+
+def test_warnings_alone_exit_zero(tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(CLEAN_PLAN.replace(", alternates: [p-alt]", ""))
+    code, out, _ = invoke("--today", "2026-11-22", str(tmp_path / "plan.yaml"))
+    assert code == 0
+    assert "warning lead-no-alternate" in out and f"{tmp_path / 'plan.yaml'}:" in out
+
+
+def test_files_that_do_not_load_print_problems_and_exit_one(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(CLEAN_PLAN.replace('"+442079460103"', '"+3212"'))
+    code, out, err = invoke("--today", "2026-11-22", str(bad))
+    assert code == 1 and out == ""
+    assert f"{bad}:14:" in err and "people[0].contacts[0].address" in err
+    assert err.strip().splitlines()[-1].startswith("error: the files did not load")
+
+
+def test_bad_date_is_a_usage_error() -> None:
+    code, _, err = invoke("--today", "22/11/2026", *EXAMPLES)
+    assert code == 2 and "YYYY-MM-DD" in err
+
+
+def test_console_script_default_paths_from_the_repository() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "notifier"), "plan", "check", "--today", "2026-11-22"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "config/plan.yaml:" in result.stdout and "service SEED" in result.stdout
