@@ -1,0 +1,150 @@
+"""Load one activation (and the earlier drills of its tree) from the store and render a report.
+
+Read-only SQLAlchemy Core over the engine's tables; everything else is pure (`figures`, `render`,
+`activity_log`). Drill trends take earlier *drills* of the same tree only, so that exercise figures
+are never averaged with real incidents.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import ActivationState
+from notifier.reports.activity_log import (
+    activity_log_csv,
+    activity_log_markdown,
+    activity_rows,
+    after_action_report,
+)
+from notifier.reports.figures import compute, summarize
+from notifier.reports.model import ActivationRecord, DrillSummary, LogRow
+from notifier.reports.render import plot_curve, to_csv, to_html, to_json, to_markdown
+from notifier.store.engine_tables import activations, activity_log, responses
+
+#: md, html, csv, json: the report; png: its curve; log / log-md: the NIST activity log (CSV /
+#: Markdown); aar: the after-action report skeleton (Markdown)
+FORMATS = ("md", "html", "csv", "json", "png", "log", "log-md", "aar")
+MEDIA_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "png": "image/png",
+    "log": "text/csv; charset=utf-8",
+    "log-md": "text/markdown; charset=utf-8",
+    "aar": "text/markdown; charset=utf-8",
+}
+TREND_DEPTH = 12  # earlier drills shown in a trend table
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def record_from_row(row: Any) -> ActivationRecord:
+    started_at = _aware(row.started_at)
+    assert started_at is not None
+    return ActivationRecord(
+        id=row.id,
+        ref=row.ref,
+        tree_id=row.tree_id,
+        kind=row.kind,
+        status=row.status,
+        started_at=started_at,
+        started_by=row.started_by,
+        reason=row.reason or "",
+        snapshot=Snapshot.model_validate(row.snapshot),
+        state=ActivationState.model_validate(row.state),
+        completed_at=_aware(row.completed_at),
+        closed_at=_aware(row.closed_at),
+        fields=dict(row.fields or {}),
+    )
+
+
+async def load_log(conn: AsyncConnection, activation_id: str) -> list[LogRow]:
+    """The activity log with the raw responses merged in (what people actually replied)."""
+    log_query = (
+        select(activity_log).where(activity_log.c.activation_id == activation_id).order_by(activity_log.c.id)
+    )
+    rows = [
+        LogRow(
+            at=_aware(r.at) or datetime.now(UTC),
+            step=r.step,
+            who=r.who,
+            outcome=r.outcome or "",
+            problem=r.problem,
+        )
+        for r in (await conn.execute(log_query)).all()
+    ]
+    reply_query = select(responses).where(responses.c.activation_id == activation_id).order_by(responses.c.id)
+    for r in (await conn.execute(reply_query)).all():
+        rows.append(
+            LogRow(
+                at=_aware(r.received_at) or datetime.now(UTC),
+                step="response",
+                who=r.person_id,
+                outcome=f"{r.channel} reply {r.raw.strip()[:40]!r} read as {r.action}",
+            )
+        )
+    return rows
+
+
+async def previous_drills(conn: AsyncConnection, record: ActivationRecord) -> list[DrillSummary]:
+    """Summaries of the drills of the same tree that started before this one, oldest first."""
+    query = (
+        select(activations)
+        .where(
+            and_(
+                activations.c.tree_id == record.tree_id,
+                activations.c.kind == "drill",
+                activations.c.started_at < record.started_at,
+                activations.c.id != record.id,
+            )
+        )
+        .order_by(activations.c.started_at.desc())
+        .limit(TREND_DEPTH)
+    )
+    summaries = []
+    for row in (await conn.execute(query)).all():
+        try:
+            earlier = record_from_row(row)
+        except ValidationError:
+            continue  # stored by an older version whose snapshot no longer parses: leave it out
+        summaries.append(summarize(compute(earlier, [], [])))
+    return sorted(summaries, key=lambda s: s.started_at)
+
+
+async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> bytes | None:
+    """The report of `activation_id` in `fmt` (see FORMATS); None for an unknown activation or format."""
+    if fmt not in FORMATS:
+        return None
+    row = (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+    if row is None:
+        return None
+    record = record_from_row(row)
+    log = await load_log(conn, activation_id)
+    if fmt in ("log", "log-md"):
+        rows = activity_rows(record, log)
+        title = f"{record.snapshot.tree_name} {record.kind} (ref {record.ref})"
+        return (activity_log_csv(rows) if fmt == "log" else activity_log_markdown(rows, title)).encode()
+    previous = await previous_drills(conn, record) if record.kind == "drill" else []
+    data = compute(record, log, previous)
+    if fmt == "png":
+        return plot_curve(data)
+    renderers = {
+        "md": to_markdown,
+        "html": to_html,
+        "csv": to_csv,
+        "json": to_json,
+        "aar": after_action_report,
+    }
+    return renderers[fmt](data).encode()
