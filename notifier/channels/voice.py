@@ -3,9 +3,14 @@
 The call asks for one digit: 1 confirm, 2 cannot respond, 9 repeat (DESIGN §4). Twilio fetches
 `/webhooks/twilio/voice?t=<token>` when the call connects (with `AnsweredBy` because calls are
 placed with `machine_detection=Enable`) and posts the digit to `/webhooks/twilio/gather?t=<token>`.
-If nobody presses anything the script plays once more (`&repeat=1`) and then says goodbye, so a
-silent line is not held open. An answering machine hears the message and how to answer, with no
-menu: a voicemail can press nothing, and it never counts as an acknowledgement.
+If nobody presses anything the script plays once more and then says goodbye, so a silent line is
+not held open. The repetition is a second `<Gather>` in the same document rather than a
+`<Redirect>` back to `/voice`: it needs no state carried in the URL and no extra round trip, and a
+webhook that drops the query string cannot turn it into an endless loop. (`VoiceUrls.repeat` and
+`repeated=True` remain for callers that fetch a single-pass script.)
+
+An answering machine hears the message and how to answer, with no menu: a voicemail can press
+nothing, and it never counts as an acknowledgement.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from urllib.parse import quote
 from twilio.twiml.voice_response import VoiceResponse
 
 MENU = "Press 1 to confirm, 2 if you cannot respond, 9 to repeat this message."
+NO_ANSWER = "We did not receive an answer. Goodbye."
 GATHER_TIMEOUT_S = 8
 MACHINE_ANSWERS = frozenset(
     {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
@@ -65,14 +71,13 @@ def _gather(response: VoiceResponse, urls: VoiceUrls, text: str | None, language
 
 
 def call_script(text: str, urls: VoiceUrls, repeated: bool = False, language: str = "en-GB") -> str:
-    """The message with the menu; without an answer it repeats once, then says goodbye."""
+    """The message with the menu; without an answer it repeats once (unless `repeated`), then goodbye."""
     response = VoiceResponse()
     _gather(response, urls, text, language)
-    if repeated:
-        response.say("We did not receive an answer. Goodbye.", language=language)
-        response.hangup()
-    else:
-        response.redirect(urls.repeat, method="POST")
+    if not repeated:
+        _gather(response, urls, text, language)
+    response.say(NO_ANSWER, language=language)
+    response.hangup()
     return str(response)
 
 
@@ -114,5 +119,6 @@ def digits_response(digits: str | None, text: str, urls: VoiceUrls, language: st
     else:
         response.say("Sorry, that is not an option.", language=language)
         _gather(response, urls, None, language)
-        response.redirect(urls.repeat, method="POST")
+        response.say(NO_ANSWER, language=language)
+        response.hangup()
     return str(response)

@@ -236,7 +236,7 @@ async def test_silence_repeats_once_then_goodbye(
     placed = await sandbox.device(ALICE).expect_call(timeout=15)
     assert sum("SEED" in s for s in placed.said) == 2
     assert placed.said[-1].endswith("Goodbye.")
-    assert [h.get("repeat") for h in daemon.of("voice")] == [None, "1"]
+    assert len(daemon.of("voice")) == 1  # the repetition is in the same document
     assert daemon.of("gather") == []
 
 
