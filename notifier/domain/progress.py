@@ -1,0 +1,123 @@
+"""Where an activation stands, per node and per person, for the API, the CLI and reports.
+
+One summary shape for every reader, computed from the snapshot and the state alone, so that
+`notifier status`, the HTTP API and the after-action report never disagree about the counts.
+Contact addresses are deliberately absent: readers that may see them look them up themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from notifier.domain.plan import ChannelKind, Model
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import ActivationState, ActivationStatus, NodeStatus
+
+PersonStatus = Literal["not_contacted", "notifying", "acknowledged", "declined", "exhausted", "cancelled"]
+# when someone has cursors in several nodes, the most telling status wins
+_PERSON_ORDER: tuple[PersonStatus, ...] = ("acknowledged", "notifying", "declined", "exhausted", "cancelled")
+
+
+class NodeProgress(Model):
+    key: str
+    label: str
+    level: int
+    required: bool
+    status: NodeStatus
+    current_holder: str | None
+    acked_by: str | None
+    notified_at: datetime | None
+    resolved_at: datetime | None
+
+
+class PersonProgress(Model):
+    id: str
+    name: str
+    nodes: tuple[str, ...]
+    status: PersonStatus
+    attempts: int
+    last_channel: ChannelKind | None
+    reached: bool
+
+
+class Counts(Model):
+    nodes: int
+    notified: int
+    acknowledged: int
+    declined: int
+    unreachable: int
+    pending: int
+    cancelled: int
+    people_reached: int
+
+
+class Progress(Model):
+    status: ActivationStatus
+    started_at: datetime
+    completed_at: datetime | None
+    time_limit_passed: bool
+    next_due: datetime | None
+    nodes: tuple[NodeProgress, ...]
+    people: tuple[PersonProgress, ...]
+    counts: Counts
+
+
+def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
+    nodes = []
+    for key, node in snapshot.nodes.items():
+        node_state = state.nodes[key]
+        active = [c.person for c in state.cursors.values() if c.node == key and c.status == "notifying"]
+        nodes.append(
+            NodeProgress(
+                key=key,
+                label=node.label,
+                level=node.level,
+                required=node.required,
+                status=node_state.status,
+                current_holder=active[0] if active else None,
+                acked_by=node_state.acked_by,
+                notified_at=node_state.notified_at,
+                resolved_at=node_state.resolved_at,
+            )
+        )
+    people = []
+    for person_id, person in snapshot.people.items():
+        cursors = [c for c in state.cursors.values() if c.person == person_id]
+        attempts = sorted(
+            (a for a in state.attempts.values() if a.person == person_id), key=lambda a: int(a.id[1:])
+        )
+        statuses = {c.status for c in cursors}
+        status: PersonStatus = next((s for s in _PERSON_ORDER if s in statuses), "not_contacted")
+        people.append(
+            PersonProgress(
+                id=person_id,
+                name=person.name,
+                nodes=tuple(c.node for c in cursors),
+                status=status,
+                attempts=len(attempts),
+                last_channel=attempts[-1].channel if attempts else None,
+                reached=person_id in state.reached,
+            )
+        )
+    node_statuses = [n.status for n in nodes]
+    dues = [c.due_at for c in state.cursors.values() if c.status == "notifying" and c.due_at]
+    return Progress(
+        status=state.status,
+        started_at=state.started_at,
+        completed_at=state.completed_at,
+        time_limit_passed=state.time_limit_passed,
+        next_due=min(dues, default=None),
+        nodes=tuple(nodes),
+        people=tuple(people),
+        counts=Counts(
+            nodes=len(nodes),
+            notified=sum(1 for n in nodes if n.notified_at is not None),
+            acknowledged=node_statuses.count("acknowledged"),
+            declined=node_statuses.count("declined"),
+            unreachable=node_statuses.count("unreachable"),
+            pending=node_statuses.count("pending") + node_statuses.count("notifying"),
+            cancelled=node_statuses.count("cancelled"),
+            people_reached=len(state.reached),
+        ),
+    )
