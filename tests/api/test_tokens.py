@@ -1,0 +1,77 @@
+"""Token store (SQLite and PostgreSQL) and the `notifier token` commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from notifier.api.tokens import Role, TokenStore
+from notifier.cli import app
+from notifier.store.api_tables import api_tokens
+from notifier.store.db import make_engine, upgrade_async
+
+
+async def test_tokens_are_stored_hashed_verified_and_revoked(migrated_db_url: str) -> None:
+    engine = make_engine(migrated_db_url)
+    try:
+        store = TokenStore(engine)
+        record, token = await store.create("alertmanager-prod", Role.INTEGRATION)
+        other, _ = await store.create("duty-desk", Role.VIEWER)
+        async with engine.connect() as conn:
+            stored = (
+                await conn.execute(select(api_tokens.c.hash).where(api_tokens.c.id == record.id))
+            ).scalar_one()
+        assert stored == hashlib.sha256(token.encode()).hexdigest() and token not in stored
+        verified = await store.verify(token)
+        assert verified is not None and (verified.id, verified.role) == (record.id, Role.INTEGRATION)
+        assert await store.verify(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+        assert await store.verify("") is None
+        revoked = await store.revoke(record.id)
+        assert revoked is not None and revoked.revoked_at is not None
+        assert await store.verify(token) is None
+        assert await store.revoke(9999) is None
+        assert [(r.name, r.active) for r in await store.list()] == [
+            ("alertmanager-prod", False),
+            ("duty-desk", True),
+        ]
+        assert other.id != record.id
+    finally:
+        await engine.dispose()
+
+
+def test_cli_create_list_revoke(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    runner = CliRunner()
+    unmigrated = runner.invoke(app, ["token", "create", "--role", "admin", "--name", "ops", "--url", url])
+    assert unmigrated.exit_code == 1 and "notifier db upgrade" in unmigrated.output
+    asyncio.run(upgrade_async(url))
+
+    created = runner.invoke(
+        app, ["token", "create", "--role", "coordinator", "--name", "ops-bridge", "--url", url]
+    )
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert token.startswith("ntk_") and len(token.splitlines()) == 1
+
+    listed = runner.invoke(app, ["token", "list", "--url", url])
+    assert listed.exit_code == 0 and "ops-bridge" in listed.stdout and "coordinator" in listed.stdout
+    assert token not in listed.stdout and hashlib.sha256(token.encode()).hexdigest() not in listed.stdout
+
+    assert runner.invoke(app, ["token", "revoke", "1", "--url", url]).exit_code == 0
+    missing = runner.invoke(app, ["token", "revoke", "42", "--url", url])
+    assert missing.exit_code == 1 and "token id 42" in missing.output
+    bad_role = runner.invoke(app, ["token", "create", "--role", "root", "--name", "x", "--url", url])
+    assert bad_role.exit_code == 2
+
+    async def verify() -> object:
+        engine = make_engine(url)
+        try:
+            return await TokenStore(engine).verify(token)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(verify()) is None
