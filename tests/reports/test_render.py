@@ -217,4 +217,3 @@ def test_after_action_report_skeleton() -> None:
     assert "Verdict: **PASS**" in text and "12 of 15 people confirmed (80.0%)" in text
     assert "| Update the mobile number of Dirk Database (+3247*****" in text
     assert "_(to fill in)_" in text
-
