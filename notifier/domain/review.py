@@ -46,7 +46,7 @@ class Finding:
 
 
 def review_plan(plan: Plan, trees: TreeSet | None, today: date) -> list[Finding]:
-    """Every finding for `plan` (and `trees`, when given), most severe first, in file order."""
+    """Every finding for `plan` (and `trees`, when given), most severe first, then by check."""
     findings: list[Finding] = []
     for check in _PLAN_CHECKS:
         findings.extend(check(plan, today))
