@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -10,8 +11,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from notifier.channels.sandbox import Persona, Sandbox, preset
+from notifier.clock import ScaledClock
 
-from .conftest import ACCOUNT_SID, SENDER, Receiver
+from .conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER, Receiver
 
 ANNA = "+32470000001"
 BODY = "ITSCM activation: SEED unavailable (RTO 4h). Reply 1 to confirm, 2 if you cannot respond (ref K7Q)"
@@ -181,3 +183,21 @@ async def test_persona_reply_is_posted_signed_to_inbound_url(
 async def test_expect_sms_times_out_with_a_clear_message(sandbox: Sandbox) -> None:
     with pytest.raises(AssertionError, match="no SMS"):
         await sandbox.device(ANNA).expect_sms("anything", timeout=0.2)
+
+
+async def test_sender_queue_spaces_sends_at_the_long_code_rate() -> None:
+    async with (
+        Sandbox(ACCOUNT_SID, AUTH_TOKEN, clock=ScaledClock(scale=10), sender_segments_per_second=1.0) as sb,
+        AsyncTwilioHttpClient(timeout=5) as http_client,
+    ):
+        client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http_client)
+        client.api.base_url = sb.url
+        for index in range(3):
+            await client.messages.create_async(to=f"+3247000001{index}", from_=SENDER, body=BODY)
+        await client.messages.create_async(to=ANNA, from_="+15005550007", body=BODY)
+        await sb.wait_idle()
+    sent = [m.sent_at for m in sb.messages if m.sent_at is not None]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(sent[:3])]
+    assert len(sent) == 4 and all(0.9 < gap < 1.3 for gap in gaps), gaps
+    other_sender_wait = (sent[3] - sb.messages[3].created_at).total_seconds()
+    assert other_sender_wait < 0.5

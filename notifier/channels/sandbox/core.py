@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,6 +55,8 @@ class SandboxState:
     inbound: list[InboundMessage] = field(default_factory=list)
     requests: list[RawRequest] = field(default_factory=list)
     opt_outs: set[tuple[str, str]] = field(default_factory=set)
+    sender_segments_per_second: float | None = None
+    sender_free_at: dict[str, datetime] = field(default_factory=dict)
     limiter: Limiter = field(init=False)
     session: aiohttp.ClientSession | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -73,6 +76,15 @@ class SandboxState:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def queue_delay(self, sender: str, segments: int) -> float:
+        """Seconds a message waits in its sender's queue (Twilio sends a long code's SMS at 1 segment/s)."""
+        if not self.sender_segments_per_second:
+            return 0.0
+        now = self.clock.now()
+        start = max(now, self.sender_free_at.get(sender, now))
+        self.sender_free_at[sender] = start + timedelta(seconds=segments / self.sender_segments_per_second)
+        return (start - now).total_seconds()
 
     async def changed(self) -> None:
         """Wake every waiter (`Device.expect_*`) after a record changed."""

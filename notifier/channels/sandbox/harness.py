@@ -44,6 +44,7 @@ class Sandbox:
         smtp_port: int | None = 0,
         personas: list[Persona] | None = None,
         faults: Faults | None = None,
+        sender_segments_per_second: float | None = None,
     ) -> None:
         self.state = SandboxState(
             account_sid=account_sid,
@@ -51,6 +52,7 @@ class Sandbox:
             clock=clock or RealClock(),
             inbound_sms_url=inbound_sms_url,
             faults=faults or Faults(),
+            sender_segments_per_second=sender_segments_per_second,
         )
         self.state.limiter.faults = self.state.faults
         self.state.personas.add(*(personas or []))

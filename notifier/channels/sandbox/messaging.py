@@ -86,7 +86,7 @@ async def _set_status(state: SandboxState, message: SentMessage, status: str) ->
 
 async def _deliver(state: SandboxState, message: SentMessage, persona: Persona) -> None:
     await _set_status(state, message, "queued")
-    await state.clock.sleep(SEND_DELAY)
+    await state.clock.sleep(SEND_DELAY + state.queue_delay(sender_key(message), num_segments(message.body)))
     await _set_status(state, message, "sent")
     await state.clock.sleep(DELIVERY_DELAY)
     if persona.sms_delivery != "delivered":
