@@ -191,11 +191,11 @@ def parse_timestamp(text: str) -> datetime | None:
             candidate = f"{head}.{tail[:6]}{tail[digits:]}"
     try:
         parsed = datetime.fromisoformat(candidate)
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 with a positive offset
         return None
-    if parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
 
 
 def _received(received_at: datetime | None) -> datetime:

@@ -121,3 +121,10 @@ def test_native_alert_explicit_key_and_errors() -> None:
         "summary: must not be empty",
         "labels.x: expected a string, got a number",
     ]
+
+
+def test_timestamp_out_of_range_is_a_payload_error_not_a_crash() -> None:
+    payload = alertmanager_seed_down()
+    payload["alerts"][0]["startsAt"] = "0001-01-01T00:00:00+01:00"
+    with pytest.raises(PayloadError, match=r"alerts\[0\]\.startsAt: expected an RFC 3339 timestamp"):
+        parse_alertmanager(payload, received_at=NOW)
