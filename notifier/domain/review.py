@@ -77,32 +77,16 @@ def check_role_alternates(plan: Plan, today: date) -> Iterator[Finding]:
     leads = _lead_roles(plan)
     for index, role in enumerate(plan.roles):
         if not role.holders:
-            yield Finding(
-                "role-no-holder",
-                "error",
-                "plan",
-                ("roles", index),
-                role.id,
-                f"role {role.id} has no primary and no alternates: assign someone to hold it",
-            )
+            message = f"role {role.id} has no primary and no alternates: assign someone to hold it"
+            yield Finding("role-no-holder", "error", "plan", ("roles", index), role.id, message)
         elif not role.alternates and role.id in leads:
-            yield Finding(
-                "lead-no-alternate",
-                "warning",
-                "plan",
-                ("roles", index),
-                role.id,
-                f"role {role.id} {leads[role.id]} but has no alternate: designate one ({NIST_ALTERNATE})",
+            message = (
+                f"role {role.id} {leads[role.id]} but has no alternate: designate one ({NIST_ALTERNATE})"
             )
+            yield Finding("lead-no-alternate", "warning", "plan", ("roles", index), role.id, message)
         elif not role.alternates:
-            yield Finding(
-                "role-no-alternate",
-                "info",
-                "plan",
-                ("roles", index),
-                role.id,
-                f"role {role.id} has no alternate: consider designating one so the role can be reached",
-            )
+            message = f"role {role.id} has no alternate: consider designating one so the role can be reached"
+            yield Finding("role-no-alternate", "info", "plan", ("roles", index), role.id, message)
 
 
 def _phone_labels(person: Person) -> tuple[bool, bool]:
@@ -119,14 +103,11 @@ def check_contact_numbers(plan: Plan, today: date) -> Iterator[Finding]:
         office, non_office = _phone_labels(person)
         missing = [name for name, present in (("office", office), ("non-office", non_office)) if not present]
         if missing:
+            message = (
+                f"person {person.id} has no {' and no '.join(missing)} phone number: add one ({NIST_NUMBERS})"
+            )
             yield Finding(
-                "contact-numbers",
-                "warning",
-                "plan",
-                ("people", index, "contacts"),
-                person.id,
-                f"person {person.id} has no {' and no '.join(missing)} phone number: "
-                f"add one ({NIST_NUMBERS})",
+                "contact-numbers", "warning", "plan", ("people", index, "contacts"), person.id, message
             )
 
 
@@ -135,26 +116,20 @@ def check_last_verified(plan: Plan, today: date) -> Iterator[Finding]:
     limit = plan.organisation.review_policy.contact_review_days
     for index, person in enumerate(plan.people):
         if person.last_verified is None:
-            yield Finding(
-                "contact-unverified",
-                "warning",
-                "plan",
-                ("people", index),
-                person.id,
+            message = (
                 f"person {person.id} has no last_verified date: "
-                "verify the contact details and record the date",
+                "verify the contact details and record the date"
             )
+            yield Finding("contact-unverified", "warning", "plan", ("people", index), person.id, message)
             continue
         age = (today - person.last_verified).days
         if age > limit:
-            yield Finding(
-                "contact-stale",
-                "warning",
-                "plan",
-                ("people", index, "last_verified"),
-                person.id,
+            message = (
                 f"contact details of {person.id} were last verified {age} days ago "
-                f"(review policy: every {limit} days): verify them and update last_verified",
+                f"(review policy: every {limit} days): verify them and update last_verified"
+            )
+            yield Finding(
+                "contact-stale", "warning", "plan", ("people", index, "last_verified"), person.id, message
             )
 
 
@@ -165,14 +140,8 @@ def check_people_without_role(plan: Plan, today: date) -> Iterator[Finding]:
     for index, person in enumerate(plan.people):
         if person.affiliation or person.id in holders or person.id in vendor_contacts:
             continue
-        yield Finding(
-            "person-no-role",
-            "info",
-            "plan",
-            ("people", index),
-            person.id,
-            f"person {person.id} holds no role: assign a role or remove the entry",
-        )
+        message = f"person {person.id} holds no role: assign a role or remove the entry"
+        yield Finding("person-no-role", "info", "plan", ("people", index), person.id, message)
 
 
 # --- services (business impact analysis) ------------------------------------------------------
@@ -191,15 +160,18 @@ def check_strategy_meets_rto(plan: Plan, today: date) -> Iterator[Finding]:
         if tier is None or strategy is None or tier.max_hours is None:
             continue
         if strategy.min_recovery_hours >= tier.max_hours:
+            message = (
+                f"service {service.id} has RTO tier {service.rto_tier} (under {_hours(tier.max_hours)}) "
+                f"but strategy {service.strategy} recovers in {_hours(strategy.min_recovery_hours)} or more: "
+                "choose a faster strategy or a later RTO tier"
+            )
             yield Finding(
                 "bia-strategy-slower-than-rto",
                 "error",
                 "plan",
                 ("services", index, "strategy"),
                 service.id,
-                f"service {service.id} has RTO tier {service.rto_tier} (under {_hours(tier.max_hours)}) "
-                f"but strategy {service.strategy} recovers in {_hours(strategy.min_recovery_hours)} or more: "
-                "choose a faster strategy or a later RTO tier",
+                message,
             )
 
 
@@ -210,15 +182,13 @@ def check_rto_within_mtd(plan: Plan, today: date) -> Iterator[Finding]:
             continue
         tier = plan.organisation.rto_tiers.get(service.rto_tier)
         if tier is not None and tier.min_hours > service.mtd_hours:
-            yield Finding(
-                "bia-rto-exceeds-mtd",
-                "error",
-                "plan",
-                ("services", index, "rto_tier"),
-                service.id,
+            message = (
                 f"service {service.id} tolerates {_hours(service.mtd_hours)} of downtime but RTO tier "
                 f"{service.rto_tier} starts at {_hours(tier.min_hours)}: choose an RTO tier within the MTD "
-                f"({NIST_RTO_MTD})",
+                f"({NIST_RTO_MTD})"
+            )
+            yield Finding(
+                "bia-rto-exceeds-mtd", "error", "plan", ("services", index, "rto_tier"), service.id, message
             )
 
 
@@ -232,15 +202,13 @@ def check_rpo_for_urgent_services(plan: Plan, today: date) -> Iterator[Finding]:
         urgent = service.rto_tier == 1 or service.classification is Classification.STRATEGIC
         if urgent and service.rpo_tier != 1:
             rpo = "no RPO tier" if service.rpo_tier is None else f"RPO tier {service.rpo_tier}"
-            yield Finding(
-                "bia-rpo-tier",
-                "info",
-                "plan",
-                ("services", index, "rpo_tier"),
-                service.id,
+            message = (
                 f"service {service.id} needs fast recovery (RTO tier {service.rto_tier}, "
                 f"{service.classification or 'unclassified'}) but has {rpo}: "
-                "confirm the data loss it tolerates",
+                "confirm the data loss it tolerates"
+            )
+            yield Finding(
+                "bia-rpo-tier", "info", "plan", ("services", index, "rpo_tier"), service.id, message
             )
 
 
@@ -251,22 +219,14 @@ def check_service_ownership(plan: Plan, today: date) -> Iterator[Finding]:
             continue
         label = service.classification.value if service.classification else ""
         if not service.owner_role:
-            yield Finding(
-                "service-no-owner",
-                "warning",
-                "plan",
-                ("services", index),
-                service.id,
-                f"{label} service {service.id} has no owner_role: name the role that decides on its recovery",
+            message = (
+                f"{label} service {service.id} has no owner_role: name the role that decides on its recovery"
             )
+            yield Finding("service-no-owner", "warning", "plan", ("services", index), service.id, message)
         if not service.recovery_team:
+            message = f"{label} service {service.id} has no recovery_team: name the team that recovers it"
             yield Finding(
-                "service-no-recovery-team",
-                "warning",
-                "plan",
-                ("services", index),
-                service.id,
-                f"{label} service {service.id} has no recovery_team: name the team that recovers it",
+                "service-no-recovery-team", "warning", "plan", ("services", index), service.id, message
             )
 
 
@@ -293,16 +253,12 @@ def check_duplicate_services(plan: Plan, today: date) -> Iterator[Finding]:
             if owner != index and owner not in reported:
                 reported.add(owner)
                 other = plan.services[owner]
-                yield Finding(
-                    "service-duplicate",
-                    "warning",
-                    "plan",
-                    path,
-                    service.id,
+                message = (
                     f"service {service.id} is also called {name!r}, like service {other.id}: "
                     "likely a duplicate service; merge the entries or rename one so alerts reach "
-                    "the right service",
+                    "the right service"
                 )
+                yield Finding("service-duplicate", "warning", "plan", path, service.id, message)
 
 
 # --- vendors ----------------------------------------------------------------------------------
@@ -312,14 +268,8 @@ def check_vendors(plan: Plan, today: date) -> Iterator[Finding]:
     """The vendor contact list needs people to call and the SLA times a drill is judged against."""
     for index, vendor in enumerate(plan.vendors):
         if not vendor.contacts:
-            yield Finding(
-                "vendor-no-contact",
-                "warning",
-                "plan",
-                ("vendors", index),
-                vendor.id,
-                f"vendor {vendor.id} has no contacts: add an emergency point of contact",
-            )
+            message = f"vendor {vendor.id} has no contacts: add an emergency point of contact"
+            yield Finding("vendor-no-contact", "warning", "plan", ("vendors", index), vendor.id, message)
         missing = [
             name
             for name, value in (
@@ -329,15 +279,11 @@ def check_vendors(plan: Plan, today: date) -> Iterator[Finding]:
             if value is None
         ]
         if missing:
-            yield Finding(
-                "vendor-no-sla",
-                "warning",
-                "plan",
-                ("vendors", index),
-                vendor.id,
+            message = (
                 f"vendor {vendor.id} has no {' or '.join(missing)}: "
-                f"record the contractual times ({NIST_VENDOR})",
+                f"record the contractual times ({NIST_VENDOR})"
             )
+            yield Finding("vendor-no-sla", "warning", "plan", ("vendors", index), vendor.id, message)
 
 
 # --- call trees -------------------------------------------------------------------------------
@@ -354,15 +300,11 @@ def check_tree_coordinators(plan: Plan, trees: TreeSet) -> Iterator[Finding]:
         path: tuple[PathPart, ...] = ("calltrees", index, "coordinator_role")
         if not tree.coordinator_role:
             path = ("organisation", "coordinator_role")
-        yield Finding(
-            "tree-coordinator-no-alternate",
-            "warning",
-            source,
-            path,
-            tree.id,
+        message = (
             f"call tree {tree.id} reports to coordinator role {role.id}, which has no alternate: "
-            f"designate one ({NIST_ALTERNATE})",
+            f"designate one ({NIST_ALTERNATE})"
         )
+        yield Finding("tree-coordinator-no-alternate", "warning", source, path, tree.id, message)
 
 
 def _walk(nodes: tuple[Node, ...]) -> Iterator[Node]:
@@ -393,14 +335,8 @@ def check_unused_roles(plan: Plan, trees: TreeSet) -> Iterator[Finding]:
     used = roles_in_trees(plan, trees)
     for index, role in enumerate(plan.roles):
         if role.id not in used:
-            yield Finding(
-                "role-unused",
-                "info",
-                "plan",
-                ("roles", index),
-                role.id,
-                f"role {role.id} is in no call tree: add it to a tree or remove it",
-            )
+            message = f"role {role.id} is in no call tree: add it to a tree or remove it"
+            yield Finding("role-unused", "info", "plan", ("roles", index), role.id, message)
 
 
 _PLAN_CHECKS: tuple[Callable[[Plan, date], Iterator[Finding]], ...] = (
