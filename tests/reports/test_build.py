@@ -15,57 +15,21 @@ from datetime import timedelta
 import matplotlib.image
 import pytest
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import notifier.store.engine_tables  # noqa: F401  (registers the engine's tables on the metadata)
 from notifier.domain.calltree import ActivationKind
 from notifier.reports.build import render_report
 from notifier.reports.figures import compute
 from notifier.store.db import make_engine
-from notifier.store.engine_tables import activations, activity_log, responses
+from notifier.store.engine_tables import responses
 from notifier.store.tables import metadata
 from tests.reports.parse import markdown_tables
-from tests.reports.scenario import T0, Driver, play_quick_drill, play_seed_outage, seed_snapshot
+from tests.reports.rows import store
+from tests.reports.scenario import T0, play_quick_drill, play_seed_outage, seed_snapshot
 
 QUARTER = timedelta(days=91)
 DRILL_PACES = {"drill-q1": 1.0, "drill-q2": 1.5, "drill-q3": 0.5}
-
-
-async def store(conn: AsyncConnection, driver: Driver, activation_id: str, ref: str) -> None:
-    record = driver.record(activation_id, ref)
-    await conn.execute(
-        insert(activations).values(
-            id=record.id,
-            ref=record.ref,
-            tree_id=record.tree_id,
-            kind=record.kind,
-            status=record.status,
-            started_at=record.started_at,
-            completed_at=record.completed_at,
-            closed_at=record.closed_at,
-            started_by=record.started_by,
-            reason=record.reason,
-            fields=record.fields,
-            snapshot=record.snapshot.model_dump(mode="json"),
-            state=record.state.model_dump(mode="json"),
-            revision=1,
-            updated_at=driver.now,
-        )
-    )
-    await conn.execute(
-        insert(activity_log),
-        [
-            {
-                "activation_id": activation_id,
-                "at": r.at,
-                "step": r.step,
-                "who": r.who,
-                "outcome": r.outcome,
-                "problem": r.problem,
-            }
-            for r in driver.log
-        ],
-    )
 
 
 @pytest.fixture
