@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from notifier.domain.calltree import ActivationKind, Completion, CompletionRule, Mode
 from notifier.domain.events import (
+    ACTION_ADAPTER,
+    EVENT_ADAPTER,
     Cancel,
     Close,
     Completed,
@@ -148,3 +150,15 @@ def test_state_and_snapshot_survive_json() -> None:
     state = sim.st
     assert ActivationState.model_validate_json(state.model_dump_json()) == state
     assert Snapshot.model_validate_json(sim.snap.model_dump_json()) == sim.snap
+
+
+def test_events_and_actions_survive_json() -> None:
+    sim = Sim(snapshot())
+    sim.step(Start())
+    sim.confirm("p-cpc")
+    sim.fire("ack:database/p-db-lead")
+    sim.step(Close(by="p-cpc", message="SEED restored"))
+    for action in sim.history:
+        assert ACTION_ADAPTER.validate_json(ACTION_ADAPTER.dump_json(action)) == action
+    for event in (Start(), Cancel(by="p-cpc"), ProviderStatus(attempt_id="a1", status="delivered")):
+        assert EVENT_ADAPTER.validate_json(EVENT_ADAPTER.dump_json(event)) == event
