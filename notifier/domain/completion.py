@@ -1,4 +1,4 @@
-"""When an activation is done: the completion rules, cancelling and closing.
+"""When an activation is done (or late): completion rules, the time limit, cancelling, closing.
 
 Split from `planner.py` (which holds the escalation rules and documents all of them) only to keep
 both files short. Completion under any rule stops what is still running; see the planner's module
@@ -8,7 +8,8 @@ docstring for why.
 from __future__ import annotations
 
 from notifier.domain.calltree import CompletionRule
-from notifier.domain.events import Cancel, Close, Completed
+from notifier.domain.durations import format_duration
+from notifier.domain.events import Cancel, Close, Completed, TimeLimitPassed
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
 from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY
@@ -123,3 +124,19 @@ def _deactivate(w: Work, person_id: str, extra: dict[str, str]) -> None:
     node = nodes[0] if nodes else ""
     w.send(person_id, node, contact, "deactivation", extra)
     w.log("deactivation", person_id, f"return to normal sent by {contact.kind.value}")
+
+
+def time_limit_due(w: Work, fence: int) -> None:
+    if w.status != "open" or w.time_limit_passed or fence != 0:
+        return
+    w.time_limit_passed = True
+    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
+    total = len(w.nodes)
+    w.actions.append(TimeLimitPassed(at=w.now))
+    w.log(
+        "time limit passed",
+        "system",
+        f"prescribed time limit of {format_duration(w.snap.time_limit)} passed with {acked} of {total} "
+        "nodes acknowledged",
+        f"{total - acked} node(s) not acknowledged in time",
+    )

@@ -46,7 +46,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from notifier.domain.calltree import ActivationKind, Mode
-from notifier.domain.completion import cancel, check_completion, close_activation, rule_met
+from notifier.domain.completion import (
+    cancel,
+    check_completion,
+    close_activation,
+    rule_met,
+    time_limit_due,
+)
 from notifier.domain.durations import format_duration
 from notifier.domain.events import (
     AckOnBehalf,
@@ -60,7 +66,6 @@ from notifier.domain.events import (
     ProviderStatus,
     Reply,
     Start,
-    TimeLimitPassed,
 )
 from notifier.domain.hours import first_reachable, next_choice
 from notifier.domain.signals import record_signal
@@ -377,7 +382,7 @@ def _provider_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> None:
 
 def _deadline(w: Work, event: DeadlineDue) -> None:
     if event.key == TIME_LIMIT_KEY:
-        _time_limit(w, event.fence)
+        time_limit_due(w, event.fence)
         return
     ck = event.key.removeprefix("ack:")
     cursor = w.cursors.get(ck)
@@ -388,19 +393,3 @@ def _deadline(w: Work, event: DeadlineDue) -> None:
     w.log("no acknowledgement", cursor.person, f"no answer to {what} in time", "no acknowledgement")
     _advance(w, ck)
     check_completion(w)
-
-
-def _time_limit(w: Work, fence: int) -> None:
-    if w.status != "open" or w.time_limit_passed or fence != 0:
-        return
-    w.time_limit_passed = True
-    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
-    total = len(w.nodes)
-    w.actions.append(TimeLimitPassed(at=w.now))
-    w.log(
-        "time limit passed",
-        "system",
-        f"prescribed time limit of {format_duration(w.snap.time_limit)} passed with {acked} of {total} "
-        "nodes acknowledged",
-        f"{total - acked} node(s) not acknowledged in time",
-    )
