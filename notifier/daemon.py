@@ -26,7 +26,7 @@ async def serve(settings: Settings, shutdown_timeout: float = 10.0) -> int:
         await runtime.start()
     except StartupError as exc:
         log.error("cannot start", reason=str(exc))
-        print(f"error: {exc}", flush=True)  # noqa: T201 - the operator's terminal or journal
+        print(f"error: {exc}", flush=True)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -36,7 +36,7 @@ async def serve(settings: Settings, shutdown_timeout: float = 10.0) -> int:
     systemd.notify(f"READY=1\nSTATUS=serving on {settings.http_host}:{settings.http_port}")
     log.info("ready", http=f"{settings.http_host}:{settings.http_port}", sandbox=settings.sandbox)
     watchdog = asyncio.create_task(_watchdog(runtime, stop))
-    core = [t for t in runtime.engine._tasks] if runtime.engine else []  # noqa: SLF001
+    core = [t for t in runtime.engine._tasks] if runtime.engine else []
     exit_code = 0
     waiters = [asyncio.create_task(stop.wait()), *core, *runtime.tasks]
     done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -67,7 +67,7 @@ async def _watchdog(runtime: Runtime, stop: asyncio.Event) -> None:
     if interval is None:
         return
     while not stop.is_set():
-        engine_alive = runtime.engine is not None and all(not t.done() for t in runtime.engine._tasks)  # noqa: SLF001
+        engine_alive = runtime.engine is not None and all(not t.done() for t in runtime.engine._tasks)
         if engine_alive:
             systemd.notify("WATCHDOG=1")
         await asyncio.sleep(interval)

@@ -46,7 +46,9 @@ def load_config(settings: Settings) -> Config:
     loaded = load([*settings.plan_paths, *settings.calltree_paths])
     if not loaded.ok or loaded.plan is None or loaded.trees is None:
         lines = [p.format() for p in loaded.problems if p.severity == "error"]
-        raise StartupError("the plan or call trees are invalid:\n  " + "\n  ".join(lines or ["nothing loaded"]))
+        raise StartupError(
+            "the plan or call trees are invalid:\n  " + "\n  ".join(lines or ["nothing loaded"])
+        )
     return Config(plan=loaded.plan, trees=loaded.trees)
 
 
@@ -76,7 +78,9 @@ class Runtime:
             raise StartupError(str(exc)) from exc
         config = load_config(settings)
         self.plan_store = PlanStore(session_factory(self.db), self.clock)
-        imported = await self.plan_store.import_plan(config.plan, author="notifier daemon", comment="loaded at start")
+        imported = await self.plan_store.import_plan(
+            config.plan, author="notifier daemon", comment="loaded at start"
+        )
         latest = await self.plan_store.latest()
         config.plan_version = imported.version or (latest[0] if latest else None)
         twilio_base = settings.twilio.base_url
@@ -97,7 +101,9 @@ class Runtime:
         base = settings.public_base_url.rstrip("/")
 
         def ack_url(activation_id: str, attempt_id: str) -> str:
-            token = make_ack_token(secret, f"{activation_id}.{attempt_id}", self.clock.now() + ACK_LINK_LIFETIME)
+            token = make_ack_token(
+                secret, f"{activation_id}.{attempt_id}", self.clock.now() + ACK_LINK_LIFETIME
+            )
             return f"{base}/ack/{token}"
 
         senders = tuple(settings.twilio.from_numbers)
@@ -118,7 +124,12 @@ class Runtime:
         if http:
             app = create_app(self.service, settings, TokenStore(self.db), self.clock)
             config_ = uvicorn.Config(
-                app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="off"
+                app,
+                host=settings.http_host,
+                port=settings.http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
             )
             self.server = uvicorn.Server(config_)
             self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -126,11 +137,15 @@ class Runtime:
             while not self.server.started:
                 if self.tasks[-1].done():
                     await self.tasks[-1]
-                    raise StartupError(f"the HTTP server could not listen on {settings.http_host}:{settings.http_port}")
+                    raise StartupError(
+                        f"the HTTP server could not listen on {settings.http_host}:{settings.http_port}"
+                    )
                 await asyncio.sleep(0.01)
         return self
 
-    def _providers(self, twilio_base: str | None, smtp_host: str, smtp_port: int) -> dict[ChannelKind, Provider]:
+    def _providers(
+        self, twilio_base: str | None, smtp_host: str, smtp_port: int
+    ) -> dict[ChannelKind, Provider]:
         settings = self.settings
         twilio = TwilioProvider(
             settings.twilio.account_sid,

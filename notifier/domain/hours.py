@@ -22,7 +22,7 @@ from notifier.domain.state import address_key
 def in_business_hours(now: datetime, timezone: str, business: BusinessHours) -> bool:
     local = now.astimezone(ZoneInfo(timezone))
     weekday = local.weekday()
-    return any(day.index == weekday for day in business.days) and (
+    return any(day.day_number == weekday for day in business.days) and (
         business.start <= local.time().replace(tzinfo=None) < business.end
     )
 

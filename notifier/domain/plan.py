@@ -46,7 +46,9 @@ def _check_timezone(name: str) -> str:
         close = sorted(z for z in available_timezones() if z.lower().endswith(lowered.split("/")[-1]))
         if close:
             hint = f" (did you mean {close[0]}?)"
-        raise ValueError(f"unknown time zone {name!r}{hint}; use an IANA name such as Europe/Brussels") from None
+        raise ValueError(
+            f"unknown time zone {name!r}{hint}; use an IANA name such as Europe/Brussels"
+        ) from None
     return name
 
 
@@ -123,7 +125,8 @@ class Weekday(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def day_number(self) -> int:
+        """Monday is 0, as `datetime.weekday()`."""
         return list(Weekday).index(self)
 
 
@@ -182,7 +185,9 @@ class Person(Model):
     language: str = Field("en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     contacts: tuple[ContactMethod, ...] = Field(min_length=1)
     last_verified: date | None = None
-    affiliation: str = Field("", description="empty for staff; a vendor id or organisation for external contacts")
+    affiliation: str = Field(
+        "", description="empty for staff; a vendor id or organisation for external contacts"
+    )
     site: Id | None = None
 
 

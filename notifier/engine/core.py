@@ -65,7 +65,8 @@ class Engine:
         self.clock = clock
         self.stepper = Stepper(db, clock, render)
         pools = {
-            kind: SenderPool(numbers, rate_per_sender=rate) for kind, (numbers, rate) in (senders or {}).items()
+            kind: SenderPool(numbers, rate_per_sender=rate)
+            for kind, (numbers, rate) in (senders or {}).items()
         }
         self.dispatcher = Dispatcher(self.stepper, providers, pools, clock, max_in_flight=max_in_flight)
         self.waiter = DeadlineWaiter(self.stepper, clock)
@@ -89,7 +90,7 @@ class Engine:
         self.dispatcher.stop(timeout)
         self.waiter.stop()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=timeout + 1)
+            _done, pending = await asyncio.wait(self._tasks, timeout=timeout + 1)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -168,7 +169,9 @@ class Engine:
                 from notifier.store.engine_tables import outbox
 
                 pending = (
-                    await conn.execute(select(outbox.c.id).where(outbox.c.status.in_(["pending", "sending"])).limit(1))
+                    await conn.execute(
+                        select(outbox.c.id).where(outbox.c.status.in_(["pending", "sending"])).limit(1)
+                    )
                 ).first()
             if pending is None and self.dispatcher.in_flight == 0:
                 return

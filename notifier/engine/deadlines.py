@@ -59,7 +59,7 @@ class DeadlineWaiter:
             await self.stepper.step(activation_id, events, fired=[(k, f) for k, f, _ in items])
             fired_at = self.clock.now()
             for _, _, due_at in items:
-                self.lateness.append((fired_at - _aware(due_at)).total_seconds())
+                self.lateness.append((fired_at - due_at).total_seconds())
         del self.lateness[:-10000]
         return len(due)
 
@@ -70,14 +70,7 @@ class DeadlineWaiter:
             upcoming = await repo.next_deadline(conn)
         timeout = 5.0
         if upcoming is not None:
-            seconds = (_aware(upcoming) - self.clock.now()).total_seconds()
+            seconds = (upcoming - self.clock.now()).total_seconds()
             timeout = max(0.0, min(timeout, seconds / float(getattr(self.clock, "scale", 1.0))))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout=timeout)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything we store is UTC."""
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -18,13 +18,13 @@ from typing import Any
 
 import structlog
 
-from notifier.channels.base import Outcome, OutboundMessage, Provider, SendResult
+from notifier.channels.base import OutboundMessage, Outcome, Provider, SendResult
 from notifier.clock import Clock
 from notifier.domain.events import AttemptOutcome
+from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind
 from notifier.domain.ratelimit import SenderPool, backoff
 from notifier.engine import repo
-from notifier.domain.masking import mask_address
 from notifier.engine.stepper import Stepper
 
 log = structlog.get_logger("notifier.dispatch")
@@ -53,7 +53,8 @@ class Dispatcher:
         self.pools = pools
         self.clock = clock
         self.max_in_flight = max_in_flight
-        self.lease = lease
+        # the lease is counted on the engine's clock; keep it a real minute when tests run time faster
+        self.lease = lease * _scale(clock)
         self.worker = f"w-{uuid.uuid4().hex[:10]}"
         self._slots = asyncio.Semaphore(max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -77,25 +78,33 @@ class Dispatcher:
         writer = asyncio.create_task(self._write_results(), name="dispatch-results")
         try:
             while not self._stopping:
-                free = self.max_in_flight - len(self._in_flight)
-                rows: list[repo.OutboxRow] = []
-                if free > 0:
-                    async with self.stepper.transaction() as conn:
-                        now = self.clock.now()
-                        await repo.release_expired_leases(conn, now)
-                        rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
-                for row in rows:
-                    await self._slots.acquire()
-                    task = asyncio.create_task(self._send(row))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._in_flight.discard)
-                if not rows:
-                    await self._idle()
+                try:
+                    claimed = await self._claim_and_start()
+                    if not claimed:
+                        await self._idle()
+                except Exception as exc:  # the store may be briefly unavailable: log, back off, go on
+                    log.error("dispatch loop error", error=repr(exc))
+                    await asyncio.sleep(0.5)
             await self._drain(self._drain_timeout)
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+
+    async def _claim_and_start(self) -> int:
+        free = self.max_in_flight - len(self._in_flight)
+        if free <= 0:
+            return 0
+        async with self.stepper.transaction() as conn:
+            now = self.clock.now()
+            await repo.release_expired_leases(conn, now)
+            rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
+        for row in rows:
+            await self._slots.acquire()
+            task = asyncio.create_task(self._send(row))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(rows)
 
     async def _idle(self) -> None:
         changed = self.stepper.outbox_changed
@@ -104,7 +113,9 @@ class Dispatcher:
             upcoming = await repo.next_outbox_time(conn)
         timeout = 1.0
         if upcoming is not None:
-            timeout = max(0.0, min(timeout, (upcoming - self.clock.now()).total_seconds() / _scale(self.clock)))
+            timeout = max(
+                0.0, min(timeout, (upcoming - self.clock.now()).total_seconds() / _scale(self.clock))
+            )
         if self.in_flight >= self.max_in_flight:
             timeout = min(timeout, 0.05)
         with contextlib.suppress(TimeoutError):
@@ -133,7 +144,9 @@ class Dispatcher:
         if channel is ChannelKind.SMS:
             async with self.stepper.db.connect() as conn:
                 if await repo.is_opted_out(conn, row.address):
-                    return SendResult(Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None), None
+                    return SendResult(
+                        Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None
+                    ), None
         provider = self.providers.get(channel)
         if provider is None:
             return SendResult(Outcome.FAILED, None, None, f"no provider for {channel}", None), None
@@ -170,7 +183,9 @@ class Dispatcher:
             batch = [first]
             while not self._results.empty() and len(batch) < 500:
                 batch.append(self._results.get_nowait())
-            by_activation: dict[str, list[tuple[repo.OutboxRow, SendResult | None, str | None]]] = defaultdict(list)
+            by_activation: dict[str, list[tuple[repo.OutboxRow, SendResult | None, str | None]]] = (
+                defaultdict(list)
+            )
             for item in batch:
                 by_activation[item[0].activation_id].append(item)
             self._writing = True
@@ -181,7 +196,9 @@ class Dispatcher:
                     log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
             self._writing = False
 
-    async def _record(self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]) -> None:
+    async def _record(
+        self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]
+    ) -> None:
         now = self.clock.now()
         events: list[Any] = []
         updates: list[tuple[int, dict[str, Any]]] = []
@@ -199,7 +216,9 @@ class Dispatcher:
                 }
             else:
                 values = {
-                    "status": {Outcome.ACCEPTED: "sent", Outcome.UNKNOWN: "unknown"}.get(result.outcome, "failed"),
+                    "status": {Outcome.ACCEPTED: "sent", Outcome.UNKNOWN: "unknown"}.get(
+                        result.outcome, "failed"
+                    ),
                     "sent_at": now,
                     "sender": sender,
                     "provider_id": result.provider_id,

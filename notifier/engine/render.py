@@ -17,17 +17,25 @@ from notifier.domain.snapshot import Snapshot
 _NIST_FIELDS = ("nature", "outage_estimate", "response", "convene", "relocation", "instructions", "service")
 
 
-def make_renderer(ack_url_for: Callable[[str, str], str]) -> Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]:
+def make_renderer(
+    ack_url_for: Callable[[str, str], str],
+) -> Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]:
     """`ack_url_for(activation_id, attempt_id)` gives the signed email acknowledgement link."""
 
-    def render_send(snapshot: Snapshot, fields: dict[str, Any], activation_id: str, ref: str, send: Send) -> dict[str, Any]:
+    def render_send(
+        snapshot: Snapshot, fields: dict[str, Any], activation_id: str, ref: str, send: Send
+    ) -> dict[str, Any]:
         person = snapshot.people.get(send.person_id)
         node = snapshot.nodes.get(send.node_key) if send.node_key else None
         kind = MessageKind(str(send.message_kind))
         channel = ChannelKind(str(send.channel))
         extra = {k: str(v) for k, v in (send.extra or {}).items()}
         ack_url = ""
-        if channel is ChannelKind.EMAIL and kind in (MessageKind.ACTIVATION, MessageKind.DRILL, MessageKind.UPDATE):
+        if channel is ChannelKind.EMAIL and kind in (
+            MessageKind.ACTIVATION,
+            MessageKind.DRILL,
+            MessageKind.UPDATE,
+        ):
             ack_url = ack_url_for(activation_id, send.attempt_id)
         message = MessageFields(
             **{name: str(fields.get(name, "") or "") for name in _NIST_FIELDS},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, tuple_, update
@@ -66,7 +66,9 @@ async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -
         await conn.execute(insert(outbox), list(rows))
 
 
-async def upsert_deadlines(conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, datetime, int]]) -> None:
+async def upsert_deadlines(
+    conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, datetime, int]]
+) -> None:
     """Replace the deadline of each key: a key has at most one pending deadline, guarded by its fence."""
     if not items:
         return
@@ -84,11 +86,15 @@ async def delete_deadlines(conn: AsyncConnection, activation_id: str, keys: Iter
     keys = list(keys)
     if keys:
         await conn.execute(
-            delete(deadlines).where(and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys)))
+            delete(deadlines).where(
+                and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys))
+            )
         )
 
 
-async def consume_deadlines(conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, int]]) -> None:
+async def consume_deadlines(
+    conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, int]]
+) -> None:
     """Delete the deadlines that fired, but only where the row still carries the fence that fired."""
     if items:
         await conn.execute(
@@ -139,7 +145,9 @@ async def release_expired_leases(conn: AsyncConnection, now: datetime, worker: s
     if worker is not None:
         stale = stale | (outbox.c.claimed_by != worker)
     result = await conn.execute(
-        update(outbox).where(and_(condition, stale)).values(status="pending", lease_until=None, claimed_by=None)
+        update(outbox)
+        .where(and_(condition, stale))
+        .values(status="pending", lease_until=None, claimed_by=None)
     )
     return int(result.rowcount or 0)
 
@@ -148,16 +156,25 @@ async def finish_outbox(conn: AsyncConnection, row_id: int, **values: Any) -> No
     await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
 
 
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 async def next_outbox_time(conn: AsyncConnection) -> datetime | None:
     query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
-    return (await conn.execute(query)).scalar()
+    return aware((await conn.execute(query)).scalar())
 
 
 async def next_deadline(conn: AsyncConnection) -> datetime | None:
-    return (await conn.execute(select(func.min(deadlines.c.due_at)))).scalar()
+    return aware((await conn.execute(select(func.min(deadlines.c.due_at)))).scalar())
 
 
-async def due_deadlines(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, str, int, datetime]]:
+async def due_deadlines(
+    conn: AsyncConnection, now: datetime, limit: int
+) -> list[tuple[str, str, int, datetime]]:
     query = (
         select(deadlines.c.activation_id, deadlines.c.key, deadlines.c.fence, deadlines.c.due_at)
         .where(deadlines.c.due_at <= now)
@@ -165,11 +182,13 @@ async def due_deadlines(conn: AsyncConnection, now: datetime, limit: int) -> lis
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(query)).all()]
+    return [(r[0], r[1], r[2], aware(r[3]) or now) for r in (await conn.execute(query)).all()]
 
 
 async def find_outbox(conn: AsyncConnection, activation_id: str, attempt_id: str) -> OutboxRow | None:
-    query = select(outbox).where(and_(outbox.c.activation_id == activation_id, outbox.c.attempt_id == attempt_id))
+    query = select(outbox).where(
+        and_(outbox.c.activation_id == activation_id, outbox.c.attempt_id == attempt_id)
+    )
     row = (await conn.execute(query)).first()
     return _outbox_row(row) if row else None
 

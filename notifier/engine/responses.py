@@ -52,10 +52,18 @@ class Responses:
             elif parsed.action is ReplyAction.OPT_IN or parsed.resubscribes:
                 await repo.set_opt_out(conn, from_, False, now)
             if not contacts:
-                await conn.execute(insert(responses).values(
-                    activation_id=None, person_id=None, channel="sms", address=from_, raw=body[:1600],
-                    action=str(parsed.action), provider_id=message_sid, received_at=now,
-                ))
+                await conn.execute(
+                    insert(responses).values(
+                        activation_id=None,
+                        person_id=None,
+                        channel="sms",
+                        address=from_,
+                        raw=body[:1600],
+                        action=str(parsed.action),
+                        provider_id=message_sid,
+                        received_at=now,
+                    )
+                )
         log.info("sms reply", sender=mask_address(from_), action=str(parsed.action), open=len(contacts))
         if not contacts:
             return ""  # a number we never contacted gets no answer and changes nothing
@@ -103,14 +111,23 @@ class Responses:
                 ],
             )
 
-    async def provider_status(self, token: str, status: str, answered_by: str | None, error_code: str | None) -> bool:
+    async def provider_status(
+        self, token: str, status: str, answered_by: str | None, error_code: str | None
+    ) -> bool:
         """A message or call status callback. Returns False when the token names no attempt."""
         attempt = parse_token(token)
         if attempt is None:
             return False
         result = await self.stepper.step(
             attempt.activation_id,
-            [ProviderStatus(attempt_id=attempt.attempt_id, status=status, answered_by=answered_by, error_code=error_code)],
+            [
+                ProviderStatus(
+                    attempt_id=attempt.attempt_id,
+                    status=status,
+                    answered_by=answered_by,
+                    error_code=error_code,
+                )
+            ],
         )
         return result is not None
 
@@ -124,10 +141,18 @@ class Responses:
         if row is None:
             return False
         async with self.stepper.transaction() as conn:
-            await conn.execute(insert(responses).values(
-                activation_id=row.activation_id, person_id=row.person_id, channel=channel, address=row.address,
-                raw=raw[:200], action=response, provider_id=None, received_at=self.stepper.clock.now(),
-            ))
+            await conn.execute(
+                insert(responses).values(
+                    activation_id=row.activation_id,
+                    person_id=row.person_id,
+                    channel=channel,
+                    address=row.address,
+                    raw=raw[:200],
+                    action=response,
+                    provider_id=None,
+                    received_at=self.stepper.clock.now(),
+                )
+            )
         await self.stepper.step(
             row.activation_id,
             [Reply(person_id=row.person_id, response=response, channel=channel, attempt_id=row.attempt_id)],

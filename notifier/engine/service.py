@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from twilio.twiml.voice_response import VoiceResponse
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from twilio.twiml.voice_response import VoiceResponse
 
 from notifier.api.engine_api import (
     AckPageView,
@@ -43,6 +43,7 @@ def _goodbye(text: str) -> str:
     response.hangup()
     return str(response)
 
+
 _RESPONSE = {"ack": "confirm", "confirm": "confirm", "decline": "decline"}
 
 
@@ -72,7 +73,12 @@ class EngineService:
                 await conn.execute(
                     select(alerts.c.activation_id)
                     .join(activations, activations.c.id == alerts.c.activation_id)
-                    .where(and_(alerts.c.dedup_key == alert.dedup_key, activations.c.status.in_(["open", "completed"])))
+                    .where(
+                        and_(
+                            alerts.c.dedup_key == alert.dedup_key,
+                            activations.c.status.in_(["open", "completed"]),
+                        )
+                    )
                     .limit(1)
                 )
             ).first()
@@ -98,7 +104,9 @@ class EngineService:
         if alert.status == "resolved":
             if open_row:
                 await self._resolved(open_row[0], alert, decision.on_resolved if decision else "record")
-            return AlertReceipt(dedup_key=alert.dedup_key, status="resolved", activation_id=open_row[0] if open_row else None)
+            return AlertReceipt(
+                dedup_key=alert.dedup_key, status="resolved", activation_id=open_row[0] if open_row else None
+            )
         if open_row:
             return AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_row[0])
         if decision is None:
@@ -109,30 +117,54 @@ class EngineService:
             "response": alert.annotations.get("description", ""),
         }
         activation_id = await self.engine.activate(
-            decision.calltree, decision.kind, fields, started_by=f"alert:{alert.source}", reason=alert.summary,
+            decision.calltree,
+            decision.kind,
+            fields,
+            started_by=f"alert:{alert.source}",
+            reason=alert.summary,
             policy=decision.policy,
         )
         async with self.engine.stepper.transaction() as conn:
-            await conn.execute(update(alerts).where(alerts.c.id == alert_row_id).values(activation_id=activation_id))
-        return AlertReceipt(dedup_key=alert.dedup_key, status="accepted", activation_id=activation_id, route=decision.route)
+            await conn.execute(
+                update(alerts).where(alerts.c.id == alert_row_id).values(activation_id=activation_id)
+            )
+        return AlertReceipt(
+            dedup_key=alert.dedup_key, status="accepted", activation_id=activation_id, route=decision.route
+        )
 
     async def _resolved(self, activation_id: str, alert: Alert, on_resolved: str) -> None:
         if str(on_resolved) == "close":
-            await self.engine.handle(activation_id, [Close(by=f"alert:{alert.source}", message=f"Resolved: {alert.summary}")])
+            await self.engine.handle(
+                activation_id, [Close(by=f"alert:{alert.source}", message=f"Resolved: {alert.summary}")]
+            )
             return
         from notifier.engine.repo import insert_log
 
         async with self.engine.stepper.transaction() as conn:
-            await insert_log(conn, [{
-                "activation_id": activation_id, "at": self.engine.clock.now(), "step": "alert_resolved",
-                "who": f"alert:{alert.source}", "outcome": f"monitoring reports resolved: {alert.summary}", "problem": None,
-            }])
+            await insert_log(
+                conn,
+                [
+                    {
+                        "activation_id": activation_id,
+                        "at": self.engine.clock.now(),
+                        "step": "alert_resolved",
+                        "who": f"alert:{alert.source}",
+                        "outcome": f"monitoring reports resolved: {alert.summary}",
+                        "problem": None,
+                    }
+                ],
+            )
 
     # --- activations -----------------------------------------------------------------------
     async def start_activation(self, req: StartRequest) -> ActivationView:
         try:
             activation_id = await self.engine.activate(
-                req.tree_id, req.kind, dict(req.fields), started_by=req.started_by, reason=req.reason, policy=req.policy_id
+                req.tree_id,
+                req.kind,
+                dict(req.fields),
+                started_by=req.started_by,
+                reason=req.reason,
+                policy=req.policy_id,
             )
         except ActivationError as exc:
             raise Rejected(str(exc)) from exc
@@ -234,7 +266,9 @@ class EngineService:
         action = voice.parse_digits(digits)
         if action in (voice.KeyAction.CONFIRM, voice.KeyAction.DECLINE):
             await self.responses.attempt_reply(token, str(action), "voice", digits)
-        return voice.digits_response(digits, str(row.message.get("text", "")), voice.VoiceUrls(self.public_base_url, token))
+        return voice.digits_response(
+            digits, str(row.message.get("text", "")), voice.VoiceUrls(self.public_base_url, token)
+        )
 
     # --- email ack pages -------------------------------------------------------------------
     async def ack_page(self, attempt_id: str) -> AckPageView | None:
@@ -246,7 +280,9 @@ class EngineService:
         snapshot = self.engine.stepper.snapshot_of(act.id, act.snapshot)
         person = snapshot.people.get(row.person_id)
         state_cursor = [c for c in act.state.get("cursors", {}).values() if c.get("person") == row.person_id]
-        answered = next((c["status"] for c in state_cursor if c.get("status") in ("acknowledged", "declined")), None)
+        answered = next(
+            (c["status"] for c in state_cursor if c.get("status") in ("acknowledged", "declined")), None
+        )
         return AckPageView(
             activation_id=act.id,
             ref=act.ref,
@@ -264,7 +300,11 @@ class EngineService:
             raise Rejected("response must be 'ack' or 'decline'")
         if not await self.responses.attempt_reply(attempt_id, answer, "email", response):
             raise NotFound("this link does not belong to an activation")
-        return "Thank you: your confirmation is recorded." if answer == "confirm" else "Thank you: we will contact your alternate."
+        return (
+            "Thank you: your confirmation is recorded."
+            if answer == "confirm"
+            else "Thank you: we will contact your alternate."
+        )
 
     async def ready(self) -> dict[str, bool]:
         database = True

@@ -107,7 +107,9 @@ class Stepper:
                 extra["closed_at"] = now
             if before_save is not None:
                 await before_save(conn)
-            await repo.save_state(conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra)
+            await repo.save_state(
+                conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra
+            )
         result = StepResult(activation_id, state, actions)
         self._notify(result)
         return result
@@ -146,11 +148,17 @@ class Stepper:
                 schedule.pop(action.key, None)
                 unschedule.add(action.key)
             elif isinstance(action, Log):
-                log_rows.append(_log_row(row.id, now, action.step, action.who, action.outcome, action.problem))
+                log_rows.append(
+                    _log_row(row.id, now, action.step, action.who, action.outcome, action.problem)
+                )
             elif isinstance(action, Completed):
-                log_rows.append(_log_row(row.id, now, "completed", "system", f"completion rule {action.rule} met", None))
+                log_rows.append(
+                    _log_row(row.id, now, "completed", "system", f"completion rule {action.rule} met", None)
+                )
             elif isinstance(action, TimeLimitPassed):
-                log_rows.append(_log_row(row.id, now, "time_limit", "system", "prescribed time limit passed", None))
+                log_rows.append(
+                    _log_row(row.id, now, "time_limit", "system", "prescribed time limit passed", None)
+                )
         await repo.insert_outbox(conn, outbox_rows)
         await repo.delete_deadlines(conn, row.id, unschedule)
         await repo.upsert_deadlines(conn, row.id, list(schedule.values()))
@@ -171,7 +179,9 @@ class Stepper:
         self._snapshots.pop(activation_id, None)
 
 
-def _log_row(activation_id: str, at: datetime, step: str, who: str | None, outcome: str, problem: str | None) -> dict[str, Any]:
+def _log_row(
+    activation_id: str, at: datetime, step: str, who: str | None, outcome: str, problem: str | None
+) -> dict[str, Any]:
     return {
         "activation_id": activation_id,
         "at": at,

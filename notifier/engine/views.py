@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notifier.api.engine_api import ActivationSummary, ActivationView, AttemptView, NodeProgress, PersonProgress
+from notifier.api.engine_api import (
+    ActivationSummary,
+    ActivationView,
+    AttemptView,
+    NodeProgress,
+    PersonProgress,
+)
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, cursor_key
 from notifier.store.engine_tables import activations
@@ -39,7 +45,12 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
     attempts_by_person: dict[tuple[str, str], list[AttemptView]] = {}
     for attempt in state.attempts.values():
         attempts_by_person.setdefault((attempt.node, attempt.person), []).append(
-            AttemptView(channel=str(attempt.channel), address=attempt.address, status=attempt.status, at=attempt.started_at)
+            AttemptView(
+                channel=str(attempt.channel),
+                address=attempt.address,
+                status=attempt.status,
+                at=attempt.started_at,
+            )
         )
     nodes: list[NodeProgress] = []
     counts: Counter[str] = Counter()
@@ -61,7 +72,11 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
                     attempts=attempts_by_person.get((key, person_id), []),
                 )
             )
-        nodes.append(NodeProgress(key=key, label=node.label or node.ref, status=status, level=node.level, people=people))
+        nodes.append(
+            NodeProgress(
+                key=key, label=node.label or node.ref, status=status, level=node.level, people=people
+            )
+        )
     counts["reached"] = len(state.reached)
     return ActivationView(
         **summary(row).model_dump(),

@@ -78,18 +78,24 @@ async def test_nist_cascade_escalates_past_an_unreachable_leader(system: Runtime
         if role:
             everyone.update(role.holders)
     for person_id in everyone - set(silent):
-        script(system, person_id, preset("confirms", reply_after=30.0))
+        script(system, person_id, preset("confirms", "+00", reply_after=30.0))
     for person_id in silent:
-        script(system, person_id, preset("never_answers"))
+        script(system, person_id, preset("never_answers", "+00"))
 
     activation_id = await system.engine.activate(  # type: ignore[union-attr]
         "nist-sample",
         ActivationKind.INCIDENT,
-        {"nature": "Data centre power loss", "outage_estimate": "6 hours", "convene": "Luxembourg site 14:00"},
+        {
+            "nature": "Data centre power loss",
+            "outage_estimate": "6 hours",
+            "convene": "Luxembourg site 14:00",
+        },
         started_by="test",
     )
     sandbox = system.sandbox
-    coordinator_sms = await sandbox.device(mobile(system, COORDINATOR)).expect_sms(r"Reply 1 to confirm", timeout=10)
+    coordinator_sms = await sandbox.device(mobile(system, COORDINATOR)).expect_sms(
+        r"Reply 1 to confirm", timeout=10
+    )
     assert "Data centre power loss" in coordinator_sms.body
     # cascade: the leaders hear nothing before the coordinator confirmed
     leader_people = [plan.role(r).primary for r in LEADERS]  # type: ignore[union-attr]
@@ -112,7 +118,7 @@ async def test_nist_cascade_escalates_past_an_unreachable_leader(system: Runtime
 
     # the alternate is silent too: the node is unreachable, its members are told directly,
     # and the coordinator is told
-    member_roles = [n.role for n in tree.nodes[0].children if n.role == SILENT_ROLE][0]
+    member_roles = next(n.role for n in tree.nodes[0].children if n.role == SILENT_ROLE)
     assert member_roles
     silent_node = next(n for n in tree.nodes[0].children if n.role == SILENT_ROLE)
     for child in silent_node.children:

@@ -3,6 +3,7 @@ the unit file passes `systemd-analyze verify`."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -44,7 +45,9 @@ def test_daemon_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
     listener.bind(str(sock_path))
     listener.settimeout(0.2)
     env.update({"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})  # 0.4 s: pings every 0.2 s
-    proc = subprocess.Popen([NOTIFIER, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [NOTIFIER, "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     env["WATCHDOG_PID"] = str(proc.pid)
     received: list[tuple[float, str]] = []
     try:
@@ -59,7 +62,7 @@ def test_daemon_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
         ready_index = next(i for i, m in enumerate(messages) if "READY=1" in m)
         pings = [t for t, m in received[ready_index:] if "WATCHDOG=1" in m]
         assert len(pings) >= 4, messages
-        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(pings)]
         assert max(gaps) < 0.4, gaps  # always inside the watchdog timeout
         proc.send_signal(signal.SIGTERM)
         stopping = False

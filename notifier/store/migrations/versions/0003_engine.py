@@ -65,7 +65,12 @@ def upgrade() -> None:
         sa.Column("error_code", sa.String(16)),
         sa.Column("detail", sa.Text),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        sa.ForeignKeyConstraint(["activation_id"], ["activations.id"], name="fk_outbox_activation_id_activations", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["activations.id"],
+            name="fk_outbox_activation_id_activations",
+            ondelete="CASCADE",
+        ),
         sa.UniqueConstraint("activation_id", "attempt_id", name="uq_outbox_attempt"),
     )
     op.create_index("ix_outbox_ready", "outbox", ["status", "not_before"])
@@ -78,7 +83,12 @@ def upgrade() -> None:
         sa.Column("due_at", _TS, nullable=False),
         sa.Column("fence", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("activation_id", "key", name="pk_deadlines"),
-        sa.ForeignKeyConstraint(["activation_id"], ["activations.id"], name="fk_deadlines_activation_id_activations", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["activations.id"],
+            name="fk_deadlines_activation_id_activations",
+            ondelete="CASCADE",
+        ),
     )
     op.create_index("ix_deadlines_due", "deadlines", ["due_at"])
     op.create_table(
@@ -91,7 +101,12 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("problem", sa.Text),
         sa.PrimaryKeyConstraint("id", name="pk_activity_log"),
-        sa.ForeignKeyConstraint(["activation_id"], ["activations.id"], name="fk_activity_log_activation_id_activations", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["activations.id"],
+            name="fk_activity_log_activation_id_activations",
+            ondelete="CASCADE",
+        ),
     )
     op.create_index("ix_activity_activation", "activity_log", ["activation_id", "id"])
     op.create_table(
@@ -106,7 +121,12 @@ def upgrade() -> None:
         sa.Column("provider_id", sa.String(64)),
         sa.Column("received_at", _TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_responses"),
-        sa.ForeignKeyConstraint(["activation_id"], ["activations.id"], name="fk_responses_activation_id_activations", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["activations.id"],
+            name="fk_responses_activation_id_activations",
+            ondelete="CASCADE",
+        ),
     )
     op.create_index("ix_responses_provider", "responses", ["provider_id"])
     op.create_table(
@@ -127,7 +147,12 @@ def upgrade() -> None:
         sa.Column("activation_id", _ID),
         sa.Column("outcome", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_alerts"),
-        sa.ForeignKeyConstraint(["activation_id"], ["activations.id"], name="fk_alerts_activation_id_activations", ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["activation_id"],
+            ["activations.id"],
+            name="fk_alerts_activation_id_activations",
+            ondelete="SET NULL",
+        ),
     )
     op.create_index("ix_alerts_dedup", "alerts", ["dedup_key"])
 
