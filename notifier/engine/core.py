@@ -147,7 +147,7 @@ class Engine:
         return activation_id
 
     async def handle(self, activation_id: str, events: list[Event]) -> StepResult | None:
-        return await self.stepper.step(activation_id, events)
+        return await self.stepper.submit(activation_id, events)
 
     async def _unique_ref(self, conn: Any) -> str:
         open_refs = set(

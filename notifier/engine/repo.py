@@ -46,9 +46,26 @@ def _outbox_row(row: Row[Any]) -> OutboxRow:
     )
 
 
+_LIGHT = (
+    activations.c.id,
+    activations.c.ref,
+    activations.c.status,
+    activations.c.revision,
+    activations.c.fields,
+    activations.c.completed_at,
+    activations.c.closed_at,
+)
+
+
 async def lock_activation(conn: AsyncConnection, activation_id: str) -> Row[Any] | None:
-    query = select(activations).where(activations.c.id == activation_id).with_for_update()
+    """Lock the row and read its small columns; the big JSON documents are read only when needed."""
+    query = select(*_LIGHT).where(activations.c.id == activation_id).with_for_update()
     return (await conn.execute(query)).first()
+
+
+async def load_activation_documents(conn: AsyncConnection, activation_id: str) -> Row[Any]:
+    query = select(activations.c.snapshot, activations.c.state).where(activations.c.id == activation_id)
+    return (await conn.execute(query)).one()
 
 
 async def save_state(

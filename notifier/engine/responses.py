@@ -82,7 +82,7 @@ class Responses:
         response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
         await self._record(chosen, from_, body, response, message_sid)
         for activation_id, _, person_id in chosen:
-            await self.stepper.step(
+            await self.stepper.submit(
                 activation_id, [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)]
             )
         if response == "confirm":
@@ -118,7 +118,7 @@ class Responses:
         attempt = parse_token(token)
         if attempt is None:
             return False
-        result = await self.stepper.step(
+        result = await self.stepper.submit(
             attempt.activation_id,
             [
                 ProviderStatus(
@@ -153,7 +153,7 @@ class Responses:
                     received_at=self.stepper.clock.now(),
                 )
             )
-        await self.stepper.step(
+        await self.stepper.submit(
             row.activation_id,
             [Reply(person_id=row.person_id, response=response, channel=channel, attempt_id=row.attempt_id)],
         )
