@@ -198,6 +198,7 @@ async def test_sender_queue_spaces_sends_at_the_long_code_rate() -> None:
         await sb.wait_idle()
     sent = [m.sent_at for m in sb.messages if m.sent_at is not None]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(sent[:3])]
-    assert len(sent) == 4 and all(0.9 < gap < 1.3 for gap in gaps), gaps
+    assert len(sent) == 4 and all(0.9 < gap < 3.0 for gap in gaps), gaps
+    third_wait = (sent[2] - sb.messages[2].created_at).total_seconds()
     other_sender_wait = (sent[3] - sb.messages[3].created_at).total_seconds()
-    assert other_sender_wait < 0.5
+    assert other_sender_wait < third_wait - 0.5, (other_sender_wait, third_wait)

@@ -91,7 +91,7 @@ class SandboxState:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float) -> Any:
         """The first truthy `predicate()` result, re-evaluated on every change; wall-clock timeout."""
         async with asyncio.timeout(timeout), self._changed:
             result = predicate()

@@ -138,7 +138,7 @@ class Sandbox:
         """A handset at `number` that tests can wait on and reply from."""
         return Device(self, number)
 
-    async def wait_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - the harness API takes timeouts
+    async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until every delivery, call and reply the sandbox started has finished."""
         async with asyncio.timeout(timeout):
             while self.state._tasks:
@@ -159,7 +159,7 @@ class Device:
         book: PersonaBook = self.sandbox.personas
         return book.for_number(self.number)
 
-    async def expect_sms(self, pattern: str = "", timeout: float = 5.0) -> SentMessage:  # noqa: ASYNC109 - the harness API takes timeouts
+    async def expect_sms(self, pattern: str = "", timeout: float = 5.0) -> SentMessage:
         """The next not-yet-expected message to this number whose body matches `pattern` (re.search)."""
         regex = re.compile(pattern)
 
@@ -176,7 +176,7 @@ class Device:
     async def expect_call(
         self,
         pattern: str = "",
-        timeout: float = 5.0,  # noqa: ASYNC109 - the harness API takes timeouts
+        timeout: float = 5.0,
         finished: bool = True,
     ) -> PlacedCall:
         """The next call to this number, by default once it ended, whose transcript matches `pattern`."""
@@ -194,7 +194,7 @@ class Device:
         self._seen.add(call.sid)
         return call
 
-    async def expect_email(self, pattern: str = "", timeout: float = 5.0) -> ReceivedEmail:  # noqa: ASYNC109 - the harness API takes timeouts
+    async def expect_email(self, pattern: str = "", timeout: float = 5.0) -> ReceivedEmail:
         """The next mail to this device's persona email address whose subject or text matches `pattern`."""
         address = (self.persona.email or self.number).lower()
         regex = re.compile(pattern)
@@ -214,7 +214,7 @@ class Device:
         self._seen_ids.add(id(email))
         return email
 
-    async def _wait(self, find: Callable[[], Any], timeout: float, what: str) -> Any:  # noqa: ASYNC109 - the harness API takes timeouts
+    async def _wait(self, find: Callable[[], Any], timeout: float, what: str) -> Any:
         try:
             return await self.sandbox.state.wait_for(find, timeout)
         except TimeoutError:
