@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from notifier.domain.durations import format_duration
 from notifier.domain.masking import mask_text
 from notifier.domain.snapshot import Snapshot
-from notifier.domain.state import ActivationState, AttemptState, PersonCursor
+from notifier.domain.state import ActivationState, AttemptState, PersonCursor, cursor_key
 from notifier.reports.model import (
     ActivationRecord,
     Counts,
@@ -179,7 +179,7 @@ def _people(snap: Snapshot, state: ActivationState, start: datetime) -> list[Per
                 outcome=outcome,
                 first_notified_at=first,
                 acked_at=acked_at,
-                acked_via=acks[0].acked_via if acked_at else None,
+                acked_via=mask_text(acks[0].acked_via or "") if acked_at else None,
                 ack_from_start_s=seconds(acked_at - start) if acked_at else None,
                 ack_from_notified_s=seconds(acked_at - first) if acked_at and first else None,
                 attempts=len(attempts),
@@ -198,7 +198,7 @@ def _nodes(snap: Snapshot, state: ActivationState, start: datetime) -> list[Node
         status = node_state.status if node_state else "pending"
         acked_at: datetime | None = None
         if node_state is not None and status == "acknowledged":
-            cursor = state.cursors.get(f"{key}/{node_state.acked_by}")
+            cursor = state.cursors.get(cursor_key(key, node_state.acked_by or ""))
             acked_at = (cursor.acked_at if cursor else None) or node_state.resolved_at
         notified = node_state.notified_at if node_state else None
         figures.append(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import Literal
 
 from notifier.domain.calltree import ActivationKind, CallTree, EscalationPolicy, MethodStep, Node, TreeSet
 from notifier.domain.events import (
@@ -45,6 +46,8 @@ from notifier.domain.planner import decide, initial_state
 from notifier.domain.snapshot import Snapshot, compile_snapshot
 from notifier.domain.state import ActivationState
 from notifier.reports.model import ActivationRecord, LogRow
+
+Outcome = Literal["accepted", "invalid", "opted_out", "failed", "unknown"]
 
 #: Tuesday 10 March 2026, 10:00 in Brussels (09:00 UTC)
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -181,9 +184,11 @@ class Driver:
     def decline(self, person: str) -> None:
         self.step(Reply(person_id=person, response="decline", channel=ChannelKind.SMS))
 
-    def outcome(self, person: str, channel: ChannelKind, outcome: str, error_code: str | None = None) -> None:
+    def outcome(
+        self, person: str, channel: ChannelKind, outcome: Outcome, error_code: str | None = None
+    ) -> None:
         attempt = self.attempt(person, channel)
-        self.step(AttemptOutcome(attempt_id=attempt, outcome=outcome, error_code=error_code))  # type: ignore[arg-type]
+        self.step(AttemptOutcome(attempt_id=attempt, outcome=outcome, error_code=error_code))
 
     def status(self, person: str, channel: ChannelKind, status: str, answered_by: str | None = None) -> None:
         self.step(
