@@ -6,12 +6,14 @@ import base64
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 import matplotlib.image
 import pytest
 
+from notifier.domain.masking import mask_text
 from notifier.reports.activity_log import (
     activity_log_csv,
     activity_log_markdown,
@@ -174,6 +176,8 @@ def test_html_is_self_contained_and_embeds_the_png(data: ReportData) -> None:
     [source] = images
     prefix = "data:image/png;base64,"
     assert source.startswith(prefix)
+    assert re.search(r"\+\d", source) is None  # contact masking of the page cannot touch the image
+    assert mask_text(html) == html
     png = base64.b64decode(source[len(prefix) :])
     assert png == plot_curve(data)
     assert matplotlib.image.imread(io.BytesIO(png), format="png").ndim == 3
