@@ -45,7 +45,24 @@ def dump_plan(plan: Plan, fmt: ExportFormat = "yaml") -> str:
     content = canonical_content(plan)
     if fmt == "json":
         return json.dumps(content, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(content, Dumper=_PlanDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+class _PlanDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes strings holding Unicode line breaks (NEL, LS, PS).
+
+    PyYAML writes those raw in plain or single-quoted scalars and then reads them back as line
+    folds (a space), so a name containing U+0085 would change on export -> import. Double quotes
+    escape them.
+    """
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = '"' if any(ch in data for ch in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_PlanDumper.add_representer(str, _represent_str)
 
 
 @dataclass(frozen=True)
