@@ -27,7 +27,7 @@ async def test_concurrency_limit_answers_429_while_requests_are_in_flight(
     sandbox: Sandbox, client: Client
 ) -> None:
     sandbox.faults.max_concurrency = 1
-    sandbox.faults.slow_seconds = 0.3
+    sandbox.faults.slow_seconds = 1.5
     results = await asyncio.gather(*(outcome(client) for _ in range(3)))
     assert sorted(results) == [201, 429, 429]
     assert await outcome(client) == 201
