@@ -54,8 +54,14 @@ def is_sqlite(url: str | URL) -> bool:
     return async_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
-    """An async engine for `url`; for a SQLite file, its directory is created if missing."""
+def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`; for a SQLite file, its directory is created if missing.
+
+    By default the SQLite driver starts a transaction only at the first write, so the reads before
+    it are not isolated. `sqlite_begin_immediate=True` makes every transaction `BEGIN IMMEDIATE`:
+    read-then-write steps become atomic and wait (busy_timeout) instead of failing on a conflict,
+    at the price of serialising all transactions. PostgreSQL ignores the flag.
+    """
     parsed = async_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
@@ -64,7 +70,18 @@ def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(parsed, **kwargs)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if sqlite_begin_immediate:
+        event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver no longer emits BEGIN itself
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -92,3 +92,26 @@ def test_urls_get_async_drivers_and_lose_passwords() -> None:
     assert async_url("sqlite:///var/notifier.db").drivername == "sqlite+aiosqlite"
     shown = redact("postgresql+asyncpg://notifier:s3cret@db.example.org:5432/notifier")
     assert "s3cret" not in shown and "***" in shown
+
+
+async def test_sqlite_begin_immediate_makes_read_then_write_atomic(tmp_path: Path) -> None:
+    """Two tasks read a counter and write it back +1; with BEGIN IMMEDIATE no increment is lost."""
+    import asyncio
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}", sqlite_begin_immediate=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+            await conn.execute(text("INSERT INTO counter VALUES (0)"))
+
+        async def bump() -> None:
+            async with engine.begin() as conn:
+                n = (await conn.execute(text("SELECT n FROM counter"))).scalar_one()
+                await asyncio.sleep(0.01)  # let the other task read in between, if it could
+                await conn.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+        await asyncio.gather(*(bump() for _ in range(5)))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT n FROM counter"))).scalar_one() == 5
+    finally:
+        await engine.dispose()
