@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.table import Table
 
 from notifier.cli._common import err_console, fail, out_console
@@ -25,6 +23,7 @@ from notifier.cli._groups import plan_app
 from notifier.cli.db import URL_OPTION, database_url, describe_db_error
 from notifier.domain.plan import Plan
 from notifier.domain.plandiff import COLLECTIONS, Change, ChangeKind
+from notifier.plan.loader import load
 from notifier.settings import Settings
 from notifier.store.db import NotMigrated, check_migrated, make_engine, session_factory
 from notifier.store.plans import ExportFormat, PlanStore, VersionNotFound, dump_plan
@@ -36,10 +35,6 @@ class _Refused(Exception):
 
 def load_plan(paths: Sequence[Path]) -> Plan:
     """The plan in `paths` (files or directories), or `fail` with every problem, one per line."""
-    try:
-        from notifier.plan.loader import load
-    except ImportError:  # the full loader is not available: plain YAML/JSON files, no locations
-        return _load_plain(paths)
     loaded = load(list(paths))
     for problem in loaded.warnings:
         err_console.print(problem.format(), markup=False)
@@ -51,33 +46,6 @@ def load_plan(paths: Sequence[Path]) -> Plan:
     if loaded.plan is None:
         fail(f"no plan data (organisation, people, ...) found in {', '.join(map(str, paths))}")
     return loaded.plan
-
-
-def _load_plain(paths: Sequence[Path]) -> Plan:
-    merged: dict[str, Any] = {}
-    for path in paths:
-        files = (
-            sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
-            if path.is_dir()
-            else [path]
-        )
-        for file in files:
-            try:
-                data = yaml.safe_load(file.read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                fail(f"{file}: {str(exc).splitlines()[0]}")
-            if not isinstance(data, dict) or not (
-                {"organisation", "people", "roles", "services"} & data.keys()
-            ):
-                continue
-            for key, value in data.items():
-                merged[key] = [*merged.get(key, []), *value] if isinstance(value, list) else value
-    try:
-        return Plan.model_validate(merged)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        fail(f"{', '.join(map(str, paths))}: {where}: {first['msg']}")
 
 
 @asynccontextmanager
