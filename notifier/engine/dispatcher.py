@@ -99,9 +99,11 @@ class Dispatcher:
             now = self.clock.now()
             await repo.release_expired_leases(conn, now)
             rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
+            sms = [row.address for row in rows if row.channel == ChannelKind.SMS.value]
+            opted_out = await repo.opted_out_among(conn, sms) if sms else set()
         for row in rows:
             await self._slots.acquire()
-            task = asyncio.create_task(self._send(row))
+            task = asyncio.create_task(self._send(row, row.address in opted_out))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         return len(rows)
@@ -121,7 +123,7 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout=timeout)
 
-    async def _send(self, row: repo.OutboxRow) -> None:
+    async def _send(self, row: repo.OutboxRow, opted_out: bool = False) -> None:
         try:
             channel = ChannelKind(row.channel)
             sender: str | None = None
@@ -130,7 +132,7 @@ class Dispatcher:
                 reservation = pool.reserve(self.clock.now().timestamp())
                 sender = reservation.sender
                 await self.clock.sleep(reservation.at - self.clock.now().timestamp())
-            result, detail = await self._attempt(row, channel, sender)
+            result, detail = await self._attempt(row, channel, sender, opted_out)
             if result is not None and result.outcome is Outcome.RATE_LIMITED and pool is not None and sender:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
                 pool.penalise(sender, self.clock.now().timestamp() + pause)
@@ -139,14 +141,10 @@ class Dispatcher:
             self._slots.release()
 
     async def _attempt(
-        self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None
+        self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool
     ) -> tuple[SendResult | None, str | None]:
-        if channel is ChannelKind.SMS:
-            async with self.stepper.db.connect() as conn:
-                if await repo.is_opted_out(conn, row.address):
-                    return SendResult(
-                        Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None
-                    ), None
+        if opted_out:  # the person texted STOP: Twilio would refuse with 21610, so do not ask it
+            return SendResult(Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None), None
         provider = self.providers.get(channel)
         if provider is None:
             return SendResult(Outcome.FAILED, None, None, f"no provider for {channel}", None), None
@@ -236,8 +234,7 @@ class Dispatcher:
             updates.append((row.id, values))
 
         async def write_rows(conn: Any) -> None:
-            for row_id, values in updates:
-                await repo.finish_outbox(conn, row_id, **values)
+            await repo.finish_outbox_many(conn, updates)
 
         if events:
             await self.stepper.step(activation_id, events, before_save=write_rows)

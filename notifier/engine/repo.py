@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -169,8 +169,18 @@ async def release_expired_leases(conn: AsyncConnection, now: datetime, worker: s
     return int(result.rowcount or 0)
 
 
-async def finish_outbox(conn: AsyncConnection, row_id: int, **values: Any) -> None:
-    await conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+async def finish_outbox_many(conn: AsyncConnection, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:
+    """Record send results: one executemany per shape of update instead of one statement per row."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in updates:
+        shapes.setdefault(tuple(sorted(values)), []).append({"row_id": row_id, **values})
+    for keys, params in shapes.items():
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == bindparam("row_id"))
+            .values({key: bindparam(key) for key in keys})
+        )
+        await conn.execute(statement, params)
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -210,9 +220,9 @@ async def find_outbox(conn: AsyncConnection, activation_id: str, attempt_id: str
     return _outbox_row(row) if row else None
 
 
-async def is_opted_out(conn: AsyncConnection, address: str) -> bool:
-    query = select(opt_outs.c.address).where(opt_outs.c.address == address)
-    return (await conn.execute(query)).first() is not None
+async def opted_out_among(conn: AsyncConnection, addresses: Sequence[str]) -> set[str]:
+    query = select(opt_outs.c.address).where(opt_outs.c.address.in_(list(set(addresses))))
+    return set((await conn.execute(query)).scalars())
 
 
 async def set_opt_out(conn: AsyncConnection, address: str, opted_out: bool, now: datetime) -> None:
