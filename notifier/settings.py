@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 
 class TwilioSettings(BaseModel):
-    account_sid: str = "ACsandbox00000000000000000000000000"
+    account_sid: str = "AC" + "0" * 32
     auth_token: SecretStr = SecretStr("sandbox-auth-token")
     alternate_auth_token: SecretStr | None = None
     from_numbers: list[str] = Field(default_factory=lambda: ["+15005550006"])
