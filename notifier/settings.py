@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr
@@ -90,7 +90,7 @@ class _YamlFile(PydanticBaseSettingsSource):
 class _SecretFiles(PydanticBaseSettingsSource):
     """`NOTIFIER_X_FILE=/path` and `$CREDENTIALS_DIRECTORY/notifier_x` hold the secret X."""
 
-    SECRETS = {
+    SECRETS: ClassVar[dict[str, tuple[str, ...]]] = {
         "secret_key": ("secret_key",),
         "twilio_auth_token": ("twilio", "auth_token"),
         "twilio_alternate_auth_token": ("twilio", "alternate_auth_token"),

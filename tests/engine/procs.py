@@ -23,7 +23,9 @@ ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "crash-test-token"
 
 
-def write_broadcast_config(directory: Path, count: int, methods: str, *, mode: str = "broadcast") -> list[str]:
+def write_broadcast_config(
+    directory: Path, count: int, methods: str, *, mode: str = "broadcast"
+) -> list[str]:
     """A plan of `count` people and one tree `bulk` naming each of them; returns their mobiles."""
     numbers = [f"+32470{100000 + i}" for i in range(count)]
     people = "\n".join(
@@ -83,7 +85,9 @@ class Processes:
         log = self.tmp / f"{name}-{len(self.logs)}.log"
         self.logs.append(log)
         handle = log.open("wb")
-        return subprocess.Popen([NOTIFIER, *args], env=self.env, cwd=self.tmp, stdout=handle, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [NOTIFIER, *args], env=self.env, cwd=self.tmp, stdout=handle, stderr=subprocess.STDOUT
+        )
 
     def start_sandbox(self) -> None:
         self.sandbox = self._spawn(
@@ -136,7 +140,9 @@ class Processes:
             return json.loads(response.read())
 
     def sandbox_json(self, what: str) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.sandbox_port}/sandbox/{what}", timeout=10) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.sandbox_port}/sandbox/{what}", timeout=10
+        ) as response:
             data = json.loads(response.read())
         return data if isinstance(data, list) else data.get(what, data.get("items", []))
 

@@ -45,8 +45,12 @@ def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> Non
         token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
         procs.start_sandbox()
         procs.start_daemon()
-        started = procs.api("POST", "/api/v1/activations", token, {"tree": "bulk", "kind": "incident",
-                                                                     "fields": {"nature": "Crash trial"}})
+        started = procs.api(
+            "POST",
+            "/api/v1/activations",
+            token,
+            {"tree": "bulk", "kind": "incident", "fields": {"nature": "Crash trial"}},
+        )
         assert started["status"] == "open"
         _wait(lambda: len(_numbers_reached(procs)) >= 150, 120, "150 messages before the crash")
         before = len(_numbers_reached(procs))
@@ -62,7 +66,9 @@ def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> Non
         reached = _numbers_reached(procs)
         assert set(reached) == set(numbers), "a contact never got its message"
         duplicates = sum(count - 1 for count in reached.values())
-        assert duplicates <= MAX_IN_FLIGHT, f"{duplicates} duplicates (before crash {before}, during {during})"
+        assert duplicates <= MAX_IN_FLIGHT, (
+            f"{duplicates} duplicates (before crash {before}, during {during})"
+        )
         if sig == signal.SIGTERM:
             assert duplicates == 0, "a polite stop drains in-flight sends and duplicates nothing"
     finally:
@@ -80,8 +86,12 @@ def test_pending_deadlines_fire_after_a_crash(tmp_path: Path) -> None:
         token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
         procs.start_sandbox()
         procs.start_daemon()
-        procs.api("POST", "/api/v1/activations", token, {"tree": "bulk", "kind": "incident",
-                                                         "fields": {"nature": "Deadline trial"}})
+        procs.api(
+            "POST",
+            "/api/v1/activations",
+            token,
+            {"tree": "bulk", "kind": "incident", "fields": {"nature": "Deadline trial"}},
+        )
         _wait(lambda: len(_numbers_reached(procs)) == len(numbers), 30, "the first SMS to everyone")
         procs.kill_daemon(signal.SIGKILL)
         assert procs.sandbox_json("calls") == []
