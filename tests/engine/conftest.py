@@ -3,6 +3,7 @@ the HTTP server on a free port, and a clock running `scale` times faster than th
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,3 +51,73 @@ async def system(tmp_path: Path) -> AsyncIterator[Runtime]:
         yield runtime
     finally:
         await runtime.stop(timeout=5)
+
+
+@contextlib.asynccontextmanager
+async def running_system(tmp_path: Path, scale: float = 600.0, **overrides: object) -> AsyncIterator[Runtime]:
+    """A whole system on custom settings (e.g. a small plan written by the test)."""
+    from notifier.runtime import make_clock
+
+    port = free_port()
+    settings = system_settings(tmp_path, port, scale=scale, **overrides)
+    await upgrade_async(settings.database_url)
+    runtime = Runtime(settings, make_clock(settings))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop(timeout=5)
+
+
+SMALL_PLAN = """
+organisation: {name: EOS continuity, timezone: Europe/Brussels}
+people:
+  - id: ana
+    name: Ana Novak
+    contacts:
+      - {kind: sms, address: "+32470990201", label: mobile}
+      - {kind: voice, address: "+32470990201", label: mobile}
+      - {kind: email, address: ana.novak@example.org}
+  - id: ben
+    name: Ben Peeters
+    contacts:
+      - {kind: sms, address: "+32470990202", label: mobile}
+      - {kind: voice, address: "+32470990202", label: mobile}
+      - {kind: email, address: ben.peeters@example.org}
+  - id: cleo
+    name: Cleo Weber
+    contacts:
+      - {kind: sms, address: "+32470990203", label: mobile}
+      - {kind: voice, address: "+32470990203", label: mobile}
+      - {kind: email, address: cleo.weber@example.org}
+roles:
+  - {id: eos-lead, name: EOS recovery lead, primary: ana, alternates: [ben]}
+  - {id: eos-oncall, name: EOS on-call, primary: cleo}
+"""
+
+SMALL_TREES = """
+policies:
+  - id: p
+    methods: [{kind: sms, wait: 5m}, {kind: voice, wait: 3m}, {kind: email, wait: 10m}]
+    respect_hours: false
+calltrees:
+  - id: eos
+    name: EOS recovery
+    mode: broadcast
+    policy: p
+    nodes:
+      - role: eos-lead
+  - id: eos-oncall
+    name: EOS on-call
+    mode: broadcast
+    policy: p
+    nodes:
+      - role: eos-oncall
+"""
+
+
+def write_small_config(directory: Path) -> dict[str, object]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "plan.yaml").write_text(SMALL_PLAN)
+    (directory / "trees.yaml").write_text(SMALL_TREES)
+    return {"plan_paths": [directory / "plan.yaml"], "calltree_paths": [directory / "trees.yaml"]}
