@@ -32,7 +32,14 @@ async def serve(settings: Settings, shutdown_timeout: float = 10.0) -> int:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: _reload(runtime))
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_hangup() -> None:
+        task = asyncio.create_task(_reload(runtime))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)
     systemd.notify(f"READY=1\nSTATUS=serving on {settings.http_host}:{settings.http_port}")
     log.info("ready", http=f"{settings.http_host}:{settings.http_port}", sandbox=settings.sandbox)
     watchdog = asyncio.create_task(_watchdog(runtime, stop))
@@ -56,10 +63,15 @@ async def serve(settings: Settings, shutdown_timeout: float = 10.0) -> int:
     return exit_code
 
 
-def _reload(runtime: Runtime) -> None:
+async def _reload(runtime: Runtime) -> None:
     systemd.notify("RELOADING=1")
-    runtime.reload()
-    systemd.notify("READY=1\nSTATUS=configuration reloaded")
+    try:
+        reloaded = await runtime.reload()
+    except Exception as exc:  # a store hiccup during reload must not take the daemon down
+        log.error("reload failed; the running configuration stays", error=repr(exc))
+        reloaded = False
+    status = "configuration reloaded" if reloaded else "reload refused; previous configuration in use"
+    systemd.notify(f"READY=1\nSTATUS={status}")
 
 
 async def _watchdog(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -165,17 +165,28 @@ class Runtime:
         )
         return {ChannelKind.SMS: twilio, ChannelKind.VOICE: twilio, ChannelKind.EMAIL: smtp}
 
-    def reload(self) -> bool:
-        """Re-read plan and call trees; keep the running configuration if the new one is invalid."""
-        assert self.engine is not None
+    async def reload(self) -> bool:
+        """Re-read plan and call trees; keep the running configuration if the new one is invalid.
+
+        Running activations keep their frozen snapshots; new activations use the new trees. A changed
+        plan is stored as a new plan version with its record of changes.
+        """
+        assert self.engine is not None and self.plan_store is not None
         try:
             config = load_config(self.settings)
         except StartupError as exc:
             log.error("reload refused; the running configuration stays", problems=str(exc))
             return False
-        config.plan_version = self.engine.config.plan_version
+        imported = await self.plan_store.import_plan(
+            config.plan, author="notifier daemon", comment="reloaded (SIGHUP)"
+        )
+        config.plan_version = imported.version or self.engine.config.plan_version
         self.engine.config = config
-        log.info("reloaded plan and call trees", trees=len(config.trees.calltrees))
+        log.info(
+            "reloaded plan and call trees",
+            trees=len(config.trees.calltrees),
+            plan_version=config.plan_version,
+        )
         return True
 
     async def stop(self, timeout: float = 10.0) -> None:
