@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from notifier.domain.calltree import CompletionRule
 from notifier.domain.durations import format_duration
-from notifier.domain.events import Cancel, Close, Completed, TimeLimitPassed
+from notifier.domain.events import Announce, Cancel, Close, Completed, MessageKind, TimeLimitPassed
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
 from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY
@@ -99,11 +99,21 @@ def close_activation(w: Work, event: Close) -> None:
     w.log("closed", event.by, f"activation closed; return to normal sent to {len(w.reached)} people")
     extra = {"message": event.message} if event.message else {}
     for person_id in list(w.reached):
-        _deactivate(w, person_id, extra)
+        _tell_reached(w, person_id, "deactivation", extra)
 
 
-def _deactivate(w: Work, person_id: str, extra: dict[str, str]) -> None:
-    """The all-clear goes by SMS if we have a usable number, else by the channel that reached them."""
+def announce(w: Work, event: Announce) -> None:
+    """An update to everyone reached so far; the escalation itself is not changed."""
+    if w.status == "closed":
+        w.log("announce", event.by, "ignored", "activation already closed")
+        return
+    w.log("announced", event.by, f"update sent to {len(w.reached)} people: {event.message}")
+    for person_id in list(w.reached):
+        _tell_reached(w, person_id, "update", {"message": event.message, "response": event.message})
+
+
+def _tell_reached(w: Work, person_id: str, kind: MessageKind, extra: dict[str, str]) -> None:
+    """Sent by SMS if we have a usable number, else by the channel that reached them."""
     person = w.snap.people[person_id]
     dead = set(w.dead)
     reaching = [a for a in w.attempts.values() if a.person == person_id and a.status in REACHED]
@@ -118,12 +128,13 @@ def _deactivate(w: Work, person_id: str, extra: dict[str, str]) -> None:
     if contact is None and usable:
         contact = usable[0]
     if contact is None:
-        w.log("deactivation", person_id, "not sent", "no usable contact method")
+        w.log(kind, person_id, "not sent", "no usable contact method")
         return
     nodes = [a.node for a in reaching] + [c.node for c in w.cursors.values() if c.person == person_id]
     node = nodes[0] if nodes else ""
-    w.send(person_id, node, contact, "deactivation", extra)
-    w.log("deactivation", person_id, f"return to normal sent by {contact.kind.value}")
+    w.send(person_id, node, contact, kind, extra)
+    what = "return to normal" if kind == "deactivation" else kind
+    w.log(kind, person_id, f"{what} sent by {contact.kind.value}")
 
 
 def time_limit_due(w: Work, fence: int) -> None:

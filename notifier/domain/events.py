@@ -76,8 +76,16 @@ class Close(Model):
     message: str | None = None
 
 
+class Announce(Model):
+    """An update to everyone reached so far (e.g. monitoring reports the service recovered)."""
+
+    type: Literal["announce"] = "announce"
+    by: str
+    message: str
+
+
 Event = Annotated[
-    Start | AttemptOutcome | ProviderStatus | Reply | AckOnBehalf | DeadlineDue | Cancel | Close,
+    Start | AttemptOutcome | ProviderStatus | Reply | AckOnBehalf | DeadlineDue | Cancel | Close | Announce,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

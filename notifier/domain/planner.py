@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 
 from notifier.domain.calltree import ActivationKind, Mode
 from notifier.domain.completion import (
+    announce,
     cancel,
     check_completion,
     close_activation,
@@ -57,6 +58,7 @@ from notifier.domain.durations import format_duration
 from notifier.domain.events import (
     AckOnBehalf,
     Action,
+    Announce,
     AttemptOutcome,
     Cancel,
     Close,
@@ -110,6 +112,8 @@ def decide(snapshot: Snapshot, state: ActivationState | None, event: Event, now:
             cancel(w, event)
         case Close():
             close_activation(w, event)
+        case Announce():
+            announce(w, event)
     return Decision(w.result(), tuple(w.actions))
 
 

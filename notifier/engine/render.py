@@ -38,7 +38,8 @@ def make_renderer(
         ):
             ack_url = ack_url_for(activation_id, send.attempt_id)
         message = MessageFields(
-            **{name: str(fields.get(name, "") or "") for name in _NIST_FIELDS},
+            # a send may carry its own text for a field (an update's new response details)
+            **{name: str(extra.get(name) or fields.get(name, "") or "") for name in _NIST_FIELDS},
             tree=snapshot.tree_name,
             ref=ref,
             person=person.name if person else "",

@@ -27,7 +27,7 @@ from notifier.api.engine_api import (
 )
 from notifier.channels import voice
 from notifier.domain.alerts import Alert
-from notifier.domain.events import AckOnBehalf, Cancel, Close
+from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
 from notifier.domain.routing import route_alert
 from notifier.engine import views
 from notifier.engine.core import ActivationError, Engine
@@ -133,11 +133,12 @@ class EngineService:
         )
 
     async def _resolved(self, activation_id: str, alert: Alert, on_resolved: str) -> None:
+        by, text = f"alert:{alert.source}", f"Resolved: {alert.summary}"
         if str(on_resolved) == "close":
-            await self.engine.handle(
-                activation_id, [Close(by=f"alert:{alert.source}", message=f"Resolved: {alert.summary}")]
-            )
+            await self.engine.handle(activation_id, [Close(by=by, message=text)])
             return
+        if str(on_resolved) == "announce":
+            await self.engine.handle(activation_id, [Announce(by=by, message=text)])
         from notifier.engine.repo import insert_log
 
         async with self.engine.stepper.transaction() as conn:

@@ -162,3 +162,19 @@ def test_events_and_actions_survive_json() -> None:
         assert ACTION_ADAPTER.validate_json(ACTION_ADAPTER.dump_json(action)) == action
     for event in (Start(), Cancel(by="p-cpc"), ProviderStatus(attempt_id="a1", status="delivered")):
         assert EVENT_ADAPTER.validate_json(EVENT_ADAPTER.dump_json(event)) == event
+
+
+def test_announce_updates_the_reached_and_changes_no_escalation() -> None:
+    from notifier.domain.events import Announce
+
+    sim = Sim(snapshot())
+    sim.step(Start())
+    sim.confirm("p-cpc")
+    deadlines_before = dict(sim.deadlines)
+    actions = sim.step(Announce(by="alert:alertmanager", message="Resolved: SEED back online"))
+    updates = [s for s in sends(actions) if s.message_kind == "update"]
+    assert [s.person_id for s in updates] == ["p-cpc"]
+    assert updates[0].extra["message"] == "Resolved: SEED back online"
+    assert sim.deadlines == deadlines_before and sim.st.status == "open"
+    sim.step(Close(by="p-cpc"))
+    assert sends(sim.step(Announce(by="x", message="late"))) == []
