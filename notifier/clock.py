@@ -50,3 +50,10 @@ class ScaledClock:
 
 async def sleep_until(clock: Clock, when: datetime) -> None:
     await clock.sleep((when - clock.now()).total_seconds())
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as aware UTC: SQLite hands back naive datetimes, and all we store is UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

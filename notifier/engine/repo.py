@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notifier.clock import as_utc
 from notifier.store.engine_tables import activations, activity_log, deadlines, opt_outs, outbox
 
 
@@ -183,20 +184,13 @@ async def finish_outbox_many(conn: AsyncConnection, updates: Sequence[tuple[int,
         await conn.execute(statement, params)
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes; everything we store is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 async def next_outbox_time(conn: AsyncConnection) -> datetime | None:
     query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
-    return aware((await conn.execute(query)).scalar())
+    return as_utc((await conn.execute(query)).scalar())
 
 
 async def next_deadline(conn: AsyncConnection) -> datetime | None:
-    return aware((await conn.execute(select(func.min(deadlines.c.due_at)))).scalar())
+    return as_utc((await conn.execute(select(func.min(deadlines.c.due_at)))).scalar())
 
 
 async def due_deadlines(
@@ -209,7 +203,7 @@ async def due_deadlines(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [(r[0], r[1], r[2], aware(r[3]) or now) for r in (await conn.execute(query)).all()]
+    return [(r[0], r[1], r[2], as_utc(r[3]) or now) for r in (await conn.execute(query)).all()]
 
 
 async def find_outbox(conn: AsyncConnection, activation_id: str, attempt_id: str) -> OutboxRow | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,15 +15,10 @@ from notifier.api.engine_api import (
     NodeProgress,
     PersonProgress,
 )
+from notifier.clock import as_utc
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, cursor_key
 from notifier.store.engine_tables import activations
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def summary(row: Any) -> ActivationSummary:
@@ -34,9 +28,9 @@ def summary(row: Any) -> ActivationSummary:
         tree=row.tree_id,
         kind=row.kind,
         status=row.status,
-        started_at=_aware(row.started_at),
+        started_at=as_utc(row.started_at),
         started_by=row.started_by,
-        completed_at=_aware(row.completed_at),
+        completed_at=as_utc(row.completed_at),
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notifier.clock import as_utc
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 from notifier.reports.activity_log import (
@@ -43,15 +44,8 @@ MEDIA_TYPES = {
 TREND_DEPTH = 12  # earlier drills shown in a trend table
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def record_from_row(row: Any) -> ActivationRecord:
-    started_at = _aware(row.started_at)
+    started_at = as_utc(row.started_at)
     assert started_at is not None
     return ActivationRecord(
         id=row.id,
@@ -64,8 +58,8 @@ def record_from_row(row: Any) -> ActivationRecord:
         reason=row.reason or "",
         snapshot=Snapshot.model_validate(row.snapshot),
         state=ActivationState.model_validate(row.state),
-        completed_at=_aware(row.completed_at),
-        closed_at=_aware(row.closed_at),
+        completed_at=as_utc(row.completed_at),
+        closed_at=as_utc(row.closed_at),
         fields=dict(row.fields or {}),
     )
 
@@ -77,7 +71,7 @@ async def load_log(conn: AsyncConnection, activation_id: str) -> list[LogRow]:
     )
     rows = [
         LogRow(
-            at=_aware(r.at) or datetime.now(UTC),
+            at=as_utc(r.at) or datetime.now(UTC),
             step=r.step,
             who=r.who,
             outcome=r.outcome or "",
@@ -89,7 +83,7 @@ async def load_log(conn: AsyncConnection, activation_id: str) -> list[LogRow]:
     for r in (await conn.execute(reply_query)).all():
         rows.append(
             LogRow(
-                at=_aware(r.received_at) or datetime.now(UTC),
+                at=as_utc(r.received_at) or datetime.now(UTC),
                 step="response",
                 who=r.person_id,
                 outcome=f"{r.channel} reply {r.raw.strip()[:40]!r} read as {r.action}",
