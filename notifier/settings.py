@@ -8,6 +8,7 @@ then defaults. The defaults run the embedded setup: SQLite under `./var` and the
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,6 +46,52 @@ class MqttSettings(BaseModel):
     shared_group: str | None = None
 
 
+class DrillSchedule(BaseModel):
+    """A notification drill of one call tree on a calendar (NIST SP 800-34 §3.5: test call trees)."""
+
+    tree: str = Field(description="call tree id")
+    cron: str = Field(
+        "0 10 1 1,4,7,10 *",
+        description="standard 5-field crontab (0 or 7 = Sunday), in `timezone`; default quarterly",
+    )
+    timezone: str | None = Field(None, description="IANA zone; default: the organisation's")
+    announced: bool = Field(False, description="send a heads-up `announce_before` the drill")
+    announce_before: timedelta = Field(timedelta(days=1), description="e.g. PT24H or 86400 (seconds)")
+    fields: dict[str, str] = Field(default_factory=dict, description="message fields of the drill")
+    enabled: bool = True
+
+
+class ReminderSettings(BaseModel):
+    """Contact review reminders: who is overdue under the plan's review policy is asked to confirm."""
+
+    enabled: bool = False
+    cron: str = Field("0 9 * * *", description="when the daily check runs, in the organisation's zone")
+    repeat_days: int = Field(7, ge=1, description="days before an unanswered reminder is sent again")
+
+
+class ReportDelivery(BaseModel):
+    """Email the reports of activations completed since the last delivery."""
+
+    cron: str = Field(description="standard 5-field crontab in the organisation's time zone")
+    kinds: list[str] = Field(default_factory=lambda: ["drill", "incident"])
+    recipients: list[str] = Field(
+        default_factory=list, description="person ids; default: the organisation's report_recipients"
+    )
+
+
+class ScheduleSettings(BaseModel):
+    """Calendar jobs; with several instances only the leader (advisory lock) runs them."""
+
+    enabled: bool = True
+    drills: list[DrillSchedule] = Field(default_factory=list)
+    reminders: ReminderSettings = ReminderSettings()
+    reports: list[ReportDelivery] = Field(default_factory=list)
+    email_drill_reports: bool = Field(True, description="email each drill's report when it completes")
+    misfire_grace: timedelta = Field(
+        timedelta(hours=1), description="a job missed while no instance ran still fires this late"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", env_nested_delimiter="__", extra="ignore")
 
@@ -62,6 +109,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     mqtt: MqttSettings = MqttSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
     @classmethod
     def settings_customise_sources(
