@@ -11,12 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from notifier.domain.masking import mask_email, mask_phone
+from notifier.domain.masking import PHONE_IN_TEXT, mask_email, mask_phone, mask_text
 
-# Plan numbers are E.164, so a leading + tells a number from a date such as 2026-03-02; spaces and
-# punctuation are allowed because free text (a reason, a report) may write "+32 471 23 45 56".
-_PHONE = re.compile(r"\+\d[\d\s().\-]{5,}\d")
-_EMAIL = re.compile(r"[^@\s<>\"'(),;:]+@[^@\s<>\"'(),;:]+")
 _ADDRESS_KEYS = frozenset({"address", "to", "from", "from_", "phone", "email", "number"})
 
 
@@ -29,15 +25,9 @@ def mask_value(value: str) -> str:
     stripped = value.strip()
     if "@" in stripped:
         return mask_email(stripped)
-    if _PHONE.fullmatch(stripped):
+    if PHONE_IN_TEXT.fullmatch(stripped):
         return _phone(stripped)
     return "***" if value else value
-
-
-def mask_text(text: str) -> str:
-    """Mask every phone number and email address found inside free text."""
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    return _PHONE.sub(lambda m: _phone(m.group(0)), text)
 
 
 def mask_data(data: Any) -> Any:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 
-_PHONE = re.compile(r"\+\d{6,15}")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# Plan numbers are E.164, so a leading + tells a number from a date such as 2026-03-02; spaces and
+# punctuation are allowed because free text (a reason, a report, a reply) may write "+32 471 23 45 56".
+PHONE_IN_TEXT = re.compile(r"\+\d[\d\s().\-]{5,}\d")
+EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"'(),;:]+@[^@\s<>\"'(),;:]+")
 
 
 def mask_phone(number: str) -> str:
@@ -37,5 +39,5 @@ def mask_address(address: str) -> str:
 
 def mask_text(text: str) -> str:
     """Mask every phone number and email address inside free text (log lines, errors)."""
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    text = EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), text)
+    return PHONE_IN_TEXT.sub(lambda m: mask_phone("+" + re.sub(r"\D", "", m.group(0))), text)

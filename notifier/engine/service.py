@@ -14,7 +14,12 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from twilio.twiml.voice_response import VoiceResponse
 
-from notifier.api.engine_api import (
+from notifier.channels import voice
+from notifier.domain.alerts import Alert
+from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
+from notifier.domain.routing import route_alert
+from notifier.engine import views
+from notifier.engine.contract import (
     AckPageView,
     ActivationSummary,
     ActivationView,
@@ -25,11 +30,6 @@ from notifier.api.engine_api import (
     StartRequest,
     StoreUnavailable,
 )
-from notifier.channels import voice
-from notifier.domain.alerts import Alert
-from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
-from notifier.domain.routing import route_alert
-from notifier.engine import views
 from notifier.engine.core import ActivationError, Engine
 from notifier.engine.responses import Responses, form_value, parse_token
 from notifier.store.engine_tables import activations, alerts

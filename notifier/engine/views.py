@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notifier.api.engine_api import (
+from notifier.clock import as_utc
+from notifier.domain.snapshot import Snapshot
+from notifier.domain.state import ActivationState, cursor_key
+from notifier.engine.contract import (
     ActivationSummary,
     ActivationView,
     AttemptView,
     NodeProgress,
     PersonProgress,
 )
-from notifier.clock import as_utc
-from notifier.domain.snapshot import Snapshot
-from notifier.domain.state import ActivationState, cursor_key
 from notifier.store.engine_tables import activations
 
 

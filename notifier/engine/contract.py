@@ -1,0 +1,113 @@
+"""What the engine gives the outside world: read models of activations and the errors it raises.
+
+They live in the engine layer because the engine builds them; the HTTP layer (`notifier.api`) and
+the CLI only consume them. `notifier.api.engine_api.EngineAPI` is the protocol over these types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from notifier.domain.calltree import ActivationKind
+
+
+class EngineError(Exception):
+    """Base of the errors the engine reports to the API; the message is shown to the caller."""
+
+
+class StoreUnavailable(EngineError):
+    """The database could not be written; nothing was accepted. Answer 503 so the sender retries."""
+
+
+class NotFound(EngineError):
+    pass
+
+
+class Conflict(EngineError):
+    pass
+
+
+class Rejected(EngineError):
+    """The request is well-formed but cannot be done (unknown tree, unknown person...)."""
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AlertReceipt(_View):
+    dedup_key: str
+    status: Literal["accepted", "duplicate", "resolved", "unrouted"] = Field(
+        description="accepted: stored and routed; duplicate: an open activation has it; "
+        "resolved: a firing alert was resolved; unrouted: stored, no route matched"
+    )
+    activation_id: str | None = None
+    route: str | None = None
+
+
+class StartRequest(_View):
+    tree_id: str
+    kind: ActivationKind = ActivationKind.INCIDENT
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="message content NIST asks for: nature, outage_estimate, response, "
+        "convene_where, convene_when, relocation, instructions",
+    )
+    started_by: str
+    reason: str = ""
+    policy_id: str | None = None
+
+
+class AttemptView(_View):
+    channel: str
+    address: str
+    status: str
+    at: datetime | None = None
+
+
+class PersonProgress(_View):
+    person: str
+    name: str
+    status: str
+    attempts: list[AttemptView] = Field(default_factory=list)
+
+
+class NodeProgress(_View):
+    key: str
+    label: str
+    status: str
+    level: int
+    people: list[PersonProgress] = Field(default_factory=list)
+
+
+class ActivationSummary(_View):
+    id: str
+    ref: str
+    tree: str
+    kind: ActivationKind
+    status: str
+    started_at: datetime
+    started_by: str
+    completed_at: datetime | None = None
+
+
+class ActivationView(ActivationSummary):
+    reason: str = ""
+    nodes: list[NodeProgress] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+class AckPageView(_View):
+    """What an email ack page shows: enough to know what is asked, no contact data."""
+
+    activation_id: str
+    ref: str
+    tree_name: str
+    kind: ActivationKind
+    person_name: str
+    summary: str
+    answered: str | None = Field(None, description="the answer already recorded, if any")
+    open: bool = True
