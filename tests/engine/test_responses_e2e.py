@@ -67,6 +67,7 @@ async def test_decline_moves_to_the_alternate_at_once(tmp_path: Path) -> None:
         ben_sms = await rt.sandbox.device(BEN).expect_sms("Reply 1 to confirm", timeout=10)
         ana_sms = rt.sandbox.messages[0]
         assert ana_sms.to == ANA
+        assert ana_sms.validity_period == 30 * 60  # the policy's validity period reached Twilio
         # "at once": the alternate is messaged well before Ana's 5-minute wait would have run out
         clock_gap = (ben_sms.created_at - ana_sms.created_at).total_seconds()
         assert clock_gap < 5 * 60, clock_gap
