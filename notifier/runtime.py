@@ -28,6 +28,7 @@ from notifier.domain.plan import ChannelKind
 from notifier.engine.core import Config, Engine
 from notifier.engine.render import make_renderer
 from notifier.engine.service import EngineService
+from notifier.metrics import Metrics
 from notifier.plan.loader import load
 from notifier.settings import Settings
 from notifier.store.db import check_migrated, make_engine, session_factory
@@ -67,6 +68,7 @@ class Runtime:
     server: uvicorn.Server | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     plan_store: PlanStore | None = None
+    metrics: Metrics | None = None
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -120,9 +122,12 @@ class Runtime:
             max_in_flight=settings.max_in_flight,
         )
         self.service = EngineService(self.engine, settings.public_base_url)
+        self.metrics = Metrics()
+        self.metrics.attach(self.engine)
         await self.engine.start()
         if http:
             app = create_app(self.service, settings, TokenStore(self.db), self.clock)
+            self.metrics.install(app)
             config_ = uvicorn.Config(
                 app,
                 host=settings.http_host,

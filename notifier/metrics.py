@@ -1,0 +1,253 @@
+"""Prometheus metrics of one running instance, served at `/metrics`.
+
+Why a registry per `Metrics` (not the global default): several runtimes live in one test process,
+and each must count only what it did. Counters are driven by the engine's step listener: every step
+hands over the activation's new state, and the difference from the previous state says which
+attempts changed status and who acknowledged. Reading the state (instead of hooking each sender,
+webhook and deadline) counts every path the same way, including opted-out numbers that never reach
+a provider. Outbox depth and deadline lateness are read when Prometheus scrapes.
+
+Nothing here carries personal data: labels are channels, outcomes, route templates and statuses.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import OrderedDict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import func, select
+
+from notifier.domain.events import Log
+from notifier.domain.state import ActivationState
+from notifier.store.engine_tables import outbox
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from notifier.engine.core import Engine
+    from notifier.engine.stepper import StepResult
+
+ACK_BUCKETS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+OUTBOX_STATUSES = ("pending", "sending")
+TRACKED_ACTIVATIONS = 10_000  # state kept for diffing; the oldest idle activation is forgotten first
+
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
+
+
+class Metrics:
+    """The instance's metrics; `attach(engine)` starts counting, `scrape()` renders the exposition."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages = Counter(
+            "notifier_messages",
+            "Messages and calls by channel and by each status they reached (queued, sent, delivered, "
+            "failed, no_answer, busy, machine, answered, invalid, opted_out, unknown, skipped)",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.acknowledgements = Counter(
+            "notifier_acknowledgements",
+            "Answers recorded for a call-tree node, by the channel they came through",
+            ["channel", "response"],
+            registry=r,
+        )
+        self.time_to_ack = Histogram(
+            "notifier_time_to_acknowledge_seconds",
+            "From the first attempt to reach a person for a node to their confirmation (engine clock)",
+            ["channel"],
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
+        self.activations = Counter(
+            "notifier_activations_started", "Activations started, by kind", ["kind"], registry=r
+        )
+        self.outbox_depth = Gauge(
+            "notifier_outbox_depth",
+            "Outbox rows waiting or being sent, read at scrape",
+            ["status"],
+            registry=r,
+        )
+        self.deadline_lateness = Histogram(
+            "notifier_deadline_lateness_seconds",
+            "How late escalation deadlines fired after their due time (engine clock)",
+            buckets=LATENESS_BUCKETS,
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "notifier_http_request_duration_seconds",
+            "HTTP handling time per route template (webhooks, API, ack pages)",
+            ["route", "method", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=r,
+        )
+        self.mqtt_connected = Gauge(
+            "notifier_mqtt_connected", "1 while the MQTT consumer is connected to the broker", registry=r
+        )
+        self.engine: Engine | None = None
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        _BY_REGISTRY[self.registry] = self
+
+    # --- engine --------------------------------------------------------------------------------
+    def attach(self, engine: Engine) -> None:
+        self.engine = engine
+        engine.on_step(self.observe_step)
+
+    def observe_step(self, result: StepResult) -> None:
+        state = result.state
+        seen = self._seen.pop(result.activation_id, None)
+        started = any(isinstance(a, Log) and a.step == "activation started" for a in result.actions)
+        if seen is None:
+            seen = _Seen()
+            if started:
+                kind = self._kind(result.activation_id)
+                self.activations.labels(kind=kind).inc()
+            else:  # first sight after a restart: take the state as the baseline, count from here on
+                seen.absorb(state)
+                self._remember(result.activation_id, seen, state)
+                return
+        for attempt in state.attempts.values():
+            if seen.attempts.get(attempt.id) != attempt.status:
+                if attempt.id not in seen.attempts and attempt.status != "queued":
+                    self.messages.labels(attempt.channel.value, "queued").inc()
+                self.messages.labels(attempt.channel.value, attempt.status).inc()
+        for key, cursor in state.cursors.items():
+            if cursor.status in ("acknowledged", "declined") and seen.cursors.get(key) != cursor.status:
+                via = cursor.acked_via or _last_channel(state, cursor.node, cursor.person)
+                response = "confirm" if cursor.status == "acknowledged" else "decline"
+                self.acknowledgements.labels(via, response).inc()
+                if response == "confirm" and cursor.acked_at is not None:
+                    first = _first_attempt(state, cursor.node, cursor.person)
+                    if first is not None:
+                        self.time_to_ack.labels(via).observe(
+                            max(0.0, (cursor.acked_at - first).total_seconds())
+                        )
+        seen.absorb(state)
+        self._remember(result.activation_id, seen, state)
+
+    def _kind(self, activation_id: str) -> str:
+        snapshot = self.engine.stepper._snapshots.get(activation_id) if self.engine else None
+        return str(snapshot.kind) if snapshot is not None else "unknown"
+
+    def _remember(self, activation_id: str, seen: _Seen, state: ActivationState) -> None:
+        if state.status in ("closed", "cancelled"):
+            return  # nothing more will be sent for it; a late callback re-baselines harmlessly
+        self._seen[activation_id] = seen
+        while len(self._seen) > TRACKED_ACTIVATIONS:
+            self._seen.popitem(last=False)
+
+    async def refresh(self) -> None:
+        """Scrape-time values: outbox depth from the store, deadline lateness from the waiter."""
+        if self.engine is None:
+            return
+        waiter = self.engine.waiter
+        late, waiter.lateness[:] = list(waiter.lateness), []
+        for seconds in late:
+            self.deadline_lateness.observe(max(0.0, seconds))
+        async with self.engine.db.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.status, func.count())
+                .where(outbox.c.status.in_(OUTBOX_STATUSES))
+                .group_by(outbox.c.status)
+            )
+            depth = {status: int(count) for status, count in rows}
+        for status in OUTBOX_STATUSES:
+            self.outbox_depth.labels(status).set(depth.get(status, 0))
+
+    async def scrape(self) -> bytes:
+        await self.refresh()
+        return generate_latest(self.registry)
+
+    # --- HTTP ----------------------------------------------------------------------------------
+    def install(self, app: FastAPI) -> None:
+        """Add `GET /metrics` and the latency middleware to `app`; keeps `app.state.metrics`."""
+        from fastapi import Response
+
+        app.state.metrics = self
+
+        async def metrics_endpoint() -> Response:
+            return Response(await self.scrape(), media_type=CONTENT_TYPE_LATEST)
+
+        app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+        app.add_middleware(_LatencyMiddleware, metrics=self)
+
+
+def set_mqtt_connected(target: Metrics | CollectorRegistry | None, connected: bool) -> None:
+    """For the MQTT consumer: report (dis)connection. Accepts the `Metrics` or its registry."""
+    metrics = target if isinstance(target, Metrics) else _BY_REGISTRY.get(target) if target else None
+    if metrics is not None:
+        metrics.mqtt_connected.set(1 if connected else 0)
+
+
+def mqtt_connected(target: Metrics | None) -> bool:
+    return target is not None and target.mqtt_connected._value.get() >= 1
+
+
+class _Seen:
+    """What the previous step of one activation looked like, as far as counting needs."""
+
+    __slots__ = ("attempts", "cursors")
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, str] = {}
+        self.cursors: dict[str, str] = {}
+
+    def absorb(self, state: ActivationState) -> None:
+        self.attempts = {a.id: a.status for a in state.attempts.values()}
+        self.cursors = {key: c.status for key, c in state.cursors.items()}
+
+
+def _last_channel(state: ActivationState, node: str, person: str) -> str:
+    """A decline does not record its channel on the cursor: the latest attempt answered tells it."""
+    attempts = [a for a in state.attempts.values() if a.node == node and a.person == person]
+    return max(attempts, key=lambda a: a.started_at).channel.value if attempts else "unknown"
+
+
+def _first_attempt(state: ActivationState, node: str, person: str) -> datetime | None:
+    times = [a.started_at for a in state.attempts.values() if a.node == node and a.person == person]
+    return min(times) if times else None
+
+
+class _LatencyMiddleware:
+    """Pure ASGI middleware (no body buffering): time per route template, never per raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if template != "/metrics":
+                self.metrics.http_latency.labels(
+                    template, scope.get("method", "?"), str(status["code"])
+                ).observe(time.perf_counter() - started)
