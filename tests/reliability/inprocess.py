@@ -1,0 +1,126 @@
+"""A whole daemon in the test's event loop, wired to a sandbox the test scripts (faults, personas).
+
+Unlike `tests/engine/conftest.py` (which lets the runtime start its own sandbox), the sandbox here
+is built by the test and passed by URL and port, exactly as a real provider is configured, so a
+test can also point SMTP at a closed port or give the Twilio client a short timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from notifier.api.engine_api import ActivationView, StartRequest
+from notifier.channels.sandbox import Faults, Persona, Sandbox
+from notifier.clock import ScaledClock
+from notifier.domain.calltree import ActivationKind
+from notifier.runtime import Runtime
+from notifier.settings import SmtpSettings, TwilioSettings
+from notifier.store.db import upgrade_async
+from notifier.store.engine_tables import activity_log, outbox
+from tests.engine.conftest import free_port, system_settings
+from tests.reliability.harness import ACCOUNT_SID, AUTH_TOKEN, write_tree
+
+
+@dataclass
+class System:
+    runtime: Runtime
+    sandbox: Sandbox
+
+    async def activate(self) -> str:
+        assert self.runtime.service is not None
+        view = await self.runtime.service.start_activation(
+            StartRequest(
+                tree_id="bulk",
+                kind=ActivationKind.DRILL,
+                fields={"nature": "Provider fault drill"},
+                started_by="reliability",
+            )
+        )
+        return view.id
+
+    async def finished(self, activation_id: str, timeout: float = 30) -> ActivationView:
+        assert self.runtime.service is not None
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            view = await self.runtime.service.get_activation(activation_id)
+            if view is not None and view.status != "open":
+                return view
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"activation {activation_id} still open after {timeout} s")
+
+    async def rows(self, table: Any, activation_id: str) -> list[Any]:
+        assert self.runtime.db is not None
+        async with self.runtime.db.connect() as conn:
+            query = select(table).where(table.c.activation_id == activation_id).order_by(table.c.id)
+            return list((await conn.execute(query)).all())
+
+    async def outbox(self, activation_id: str) -> list[Any]:
+        return await self.rows(outbox, activation_id)
+
+    async def activity(self, activation_id: str) -> list[Any]:
+        return await self.rows(activity_log, activation_id)
+
+
+@asynccontextmanager
+async def faulty_system(
+    tmp_path: Path,
+    numbers: list[str],
+    methods: str,
+    *,
+    faults: Faults | None = None,
+    personas: list[Persona] | None = None,
+    smtp_up: bool = True,
+    twilio_timeout: float = 10.0,
+    scale: float = 120.0,
+    emails: bool = False,
+) -> AsyncIterator[System]:
+    """A migrated SQLite daemon whose tree `bulk` names one person per number (see `write_tree`)."""
+    config = tmp_path / "cfg"
+    config.mkdir(exist_ok=True)
+    write_tree(config, numbers, methods, emails=emails)
+    clock = ScaledClock(scale)
+    box = Sandbox(
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        clock=clock,
+        smtp_port=0 if smtp_up else None,
+        faults=faults or Faults(seed=8),
+        personas=personas or [],
+    )
+    await box.start()
+    port = free_port()
+    settings = system_settings(
+        tmp_path,
+        port,
+        scale,
+        sandbox=False,
+        plan_paths=[config / "plan.yaml"],
+        calltree_paths=[config / "bulk.yaml"],
+        max_in_flight=10,
+        twilio=TwilioSettings(
+            account_sid=ACCOUNT_SID,
+            auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
+            base_url=box.url,
+            from_numbers=[f"+1500555{i:04d}" for i in range(5)],
+            rate_per_sender=100,
+            timeout=twilio_timeout,
+        ),
+        smtp=SmtpSettings(port=box.smtp_port if smtp_up else free_port()),
+    )
+    box.inbound_sms_url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+    await upgrade_async(settings.database_url)
+    runtime = Runtime(settings, clock)
+    await runtime.start()
+    try:
+        yield System(runtime, box)
+    finally:
+        await runtime.stop(timeout=5)
+        await box.stop()
