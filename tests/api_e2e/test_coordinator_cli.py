@@ -1,0 +1,186 @@
+"""Issue 4 acceptance: a coordinator drives the NIST sample tree from the CLI against a running daemon.
+
+Real processes: `notifier serve` (SQLite, 60x clock), the sandbox as Twilio and SMTP, and the
+`notifier` console script as the coordinator runs it. Everyone confirms by SMS except one team
+member, on whose behalf the coordinator acknowledges; closing sends the return-to-normal message to
+everyone who was reached.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifier.domain.calltree import ActivationKind
+from notifier.domain.plan import ChannelKind
+from notifier.domain.snapshot import compile_snapshot
+from notifier.plan.loader import load
+from tests.engine.conftest import ROOT
+from tests.engine.procs import NOTIFIER
+
+from .conftest import Daemon
+
+pytestmark = pytest.mark.slow  # subprocess daemons; part of CI
+
+SILENT = "p-romano"  # app-server-admin (NIST Figure 4-2, server recovery team)
+TREE = "nist-sample"
+
+
+def tree_people() -> dict[str, tuple[list[str], list[str]]]:
+    """person id -> (phone numbers, email addresses) for everyone the NIST tree may call."""
+    loaded = load([ROOT / "config" / "plan.yaml", ROOT / "calltrees"])
+    assert loaded.plan is not None and loaded.trees is not None
+    snapshot = compile_snapshot(loaded.plan, loaded.trees, TREE, ActivationKind.INCIDENT, None)
+    people: dict[str, tuple[list[str], list[str]]] = {}
+    for node in snapshot.nodes.values():
+        for person_id in node.holders:
+            person = loaded.plan.person(person_id)
+            assert person is not None
+            phones = sorted({c.address for c in person.contacts if c.kind is not ChannelKind.EMAIL})
+            emails = sorted({c.address for c in person.contacts if c.kind is ChannelKind.EMAIL})
+            people[person_id] = (phones, emails)
+    return people
+
+
+def wait(predicate: Any, timeout: float, what: str) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def person_status(view: dict[str, Any], person_id: str) -> set[str]:
+    return {p["status"] for n in view["nodes"] for p in n["people"] if p["person"] == person_id}
+
+
+def test_coordinator_starts_watches_acknowledges_and_closes(daemon: Daemon) -> None:
+    people = tree_people()
+    personas: list[dict[str, object]] = []
+    for person_id, (phones, _emails) in people.items():
+        preset = "never_answers" if person_id == SILENT else "confirms"
+        personas += [{"number": n, "preset": preset, "reply_after": 20.0} for n in phones]
+    daemon.personas(personas)
+
+    assert daemon.cli_json("status") == []
+    watcher = subprocess.Popen(
+        [
+            NOTIFIER,
+            "activate",
+            TREE,
+            "--field",
+            "nature=Data centre power loss",
+            "--field",
+            "outage_estimate=6 hours",
+            "--field",
+            "convene=Luxembourg site 14:00",
+            "--reason",
+            "EU ITSCM drill of the NIST tree",
+            "--watch",
+            "--interval",
+            "0.3",
+        ],
+        env=daemon.env,
+        cwd=daemon.tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # polling goes straight to the API (each CLI run costs a Python start-up); the CLI does the rest
+        wait(lambda: daemon.api("GET", "/api/v1/activations", daemon.token), 20, "the activation")
+        listed = daemon.cli_json("status")
+        assert isinstance(listed, list) and len(listed) == 1
+        activation_id = listed[0]["id"]
+        assert listed[0]["tree"] == TREE and listed[0]["status"] == "open"
+
+        # the silent team member is notified once their leader confirmed (cascade)
+        def silent_notified() -> bool:
+            view = daemon.api("GET", f"/api/v1/activations/{activation_id}", daemon.token)
+            return "notifying" in person_status(view, SILENT)
+
+        wait(silent_notified, 30, f"{SILENT} to be notified")
+        readable = daemon.cli("status", activation_id)
+        assert readable.returncode == 0, readable.stderr
+        assert "app-server-admin" in readable.stdout.lower() or "App" in readable.stdout
+        assert "+3247" not in readable.stdout or "*" in readable.stdout  # addresses are masked
+
+        acked = daemon.cli("ack", activation_id, SILENT)
+        assert acked.returncode == 0, acked.stderr
+        assert f"acknowledged for {SILENT}" in acked.stdout and "acknowledged" in acked.stdout
+
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, err
+    assert f"started activation {activation_id}" in out
+    assert "completed" in out
+
+    view = daemon.cli_json("status", activation_id)
+    assert isinstance(view, dict) and view["status"] == "completed"
+    acknowledged = {p["person"] for n in view["nodes"] for p in n["people"] if p["status"] == "acknowledged"}
+    assert SILENT in acknowledged
+
+    closed = daemon.cli_json("close", activation_id, "--message", "SEED and the data centre are back")
+    assert isinstance(closed, dict) and closed["status"] == "closed"
+    reached = closed["counts"]["reached"]
+    assert reached >= len(acknowledged)
+
+    def deactivation_recipients() -> set[str]:
+        texts = [(m["to"], m["body"]) for m in daemon.sandbox_json("messages")]
+        texts += [(to, e["subject"] + e["text"]) for e in daemon.sandbox_json("emails") for to in e["to"]]
+        hits = {to for to, body in texts if "return to normal" in body.lower() or "back" in body}
+        found = {pid for pid, (phones, emails) in people.items() if hits & set(phones + emails)}
+        return found if acknowledged <= found else set()
+
+    got = wait(deactivation_recipients, 30, "the return-to-normal message to reach everyone reached")
+    assert acknowledged <= got
+    assert len(got) >= reached
+
+    # closing twice is a conflict: one line, exit 1
+    again = daemon.cli("close", activation_id)
+    assert again.returncode == 1 and again.stderr.startswith("error: refused (409)")
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_cli_errors_are_one_line(daemon: Daemon, tmp_path: Path) -> None:
+    missing = daemon.cli("status", "0000000000000000")
+    assert missing.returncode == 1 and "not found (404)" in missing.stderr
+
+    unknown_tree = daemon.cli("activate", "no-such-tree")
+    assert unknown_tree.returncode == 1 and "invalid request (422)" in unknown_tree.stderr
+    assert "no-such-tree" in unknown_tree.stderr
+
+    bad_token = daemon.cli("status", "--token", "not-a-token")
+    assert bad_token.returncode == 1 and "refused the token (401" in bad_token.stderr
+
+    viewer = daemon.run("token", "create", "--role", "viewer", "--name", "viewer-e2e").strip()
+    refused = daemon.cli("activate", TREE, "--token", viewer)
+    assert refused.returncode == 1 and "(403" in refused.stderr
+
+    down = daemon.cli("status", "--url", "http://127.0.0.1:9")
+    assert down.returncode == 1
+    assert down.stderr.strip() == (
+        "error: cannot reach the daemon at http://127.0.0.1:9: connection refused; "
+        "is `notifier serve` running?"
+    )
+    for result in (missing, unknown_tree, bad_token, refused, down):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+    # the config file's api_url / api_token keys are used when nothing else is given
+    config = tmp_path / "client.yaml"
+    config.write_text(json.dumps({"api_url": daemon.env["NOTIFIER_API_URL"], "api_token": daemon.token}))
+    env = {k: v for k, v in daemon.env.items() if k not in ("NOTIFIER_API_URL", "NOTIFIER_API_TOKEN")}
+    env["NOTIFIER_CONFIG"] = str(config)
+    listed = subprocess.run([NOTIFIER, "status", "--json"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
