@@ -1,8 +1,9 @@
 """Liveness and readiness, unauthenticated so that systemd, load balancers and probes can call them.
 
 `/healthz` answers as long as the event loop does. `/readyz` asks the engine about each dependency
-and answers 503 until all are ready, so a load balancer sends no traffic to an instance that
-cannot store what it accepts. Neither reveals anything beyond component names and booleans.
+(the store, the dispatcher; the MQTT broker when MQTT is enabled) and answers 503 until all are
+ready, so a load balancer sends no traffic to an instance that cannot store what it accepts.
+Neither reveals anything beyond component names and booleans.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
+    context = get_context(request)
     try:
-        checks = await get_context(request).engine.ready()
+        checks = await context.engine.ready()
     except Exception:  # a failing check means "not ready", never a 500 with details
         checks = {"engine": False}
+    if context.settings.mqtt.enabled:
+        # the MQTT consumer reports its connection through `notifier.metrics.set_mqtt_connected`
+        from notifier.metrics import mqtt_connected
+
+        checks["mqtt"] = mqtt_connected(getattr(request.app.state, "metrics", None))
     ready = bool(checks) and all(checks.values())
     return JSONResponse(
         status_code=200 if ready else 503,
