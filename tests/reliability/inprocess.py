@@ -33,6 +33,10 @@ class System:
     runtime: Runtime
     sandbox: Sandbox
 
+    @property
+    def base(self) -> str:
+        return self.runtime.settings.public_base_url
+
     async def activate(self) -> str:
         assert self.runtime.service is not None
         view = await self.runtime.service.start_activation(
@@ -44,6 +48,12 @@ class System:
             )
         )
         return view.id
+
+    async def view(self, activation_id: str) -> ActivationView:
+        assert self.runtime.service is not None
+        view = await self.runtime.service.get_activation(activation_id)
+        assert view is not None, activation_id
+        return view
 
     async def finished(self, activation_id: str, timeout: float = 30) -> ActivationView:
         assert self.runtime.service is not None
@@ -81,6 +91,8 @@ async def faulty_system(
     twilio_timeout: float = 10.0,
     scale: float = 120.0,
     emails: bool = False,
+    auth_token: str = AUTH_TOKEN,
+    alternate_auth_token: str | None = None,
 ) -> AsyncIterator[System]:
     """A migrated SQLite daemon whose tree `bulk` names one person per number (see `write_tree`)."""
     config = tmp_path / "cfg"
@@ -89,7 +101,7 @@ async def faulty_system(
     clock = ScaledClock(scale)
     box = Sandbox(
         ACCOUNT_SID,
-        AUTH_TOKEN,
+        auth_token,
         clock=clock,
         smtp_port=0 if smtp_up else None,
         faults=faults or Faults(seed=8),
@@ -107,7 +119,8 @@ async def faulty_system(
         max_in_flight=10,
         twilio=TwilioSettings(
             account_sid=ACCOUNT_SID,
-            auth_token=AUTH_TOKEN,  # type: ignore[arg-type]
+            auth_token=auth_token,  # type: ignore[arg-type]
+            alternate_auth_token=alternate_auth_token,  # type: ignore[arg-type]
             base_url=box.url,
             from_numbers=[f"+1500555{i:04d}" for i in range(5)],
             rate_per_sender=100,
