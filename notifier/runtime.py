@@ -28,6 +28,7 @@ from notifier.domain.plan import ChannelKind
 from notifier.engine.core import Config, Engine
 from notifier.engine.render import make_renderer
 from notifier.engine.service import EngineService
+from notifier.intake.mqtt import start_mqtt
 from notifier.metrics import Metrics
 from notifier.plan.loader import load
 from notifier.settings import Settings
@@ -69,6 +70,7 @@ class Runtime:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     plan_store: PlanStore | None = None
     metrics: Metrics | None = None
+    mqtt: Any = None  # notifier.intake.mqtt.MqttIntake when settings.mqtt.enabled
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -125,6 +127,7 @@ class Runtime:
         self.metrics = Metrics()
         self.metrics.attach(self.engine)
         await self.engine.start()
+        self.mqtt = start_mqtt(self)
         if http:
             app = create_app(self.service, settings, TokenStore(self.db), self.clock)
             self.metrics.install(app)
@@ -197,6 +200,8 @@ class Runtime:
     async def stop(self, timeout: float = 10.0) -> None:
         if self.server is not None:
             self.server.should_exit = True
+        if self.mqtt is not None:  # first: no new alerts while the engine drains
+            await self.mqtt.stop()
         if self.engine is not None:
             await self.engine.stop(timeout)
         for task in self.tasks:

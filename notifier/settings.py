@@ -42,8 +42,11 @@ class MqttSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 1883
     prefix: str = "notifier"
-    client_id: str = "notifier"
+    client_id: str = Field("notifier", description="fixed: the broker keeps this session's queue")
     shared_group: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    keepalive: int = Field(30, ge=5, description="seconds; the last will fires after 1.5x without traffic")
 
 
 class DrillSchedule(BaseModel):
@@ -143,6 +146,7 @@ class _SecretFiles(PydanticBaseSettingsSource):
         "twilio_auth_token": ("twilio", "auth_token"),
         "twilio_alternate_auth_token": ("twilio", "alternate_auth_token"),
         "smtp_password": ("smtp", "password"),
+        "mqtt_password": ("mqtt", "password"),
         "database_url": ("database_url",),
     }
 
