@@ -71,6 +71,7 @@ class Runtime:
     plan_store: PlanStore | None = None
     metrics: Metrics | None = None
     mqtt: Any = None  # notifier.intake.mqtt.MqttIntake when settings.mqtt.enabled
+    calendar: Any = None  # notifier.scheduling.service.CalendarJobs: drills, reminders, reports
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -128,6 +129,9 @@ class Runtime:
         self.metrics.attach(self.engine)
         await self.engine.start()
         self.mqtt = start_mqtt(self)
+        from notifier.scheduling.service import start_calendar
+
+        self.calendar = start_calendar(self)
         if http:
             app = create_app(self.service, settings, TokenStore(self.db), self.clock)
             self.metrics.install(app)
@@ -202,6 +206,8 @@ class Runtime:
             self.server.should_exit = True
         if self.mqtt is not None:  # first: no new alerts while the engine drains
             await self.mqtt.stop()
+        if self.calendar is not None:
+            await self.calendar.stop()
         if self.engine is not None:
             await self.engine.stop(timeout)
         for task in self.tasks:

@@ -8,6 +8,7 @@ our callback token `<activation id>.<attempt id>` in their URL.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ def parse_token(token: str) -> Attempt | None:
 class Responses:
     def __init__(self, stepper: Stepper) -> None:
         self.stepper = stepper
+        #: answers SMS that match no open activation (contact review replies); None: not ours
+        self.review_handler: Callable[[str, str], Awaitable[str | None]] | None = None
 
     async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
         """Record the reply, act on it, and return the SMS text to answer with ('' for none)."""
@@ -65,6 +68,10 @@ class Responses:
                     )
                 )
         log.info("sms reply", sender=mask_address(from_), action=str(parsed.action), open=len(contacts))
+        if not contacts and self.review_handler is not None and parsed.action is not ReplyAction.OPT_OUT:
+            answer = await self.review_handler(from_, body)
+            if answer is not None:
+                return answer
         if not contacts:
             return ""  # a number we never contacted gets no answer and changes nothing
         if parsed.action in (ReplyAction.OPT_OUT, ReplyAction.OPT_IN):

@@ -110,7 +110,7 @@ def next_fire(expr: str, timezone: str, after: datetime) -> datetime | None:
     tz = zone(timezone)
     moment = after.astimezone(UTC)  # wall-clock arithmetic on a local time would lose `fold`
     for _ in range(128):  # steps over one repeated hour (at most 60 per-minute fires)
-        fire = trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
+        fire: datetime | None = trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
         if fire is None:
             return None
         if not _repeated(fire, tz):
