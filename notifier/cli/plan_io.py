@@ -112,8 +112,20 @@ def export_command(
     version: int | None = typer.Option(None, "--version", help="Plan version (default: the latest)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="File to write (default: stdout)."),
     url: str | None = URL_OPTION,
+    appendices: bool = typer.Option(
+        False,
+        "--appendices",
+        help="Write the printable plan appendices (HTML) instead: contact lists, call trees, record of "
+        "changes. -o may name a directory (writes plan-appendices.html in it).",
+    ),
+    calltrees: list[Path] = typer.Option(
+        None, "--calltrees", help="Call-tree files or directories for --appendices (default: settings)."
+    ),
 ) -> None:
     """Write a stored plan version as a file that `notifier plan import` reads back unchanged."""
+    if appendices:
+        _export_appendices(version, output, database_url(url), calltrees)
+        return
     if fmt not in ("yaml", "json"):
         raise typer.BadParameter("must be yaml or json", param_hint="--format")
     export_format: ExportFormat = "json" if fmt == "json" else "yaml"
@@ -136,6 +148,49 @@ def export_command(
         output.write_text(text)
     except OSError as exc:
         fail(f"{output}: {exc.strerror or exc}")
+
+
+def _export_appendices(version: int | None, output: Path | None, target: str, calltrees: list[Path]) -> None:
+    from datetime import UTC, datetime
+
+    from notifier.reports.appendices import VersionRecord, render_appendices
+
+    async def work() -> tuple[int, Plan, list[VersionRecord]]:
+        async with _open_store(target) as store:
+            infos = [v for v in await store.versions() if version is None or v.version <= version]
+            if not infos:
+                raise _Refused("no plan has been imported yet; run: notifier plan import")
+            chosen = infos[-1].version if version is None else version
+            plan = await store.get(chosen)
+            history = [
+                VersionRecord(
+                    v.version, v.created_at, v.author, v.comment, tuple(await store.changes(v.version))
+                )
+                for v in infos
+            ]
+        return chosen, plan, history
+
+    chosen, plan, history = _run(target, work())
+    tree_paths = calltrees or Settings().calltree_paths
+    loaded = load(list(tree_paths))
+    if loaded.trees is None:
+        where = ", ".join(map(str, tree_paths))
+        err_console.print(
+            f"warning: no valid call trees in {where}; the appendix leaves them out", markup=False
+        )
+    text = render_appendices(plan, loaded.trees, history, datetime.now(UTC), chosen)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    target_file = output / "plan-appendices.html" if output.is_dir() or not output.suffix else output
+    try:
+        target_file.parent.mkdir(parents=True, exist_ok=True)
+        target_file.write_text(text)
+    except OSError as exc:
+        fail(f"{target_file}: {exc.strerror or exc}")
+    err_console.print(
+        f"appendices of plan version {chosen} written to {target_file} (contains personal data)"
+    )
 
 
 @plan_app.command("history")
