@@ -1,8 +1,8 @@
 """Error answers: a field path and a message for bad input, a status for each engine error.
 
 No request ever gets a traceback: invalid JSON is 422 with the position, invalid fields are 422
-with their JSON paths, a store failure is 503 (senders retry), anything unforeseen is a bare 500
-that is logged with its stack trace on our side only.
+with their JSON paths, a store failure (raised by the engine or by the database driver) is 503
+(senders retry), anything unforeseen is a bare 500 that is logged with its stack trace on our side.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from notifier.api.engine_api import Conflict, EngineError, NotFound, Rejected, StoreUnavailable
 from notifier.domain.alerts import PayloadError
@@ -72,6 +74,17 @@ async def _engine(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _store(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable (down, restarting, pool exhausted) before the engine could say so,
+    e.g. while checking a bearer token: a transient failure, so 503 and the sender retries."""
+    log.warning("store_unavailable", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        status_code=503,
+        content={"error": "the store is unavailable; retry later"},
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_api_error", path=request.url.path)
     return JSONResponse(status_code=500, content={"error": "internal error"})
@@ -81,4 +94,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(PayloadError, _payload)
     app.add_exception_handler(EngineError, _engine)
+    for store_failure in (DBAPIError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(store_failure, _store)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,150 @@
+"""Issue 8, database faults: PostgreSQL crashes and restarts while a daemon is notifying.
+
+The cluster is this test's own (initdb in a temporary directory, as tests/conftest.py does for the
+shared one) so that stopping it hurts no other test. While the database is down the daemon must
+say so (`/readyz` 503), refuse alerts with 503 so that Alertmanager retries, and not die; once the
+database is back it reconnects and keeps its promises: every contact gets the SMS and, after the
+acknowledgement wait, the escalation call.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from notifier.channels.sandbox import Faults, preset
+from tests.conftest import _as_server_user, _find_bindir, _free_port, _server_user
+from tests.reliability.harness import Cluster, SandboxThread, http, numbers_for, wait_for, write_tree
+
+MAX_IN_FLIGHT = 5
+
+
+@dataclass
+class OwnPostgres:
+    bindir: Path
+    datadir: Path
+    port: int
+    options: str
+    log: Path
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log), *args]
+        result = subprocess.run(_as_server_user(command), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr + (
+            self.log.read_text()[-2000:] if self.log.exists() else ""
+        )
+
+    def start(self) -> None:
+        self._pg_ctl("-o", self.options, "-w", "start")
+
+    def crash(self) -> None:
+        """`immediate` is PostgreSQL's crash stop: no checkpoint, connections cut, recovery at start."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        subprocess.run(
+            [str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
+            check=True,
+            capture_output=True,
+        )
+        return self.url(name)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    import os
+    import shutil
+
+    bindir = _find_bindir()
+    workdir = Path(tempfile.mkdtemp(prefix="notifier-pg-restart-"))
+    user = _server_user()
+    if user is not None:
+        os.chown(workdir, user.pw_uid, user.pw_gid)
+    datadir = workdir / "data"
+    init = subprocess.run(
+        _as_server_user(
+            [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust", "--no-sync"]
+        ),
+        capture_output=True,
+        text=True,
+    )
+    assert init.returncode == 0, init.stderr
+    port = _free_port()
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    server = OwnPostgres(bindir, datadir, port, options, workdir / "server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            _as_server_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgres_restart_under_load(tmp_path: Path, own_postgres: OwnPostgres) -> None:
+    numbers = numbers_for(40)
+    config = tmp_path / "cfg"
+    config.mkdir()
+    write_tree(config, numbers, "[{kind: sms, wait: 6s}, {kind: voice, wait: 2s}]")
+    sandbox = SandboxThread(Faults(seed=6, slow_seconds=0.05))
+    sandbox.personas(*[preset("never_answers", n, ring_seconds=0.3) for n in numbers])
+    url = own_postgres.create_database("restart")
+    cluster = Cluster(tmp_path, config, url, sandbox, max_in_flight=MAX_IN_FLIGHT)
+    try:
+        cluster.run("db", "upgrade")
+        token = cluster.run("token", "create", "--role", "coordinator", "--name", "pg").strip()
+        intake = cluster.run("token", "create", "--role", "integration", "--name", "am").strip()
+        daemon = cluster.start_daemon("a")
+        assert http("GET", f"{daemon.base}/readyz")[0] == 200
+        status, started = http(
+            "POST",
+            f"{daemon.base}/api/v1/activations",
+            token,
+            {"tree": "bulk", "kind": "drill", "fields": {"nature": "Database restart trial"}},
+        )
+        assert status == 201, started
+        wait_for(lambda: sum(sandbox.sms_to().values()) >= 10, 30, "the fan-out to be under way")
+        own_postgres.crash()
+        down_at = time.monotonic()
+        wait_for(lambda: http("GET", f"{daemon.base}/readyz")[0] == 503, 10, "/readyz to say not ready")
+        not_ready_after = time.monotonic() - down_at
+        alert = {"service": "SEED", "severity": "critical", "summary": "SEED down during the outage"}
+        code, body = http("POST", f"{daemon.base}/api/v1/alerts", intake, alert)
+        assert code == 503, f"an alert we cannot store must be 503 so that it is retried: {code} {body}"
+        time.sleep(2)
+        assert daemon.alive(), "the daemon died with its database"
+        own_postgres.start()
+        up_at = time.monotonic()
+        wait_for(lambda: http("GET", f"{daemon.base}/readyz")[0] == 200, 30, "/readyz to recover")
+        ready_again_after = time.monotonic() - up_at
+        code, _ = http("POST", f"{daemon.base}/api/v1/alerts", intake, alert)
+        assert code == 202, "the retried alert is accepted once the store is back"
+
+        def finished() -> bool:
+            code, view = http("GET", f"{daemon.base}/api/v1/activations/{started['id']}", token)
+            return code == 200 and view["status"] != "open"
+
+        wait_for(finished, 90, "the activation to finish after the restart")
+        time.sleep(0.5)
+        sms, calls = sandbox.sms_to(), sandbox.calls_to()
+        assert set(sms) == set(numbers), "an SMS was lost across the database restart"
+        assert set(calls) == set(numbers), "an escalation deadline was lost across the database restart"
+        duplicates = sum(c - 1 for c in sms.values()) + sum(c - 1 for c in calls.values())
+        assert duplicates <= MAX_IN_FLIGHT, (sms.most_common(3), calls.most_common(3))
+        assert not_ready_after < 10 and ready_again_after < 30
+    finally:
+        cluster.stop()
+        sandbox.stop()
