@@ -9,6 +9,8 @@ acknowledgement wait, the escalation call.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,7 @@ import pytest
 from notifier.channels.sandbox import Faults, preset
 from tests.conftest import _as_server_user, _find_bindir, _free_port, _server_user
 from tests.reliability.harness import Cluster, SandboxThread, http, numbers_for, wait_for, write_tree
+from tests.reliability.results import record
 
 MAX_IN_FLIGHT = 5
 
@@ -61,8 +64,6 @@ class OwnPostgres:
 
 @pytest.fixture
 def own_postgres() -> Iterator[OwnPostgres]:
-    import os
-    import shutil
 
     bindir = _find_bindir()
     workdir = Path(tempfile.mkdtemp(prefix="notifier-pg-restart-"))
@@ -138,6 +139,7 @@ def test_postgres_restart_under_load(tmp_path: Path, own_postgres: OwnPostgres) 
             return code == 200 and view["status"] != "open"
 
         wait_for(finished, 90, "the activation to finish after the restart")
+        finished_after = time.monotonic() - up_at
         time.sleep(0.5)
         sms, calls = sandbox.sms_to(), sandbox.calls_to()
         assert set(sms) == set(numbers), "an SMS was lost across the database restart"
@@ -145,6 +147,19 @@ def test_postgres_restart_under_load(tmp_path: Path, own_postgres: OwnPostgres) 
         duplicates = sum(c - 1 for c in sms.values()) + sum(c - 1 for c in calls.values())
         assert duplicates <= MAX_IN_FLIGHT, (sms.most_common(3), calls.most_common(3))
         assert not_ready_after < 10 and ready_again_after < 30
+        if os.environ.get("RELIABILITY_RECORD"):
+            record(
+                "PostgreSQL crash and restart under load",
+                {
+                    "contacts": len(numbers),
+                    "database down -> /readyz 503, s": f"{not_ready_after:.2f}",
+                    "database up -> /readyz 200, s": f"{ready_again_after:.2f}",
+                    "database up -> activation finished, s": f"{finished_after:.1f}",
+                    "lost SMS": len(set(numbers) - set(sms)),
+                    "lost escalation calls": len(set(numbers) - set(calls)),
+                    "duplicates": duplicates,
+                },
+            )
     finally:
         cluster.stop()
         sandbox.stop()
