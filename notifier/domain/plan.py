@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from enum import StrEnum
-from typing import Annotated
+from functools import cached_property
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
@@ -29,6 +30,11 @@ from pydantic import (
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=64)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
 class Model(BaseModel):
@@ -267,14 +273,40 @@ class Plan(Model):
     vendors: tuple[Vendor, ...] = ()
     sites: tuple[Site, ...] = ()
 
+    # Lookups by id, indexed once per (immutable) plan: a 10,000-person snapshot would otherwise
+    # scan the people list once per node. The first entry wins where ids repeat, as a scan would.
+
+    @cached_property
+    def _people_by_id(self) -> dict[str, Person]:
+        return _index(self.people)
+
+    @cached_property
+    def _roles_by_id(self) -> dict[str, Role]:
+        return _index(self.roles)
+
+    @cached_property
+    def _teams_by_id(self) -> dict[str, Team]:
+        return _index(self.teams)
+
+    @cached_property
+    def _services_by_id(self) -> dict[str, Service]:
+        return _index(self.services)
+
     def person(self, person_id: str) -> Person | None:
-        return next((p for p in self.people if p.id == person_id), None)
+        return self._people_by_id.get(person_id)
 
     def role(self, role_id: str) -> Role | None:
-        return next((r for r in self.roles if r.id == role_id), None)
+        return self._roles_by_id.get(role_id)
 
     def team(self, team_id: str) -> Team | None:
-        return next((t for t in self.teams if t.id == team_id), None)
+        return self._teams_by_id.get(team_id)
 
     def service(self, service_id: str) -> Service | None:
-        return next((s for s in self.services if s.id == service_id), None)
+        return self._services_by_id.get(service_id)
+
+
+def _index(items: tuple[_HasId, ...]) -> dict[str, Any]:
+    index: dict[str, Any] = {}
+    for item in items:
+        index.setdefault(item.id, item)
+    return index

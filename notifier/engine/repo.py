@@ -58,13 +58,13 @@ _LIGHT = (
 )
 
 
-async def lock_activation(conn: AsyncConnection, activation_id: str) -> Row[Any] | None:
+async def lock_activation(conn: AsyncConnection, activation_id: str) -> Any:
     """Lock the row and read its small columns; the big JSON documents are read only when needed."""
     query = select(*_LIGHT).where(activations.c.id == activation_id).with_for_update()
     return (await conn.execute(query)).first()
 
 
-async def load_activation_documents(conn: AsyncConnection, activation_id: str) -> Row[Any]:
+async def load_activation_documents(conn: AsyncConnection, activation_id: str) -> Any:
     query = select(activations.c.snapshot, activations.c.state).where(activations.c.id == activation_id)
     return (await conn.execute(query)).one()
 

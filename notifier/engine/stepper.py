@@ -26,7 +26,7 @@ from notifier.domain.events import (
     TimeLimitPassed,
     Unschedule,
 )
-from notifier.domain.planner import decide
+from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 from notifier.engine import repo
@@ -105,11 +105,8 @@ class Stepper:
                 snapshot = self.snapshot_of(activation_id, full.snapshot)
                 state = ActivationState.model_validate(full.state)
             now = self.clock.now()
-            actions: list[Any] = []
-            for event in events:
-                decision = decide(snapshot, state, event, now)
-                state = decision.state
-                actions.extend(decision.actions)
+            decision = decide_many(snapshot, state, events, now)
+            state, actions = decision.state, list(decision.actions)
             await repo.consume_deadlines(conn, activation_id, fired)
             await self.apply(conn, row, snapshot, actions, now)
             extra: dict[str, Any] = {}

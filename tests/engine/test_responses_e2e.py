@@ -83,12 +83,13 @@ async def _status_is(rt: Runtime, activation_id: str, status: str) -> bool:
 
 
 async def test_invalid_number_and_failed_delivery_move_on_at_once(tmp_path: Path) -> None:
-    async with running_system(tmp_path, **write_small_config(tmp_path / "cfg")) as rt:
+    # 120x: Ben's 3-minute voice wait is 1.5 s of real time, room for the call round trip under load
+    async with running_system(tmp_path, scale=120.0, **write_small_config(tmp_path / "cfg")) as rt:
         rt.sandbox.personas.add(Persona(number=ANA, invalid=True, voice="failed"))
         rt.sandbox.personas.add(Persona(number=BEN, sms_delivery="undelivered", voice="answer", digits="1"))
         activation_id = await activate(rt, "eos")
         # Ana: 21211 on the SMS, the call fails -> email, then her wait; Ben is reached after her email wait
-        await rt.sandbox.device(BEN).expect_call(timeout=20)
+        await rt.sandbox.device(BEN).expect_call(timeout=30)
         await until(lambda: _status_is(rt, activation_id, "completed"), what="completion")
         sent = await attempts(rt, activation_id)
         ana = [a for a in sent if a[0] == "ana"]
