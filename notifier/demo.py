@@ -249,7 +249,7 @@ def counts_line(snapshot: Snapshot, state: ActivationState, elapsed: timedelta) 
     for status in ("acknowledged", "declined", "unreachable", "notifying", "pending"):
         text.append(f"{by_status.get(status, 0)} {status}  ", style=STATUS_STYLE[status])
     text.append("\nmessages: " + (", ".join(f"{n} {ch}" for ch, n in sorted(sent.items())) or "none yet"))
-    confirmed = sum(1 for c in state.cursors.values() if c.status == "acknowledged")
+    confirmed = len({c.person for c in state.cursors.values() if c.status == "acknowledged"})
     text.append(f"   people confirmed: {confirmed}")
     return text
 
