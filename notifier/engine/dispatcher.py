@@ -111,15 +111,15 @@ class Dispatcher:
     async def _idle(self) -> None:
         changed = self.stepper.outbox_changed
         changed.clear()
-        async with self.stepper.transaction() as conn:
-            upcoming = await repo.next_outbox_time(conn)
         timeout = 1.0
-        if upcoming is not None:
-            timeout = max(
-                0.0, min(timeout, (upcoming - self.clock.now()).total_seconds() / _scale(self.clock))
-            )
-        if self.in_flight >= self.max_in_flight:
-            timeout = min(timeout, 0.05)
+        if self.in_flight < self.max_in_flight:
+            # a plain read: it must not queue behind the write lock the steps hold on SQLite
+            async with self.stepper.db.connect() as conn:
+                upcoming = await repo.next_outbox_time(conn)
+            if upcoming is not None:
+                seconds = (upcoming - self.clock.now()).total_seconds() / _scale(self.clock)
+                timeout = max(0.0, min(timeout, seconds))
+        # a finished send sets `outbox_changed` too (below), so a full window wakes as a slot frees
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout=timeout)
 
@@ -139,6 +139,7 @@ class Dispatcher:
             await self._results.put((row, result, sender if detail is None else detail))
         finally:
             self._slots.release()
+            self.stepper.outbox_changed.set()
 
     async def _attempt(
         self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool
