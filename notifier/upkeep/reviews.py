@@ -24,6 +24,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.clock import Clock
+from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind, Person, Plan
 from notifier.store.plans import PlanStore
 from notifier.store.upkeep_tables import review_requests
@@ -177,7 +178,18 @@ class ReviewDesk:
         return ok
 
     async def handle_sms(self, from_: str, body: str) -> str | None:
-        """An SMS that matched no activation: answer it if it answers a review request, else None."""
+        """An SMS that matched no activation: answer it if it answers a review request, else None.
+
+        A failure here is logged and the reply goes unanswered (it is already stored by the
+        caller): a review reply must never turn the Twilio webhook into a 500 and a retry storm.
+        """
+        try:
+            return await self._handle_sms(from_, body)
+        except Exception:
+            log.exception("review reply could not be processed", sender=mask_address(from_))
+            return None
+
+    async def _handle_sms(self, from_: str, body: str) -> str | None:
         async with self.db.connect() as conn:
             request = (
                 await conn.execute(

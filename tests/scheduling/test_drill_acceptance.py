@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -44,7 +45,15 @@ async def drill_system(tmp_path: Path) -> AsyncIterator[Runtime]:
         plan_paths=[plan],
         calltree_paths=[tree],
         schedule={
-            "drills": [{"tree": "seed-drill", "cron": "0,10,20 3 29 3 *"}],
+            "drills": [
+                {
+                    "tree": "seed-drill",
+                    "cron": "0,10,20 3 29 3 *",
+                    "announced": True,
+                    "announce_before": "PT5M",
+                }
+            ],
+            "reports": [{"cron": "30 3 29 3 *", "kinds": ["drill"]}],  # a delivery at 03:30 CEST
             "misfire_grace": "PT5M",
         },
     )
@@ -175,7 +184,10 @@ async def test_three_scheduled_drills_across_the_dst_change(drill_system: Runtim
 
     # each report was emailed to the report recipient: HTML with the Markdown as text part
     await runtime.calendar.reports.drain()
-    reports = await wait_emails(runtime, EMAILS["p-chair"], 3)
+    # ... and once more by the scheduled delivery at 03:30 CEST: six in all, two per drill
+    reports = await wait_emails(runtime, EMAILS["p-chair"], 6, timeout=30)
+    per_drill = Counter(str(m.message["X-Notifier-Attempt"]) for m in reports)
+    assert per_drill == {f"report-{r['id']}-p-chair": 2 for r in rows}
     for mail in reports:
         assert mail.subject.startswith("[DRILL] Drill report: SEED service desk drill tree")
         message: EmailMessage = mail.message
@@ -202,6 +214,20 @@ async def test_a_drill_message_never_lacks_the_marking(drill_system: Runtime) ->
     drill_mails = [e for e in sandbox.emails if EMAILS["p-dubois"] in e.envelope_to]
     assert drill_mails, "the silent person got no drill email"
     assert all(e.subject.startswith("[DRILL]") for e in drill_mails)
+
+    # the heads-up came five minutes before the first drill, marked and in local (summer) time
+    heads_up = [e for e in sandbox.emails if EMAILS["p-adams"] in e.envelope_to and "planned" in e.subject]
+    assert heads_up, "no heads-up before the announced drill"
+    assert heads_up[0].subject == (
+        "[DRILL] Notification drill of SEED service desk drill tree planned for Sun 29 Mar 2026 03:00 CEST"
+    )
+    assert heads_up[0].received_at < DRILL_TIMES[0]
+    told = {
+        person
+        for person in ("p-adams", "p-baert", "p-dubois", "p-eyck", "p-vendor")
+        if any(EMAILS[person] in e.envelope_to and "planned" in e.subject for e in sandbox.emails)
+    }
+    assert told == {"p-adams", "p-baert", "p-dubois", "p-eyck"}  # p-claes has no email: SMS, refused
 
 
 async def wait_emails(runtime: Runtime, address: str, count: int, timeout: float = 20.0) -> list:  # type: ignore[type-arg]
