@@ -177,7 +177,12 @@ class Cluster:
         return result.stdout
 
     def start_daemon(
-        self, name: str = "a", port: int | None = None, wait: bool = True, spare: Path | None = None
+        self,
+        name: str = "a",
+        port: int | None = None,
+        wait: bool = True,
+        spare: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> Daemon:
         """`notifier serve` on `port` (a free one by default).
 
@@ -191,7 +196,11 @@ class Cluster:
         if spare is not None:
             command = [sys.executable, "-c", _SPARE, str(spare)]
         proc = subprocess.Popen(
-            command, env=self.env(port), cwd=self.tmp, stdout=log.open("wb"), stderr=subprocess.STDOUT
+            command,
+            env={**self.env(port), **(env or {})},
+            cwd=self.tmp,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         daemon = Daemon(name, port, proc, log)
         self.daemons.append(daemon)
