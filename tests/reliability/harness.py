@@ -169,6 +169,23 @@ class Cluster:
         env.update(self.extra_env)
         return env
 
+    def prepare(self, role: str = "coordinator", *more_roles: str) -> list[str]:
+        """Migrate the database and create one API token per role, in this process: the same code
+        as `notifier db upgrade` and `notifier token create` without two 2-3 s CLI start-ups."""
+        from notifier.api.tokens import Role, TokenStore
+        from notifier.store.db import make_engine, upgrade_async
+
+        async def run() -> list[str]:
+            await upgrade_async(self.database_url)
+            engine = make_engine(self.database_url)
+            try:
+                store = TokenStore(engine)
+                return [(await store.create(f"{r}-trial", Role(r)))[1] for r in (role, *more_roles)]
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
     def run(self, *args: str) -> str:
         result = subprocess.run(
             [NOTIFIER, *args], env=self.env(0), capture_output=True, text=True, cwd=self.tmp, timeout=120

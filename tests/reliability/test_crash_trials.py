@@ -133,8 +133,7 @@ def _run_trials(tmp_path: Path, trials: int, seed: int) -> list[Outcome]:
     rng = random.Random(seed)
     outcomes: list[Outcome] = []
     try:
-        cluster.run("db", "upgrade")
-        token = cluster.run("token", "create", "--role", "coordinator", "--name", "trials").strip()
+        (token,) = cluster.prepare("coordinator")
         cluster.start_daemon("a")
         for _ in range(trials):
             outcomes.append(_trial(cluster, token, rng, numbers))

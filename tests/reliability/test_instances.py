@@ -81,8 +81,7 @@ def test_two_instances_send_once_and_fire_each_deadline_once(
         tmp_path, postgres_server, numbers, "[{kind: sms, wait: 3s}, {kind: voice, wait: 2s}]", Faults(seed=4)
     )
     try:
-        cluster.run("db", "upgrade")
-        token = cluster.run("token", "create", "--role", "coordinator", "--name", "pair").strip()
+        (token,) = cluster.prepare("coordinator")
         cluster.start_daemon("a")
         cluster.start_daemon("b")
         activation_id = _activate(cluster, 0, token)
@@ -110,8 +109,7 @@ def _fan_out_failover(
     faults = Faults(seed=5, slow_seconds=0.05)  # ~20 sends/s per slot: the fan-out lasts seconds
     cluster = _cluster(tmp_path, postgres_server, numbers, "[{kind: sms, wait: 30m}]", faults)
     try:
-        cluster.run("db", "upgrade")
-        token = cluster.run("token", "create", "--role", "coordinator", "--name", "pair").strip()
+        (token,) = cluster.prepare("coordinator")
         cluster.start_daemon("a")
         cluster.start_daemon("b")
         _activate(cluster, 1, token)
@@ -225,7 +223,7 @@ def test_mqtt_shared_subscription_gives_each_alert_to_one_instance(
             broker.publish("notifier/alerts/probe", json.dumps(alert))
 
     try:
-        cluster.run("db", "upgrade")
+        cluster.prepare()
         for name in ("a", "b"):
             cluster.start_daemon(name, env={**mqtt, "NOTIFIER_MQTT__CLIENT_ID": f"notifier-{name}"})
         for daemon in cluster.daemons:

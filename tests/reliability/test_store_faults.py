@@ -105,9 +105,7 @@ def test_postgres_restart_under_load(tmp_path: Path, own_postgres: OwnPostgres) 
     url = own_postgres.create_database("restart")
     cluster = Cluster(tmp_path, config, url, sandbox, max_in_flight=MAX_IN_FLIGHT)
     try:
-        cluster.run("db", "upgrade")
-        token = cluster.run("token", "create", "--role", "coordinator", "--name", "pg").strip()
-        intake = cluster.run("token", "create", "--role", "integration", "--name", "am").strip()
+        token, intake = cluster.prepare("coordinator", "integration")
         daemon = cluster.start_daemon("a")
         assert http("GET", f"{daemon.base}/readyz")[0] == 200
         status, started = http(
