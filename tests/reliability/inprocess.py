@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.api.engine_api import ActivationView, StartRequest
@@ -119,8 +120,8 @@ async def faulty_system(
         max_in_flight=10,
         twilio=TwilioSettings(
             account_sid=ACCOUNT_SID,
-            auth_token=auth_token,  # type: ignore[arg-type]
-            alternate_auth_token=alternate_auth_token,  # type: ignore[arg-type]
+            auth_token=SecretStr(auth_token),
+            alternate_auth_token=SecretStr(alternate_auth_token) if alternate_auth_token else None,
             base_url=box.url,
             from_numbers=[f"+1500555{i:04d}" for i in range(5)],
             rate_per_sender=100,

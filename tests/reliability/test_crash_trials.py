@@ -94,6 +94,7 @@ def _trial(cluster: Cluster, token: str, rng: random.Random, numbers: list[str])
         return view if code == 200 and view["status"] != "open" else None
 
     view = wait_for(finished, 60, f"activation {activation_id} to finish after a kill at {delay:.2f} s")
+    assert view is not None
     time.sleep(0.3)  # late provider callbacks of the last calls
     states = person_states(view)
     sms = sandbox.sms_to(sms_mark)

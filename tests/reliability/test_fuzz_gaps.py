@@ -213,7 +213,11 @@ async def test_schemathesis_rejections_as_other_roles_carry_an_error(tmp_path: P
                 for who in [*tokens, None]:
                     headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
                     _fuzz_operation(
-                        result.ok(), system.base, headers, who.value if who else "anonymous", failures
+                        result.ok(),  # type: ignore[union-attr]
+                        system.base,
+                        headers,
+                        who.value if who else "anonymous",
+                        failures,
                     )
 
         await asyncio.to_thread(run)

@@ -20,6 +20,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,10 @@ def _fan_out_failover(
         cluster.sandbox.stop()
 
 
+def _ready(base: str) -> Callable[[], bool]:
+    return lambda: http("GET", f"{base}/readyz")[0] == 200
+
+
 def _longest_pause(cluster: Cluster, since: datetime) -> float:
     """The fan-out's longest silence after `since`: how long the survivor needed to carry on."""
     times = sorted(
@@ -227,9 +232,7 @@ def test_mqtt_shared_subscription_gives_each_alert_to_one_instance(
         for name in ("a", "b"):
             cluster.start_daemon(name, env={**mqtt, "NOTIFIER_MQTT__CLIENT_ID": f"notifier-{name}"})
         for daemon in cluster.daemons:
-            wait_for(
-                lambda d=daemon: http("GET", f"{d.base}/readyz")[0] == 200, 30, f"{daemon.name} ready (MQTT)"
-            )
+            wait_for(_ready(daemon.base), 30, f"{daemon.name} ready (MQTT)")
         first = [f"k{i:02d}" for i in range(10)]
         publish(first)
         wait_for(lambda: len(alerts_stored()) >= 10, 30, "ten alerts stored")
