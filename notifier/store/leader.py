@@ -63,6 +63,7 @@ class AdvisoryLockLeader:
                 self._conn = await self.engine.connect()
             if self._held:
                 await self._conn.execute(text("SELECT 1"))  # the lock lives as long as this connection
+                await self._conn.commit()  # hold no transaction open between checks
                 return True
             got = (
                 await self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
@@ -87,9 +88,13 @@ class AdvisoryLockLeader:
 
     async def _drop(self) -> None:
         conn, self._conn, self._held = self._conn, None, False
-        if conn is not None:
+        if conn is None:
+            return
+        try:
+            await conn.close()
+        except Exception:  # e.g. cancelled mid-query: discard the connection (the server drops the lock)
             with contextlib.suppress(Exception):
-                await conn.close()
+                await conn.invalidate()
 
 
 def leadership_for(engine: AsyncEngine, name: str = LOCK_NAME) -> Leadership:

@@ -58,3 +58,54 @@ async def test_sqlite_is_always_leader(tmp_path) -> None:  # type: ignore[no-unt
 def test_lock_key_is_stable_and_fits_bigint() -> None:
     assert lock_key() == lock_key("notifier.calendar-jobs")
     assert 0 <= lock_key() < 2**63
+
+
+async def test_with_two_instances_on_postgresql_only_the_leader_runs_a_job(
+    postgres_server: PostgresServer,
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from notifier.clock import ScaledClock
+    from notifier.scheduling.scheduler import Job, Scheduler
+    from notifier.store.db import upgrade_async
+    from notifier.store.upkeep_tables import scheduled_runs
+
+    url = postgres_server.create_database("leader_jobs")
+    await upgrade_async(url)
+    clock = ScaledClock(600, origin=datetime(2026, 4, 1, 7, 59, tzinfo=UTC))
+    engines = [make_engine(url), make_engine(url)]
+    runs: list[str] = []
+
+    def action(name: str):  # type: ignore[no-untyped-def]
+        async def run(fire_at: datetime) -> str:
+            runs.append(name)
+            return name
+
+        return run
+
+    leaders = [AdvisoryLockLeader(engine) for engine in engines]
+    assert await leaders[0].is_leader()  # the first instance took the lock at start
+    schedulers = [
+        Scheduler(engine, clock, leader, [Job("drill:q", "0 10 1 1,4,7,10 *", "Europe/Brussels", action(n))])
+        for engine, leader, n in zip(engines, leaders, ("first", "second"), strict=True)
+    ]
+    try:
+        for scheduler in schedulers:
+            scheduler.start()
+        await clock.sleep(150)  # past 08:00 UTC (10:00 CEST)
+        for scheduler in schedulers:
+            await scheduler.wait_idle()
+        assert runs == ["first"]
+        assert not await leaders[1].is_leader()
+        async with engines[0].connect() as conn:
+            rows = (await conn.execute(select(scheduled_runs.c.job, scheduled_runs.c.outcome))).all()
+        assert [tuple(r) for r in rows] == [("drill:q", "first")]
+    finally:
+        for scheduler in schedulers:
+            await scheduler.stop()
+        for engine in engines:
+            await engine.dispose()
+    await asyncio.sleep(0)
