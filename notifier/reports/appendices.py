@@ -97,7 +97,7 @@ def _contact_rows(person: Person) -> list[tuple[str, str]]:
 
 
 def _personnel_block(plan: Plan, position: str, person: Person) -> str:
-    site = plan.sites and next((s for s in plan.sites if s.id == person.site), None)
+    site = next((s for s in plan.sites if s.id == person.site), None)
     key = [f"<strong>{_e(position)}</strong>", _e(person.name)]
     if person.title:
         key.append(_e(person.title))
