@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:  # Alembic is imported where migrations are handled: every CLI start-up pays less
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -102,6 +102,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def alembic_config(url: str | URL | None = None) -> Config:
     """An Alembic configuration built in code: no alembic.ini and no particular cwd needed."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -110,10 +112,14 @@ def alembic_config(url: str | URL | None = None) -> Config:
 
 
 def head_revisions() -> tuple[str, ...]:
+    from alembic.script import ScriptDirectory
+
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def _current_revisions(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext
+
     return tuple(MigrationContext.configure(connection).get_current_heads())
 
 
@@ -132,6 +138,8 @@ async def check_migrated(engine: AsyncEngine) -> None:
     if not current:
         state = "has no schema"
     else:
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(alembic_config())
         if any(not _knows(script, rev) for rev in current):
             raise NotMigrated(
@@ -150,6 +158,8 @@ def _knows(script: ScriptDirectory, revision: str) -> bool:
 
 
 def _run_upgrade(connection: Connection, config: Config, revision: str) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 
