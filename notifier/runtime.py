@@ -24,7 +24,7 @@ from notifier.channels.base import Provider
 from notifier.channels.smtp import SmtpProvider
 from notifier.channels.twilio import TwilioProvider
 from notifier.clock import Clock, RealClock, ScaledClock
-from notifier.domain.plan import ChannelKind
+from notifier.domain.plan import ChannelKind, keep_newer_verifications
 from notifier.engine.core import Config, Engine
 from notifier.engine.render import make_renderer
 from notifier.engine.service import EngineService
@@ -83,11 +83,7 @@ class Runtime:
             raise StartupError(str(exc)) from exc
         config = load_config(settings)
         self.plan_store = PlanStore(session_factory(self.db), self.clock)
-        imported = await self.plan_store.import_plan(
-            config.plan, author="notifier daemon", comment="loaded at start"
-        )
-        latest = await self.plan_store.latest()
-        config.plan_version = imported.version or (latest[0] if latest else None)
+        await self._store_plan(config, "loaded at start")
         twilio_base = settings.twilio.base_url
         smtp_host, smtp_port = settings.smtp.host, settings.smtp.port
         if settings.sandbox:
@@ -177,6 +173,15 @@ class Runtime:
         )
         return {ChannelKind.SMS: twilio, ChannelKind.VOICE: twilio, ChannelKind.EMAIL: smtp}
 
+    async def _store_plan(self, config: Config, comment: str) -> None:
+        """Store the plan read from the files as a version (nothing is written when unchanged),
+        keeping verification dates that contacts confirmed since the files were written."""
+        assert self.plan_store is not None
+        latest = await self.plan_store.latest()
+        config.plan = keep_newer_verifications(config.plan, latest[1] if latest else None)
+        imported = await self.plan_store.import_plan(config.plan, author="notifier daemon", comment=comment)
+        config.plan_version = imported.version or (latest[0] if latest else None)
+
     async def reload(self) -> bool:
         """Re-read plan and call trees; keep the running configuration if the new one is invalid.
 
@@ -189,10 +194,7 @@ class Runtime:
         except StartupError as exc:
             log.error("reload refused; the running configuration stays", problems=str(exc))
             return False
-        imported = await self.plan_store.import_plan(
-            config.plan, author="notifier daemon", comment="reloaded (SIGHUP)"
-        )
-        config.plan_version = imported.version or self.engine.config.plan_version
+        await self._store_plan(config, "reloaded (SIGHUP)")
         self.engine.config = config
         log.info(
             "reloaded plan and call trees",

@@ -102,6 +102,9 @@ class TwilioProvider:
             timeout=timeout, logger=logging.getLogger("notifier.channels.twilio.http")
         )
         self._client = Client(account_sid, auth_token, http_client=self._http)
+        # the SDK imports its API modules on first use, stalling the loop for a moment; pay that
+        # at start-up rather than in the middle of the first fan-out
+        _ = (self._client.messages, self._client.calls)
         if base_url is not None:
             self._client.api.base_url = base_url.rstrip("/")
 

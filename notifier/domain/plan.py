@@ -310,3 +310,22 @@ def _index(items: tuple[_HasId, ...]) -> dict[str, Any]:
     for item in items:
         index.setdefault(item.id, item)
     return index
+
+
+def keep_newer_verifications(plan: Plan, stored: Plan | None) -> Plan:
+    """`plan` (read from the files) with each person's `last_verified` raised to the stored date when
+    the store knows a newer one: a contact who confirmed their details by SMS (a new plan version)
+    must not be made overdue again by the next restart or reload re-reading an older file."""
+    if stored is None:
+        return plan
+    people = []
+    changed = False
+    for person in plan.people:
+        known = stored.person(person.id)
+        newer = known.last_verified if known is not None else None
+        if newer is not None and (person.last_verified is None or newer > person.last_verified):
+            people.append(person.model_copy(update={"last_verified": newer}))
+            changed = True
+        else:
+            people.append(person)
+    return plan.model_copy(update={"people": tuple(people)}) if changed else plan
