@@ -58,5 +58,5 @@ def configure_logging(fmt: str = "auto", level: int = logging.INFO, stream: Any 
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
-    for noisy in ("aiosqlite", "asyncio", "twilio.http_client", "aiohttp.access"):
+    for noisy in ("aiosqlite", "asyncio", "twilio", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -124,6 +124,7 @@ class Dispatcher:
             await asyncio.wait_for(changed.wait(), timeout=timeout)
 
     async def _send(self, row: repo.OutboxRow, opted_out: bool = False) -> None:
+        structlog.contextvars.bind_contextvars(activation_id=row.activation_id)  # this task's own context
         try:
             channel = ChannelKind(row.channel)
             sender: str | None = None

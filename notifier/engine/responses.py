@@ -67,7 +67,12 @@ class Responses:
                         received_at=now,
                     )
                 )
-        log.info("sms reply", sender=mask_address(from_), action=str(parsed.action), open=len(contacts))
+        log.info(
+            "sms reply",
+            sender=mask_address(from_),
+            action=str(parsed.action),
+            activation_ids=sorted({activation_id for activation_id, _, _ in contacts}),
+        )
         if not contacts and self.review_handler is not None and parsed.action is not ReplyAction.OPT_OUT:
             answer = await self.review_handler(from_, body)
             if answer is not None:

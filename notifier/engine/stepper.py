@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.clock import Clock
@@ -92,6 +93,16 @@ class Stepper:
         before_save: Callable[[AsyncConnection], Any] | None = None,
     ) -> StepResult | None:
         """Apply `events` to one activation in one transaction; `fired` deadlines are consumed."""
+        with structlog.contextvars.bound_contextvars(activation_id=activation_id):
+            return await self._step(activation_id, events, fired, before_save)
+
+    async def _step(
+        self,
+        activation_id: str,
+        events: Sequence[Event],
+        fired: Sequence[tuple[str, int]],
+        before_save: Callable[[AsyncConnection], Any] | None,
+    ) -> StepResult | None:
         async with self.transaction() as conn:
             row = await repo.lock_activation(conn, activation_id)
             if row is None:
