@@ -79,7 +79,11 @@ def test_two_instances_send_once_and_fire_each_deadline_once(
 ) -> None:
     numbers = numbers_for(30)
     cluster = _cluster(
-        tmp_path, postgres_server, numbers, "[{kind: sms, wait: 3s}, {kind: voice, wait: 2s}]", Faults(seed=4)
+        tmp_path,
+        postgres_server,
+        numbers,
+        "[{kind: sms, wait: 3s}, {kind: voice, wait: 2s}]",
+        Faults(seed=4, slow_seconds=0.3),
     )
     try:
         (token,) = cluster.prepare("coordinator")
@@ -97,6 +101,7 @@ def test_two_instances_send_once_and_fire_each_deadline_once(
         assert sms == Counter(dict.fromkeys(numbers, 1)), "each SMS exactly once"
         assert calls == Counter(dict.fromkeys(numbers, 1)), "each escalation deadline fired exactly once"
         workers = _query(cluster.database_url, "SELECT DISTINCT claimed_by FROM outbox")
+        # slow provider answers (0.3 s) keep the first instance busy long enough for the second to claim
         assert len(workers) == 2, f"both instances should have sent: {workers}"
     finally:
         cluster.stop()
