@@ -46,17 +46,22 @@ class Dispatcher:
         pools: dict[ChannelKind, SenderPool],
         clock: Clock,
         max_in_flight: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=5),
     ) -> None:
         self.stepper = stepper
         self.providers = providers
         self.pools = pools
         self.clock = clock
         self.max_in_flight = max_in_flight
-        # the lease is counted on the engine's clock; keep it a real minute when tests run time faster
+        # A claimed row carries a lease that this instance renews while it lives (`_heartbeat`); when
+        # an instance dies its rows go back to the queue once the lease runs out, so another instance
+        # takes over within seconds. Counted on the engine's clock, so scaled like it in tests.
         self.lease = lease * _scale(clock)
+        self.lease_real_seconds = lease.total_seconds()
         self.worker = f"w-{uuid.uuid4().hex[:10]}"
-        self._slots = asyncio.Semaphore(max_in_flight)
+        # rows claimed and not yet written back: the in-flight window (a row stays in it until its
+        # result is stored, so a crash can never duplicate more than `max_in_flight` messages)
+        self._held = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repo.OutboxRow, SendResult | None, str | None]] = asyncio.Queue()
         self._stopping = False
@@ -67,15 +72,25 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return self._held
+
+    def _release(self, count: int) -> None:
+        self._held -= count
+        self.stepper.outbox_changed.set()
 
     async def recover(self) -> int:
-        """At start-up: put back rows a previous incarnation left in flight."""
+        """At start-up: put back rows a previous incarnation left in flight. On SQLite only one
+        instance runs, so every row in flight is ours to take back; on PostgreSQL other live
+        instances renew theirs, and only leases that ran out are taken back."""
+        single = self.stepper.db.dialect.name == "sqlite"
         async with self.stepper.transaction() as conn:
-            return await repo.release_expired_leases(conn, self.clock.now(), worker=self.worker)
+            return await repo.release_expired_leases(
+                conn, self.clock.now(), worker=self.worker if single else None
+            )
 
     async def run(self) -> None:
         writer = asyncio.create_task(self._write_results(), name="dispatch-results")
+        heartbeat = asyncio.create_task(self._heartbeat(), name="dispatch-heartbeat")
         try:
             while not self._stopping:
                 try:
@@ -87,22 +102,35 @@ class Dispatcher:
                     await asyncio.sleep(0.5)
             await self._drain(self._drain_timeout)
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in (heartbeat, writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of the rows this instance holds, a few times per lease."""
+        while True:
+            await asyncio.sleep(self.lease_real_seconds / 3)
+            if self._held == 0:
+                continue
+            try:
+                async with self.stepper.transaction() as conn:
+                    await repo.renew_leases(conn, self.worker, self.clock.now() + self.lease)
+            except Exception as exc:  # a missed renewal is retried; the lease outlives two of them
+                log.warning("lease renewal failed", error=repr(exc))
 
     async def _claim_and_start(self) -> int:
-        free = self.max_in_flight - len(self._in_flight)
+        free = self.max_in_flight - self._held
         if free <= 0:
             return 0
         async with self.stepper.transaction() as conn:
             now = self.clock.now()
-            await repo.release_expired_leases(conn, now)
+            await repo.release_expired_leases(conn, now, exclude=self.worker)
             rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
             sms = [row.address for row in rows if row.channel == ChannelKind.SMS.value]
             opted_out = await repo.opted_out_among(conn, sms) if sms else set()
+        self._held += len(rows)
         for row in rows:
-            await self._slots.acquire()
             task = asyncio.create_task(self._send(row, row.address in opted_out))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -137,10 +165,10 @@ class Dispatcher:
             if result is not None and result.outcome is Outcome.RATE_LIMITED and pool is not None and sender:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
                 pool.penalise(sender, self.clock.now().timestamp() + pause)
-            await self._results.put((row, result, sender if detail is None else detail))
-        finally:
-            self._slots.release()
-            self.stepper.outbox_changed.set()
+        except BaseException:
+            self._release(1)  # no result to write: the lease returns the row to the queue
+            raise
+        await self._results.put((row, result, sender if detail is None else detail))
 
     async def _attempt(
         self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool
@@ -194,6 +222,8 @@ class Dispatcher:
                     await self._record(activation_id, items)
                 except Exception as exc:  # keep the loop alive; the lease returns the rows to the queue
                     log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
+                finally:
+                    self._release(len(items))
             self._writing = False
 
     async def _record(
@@ -257,7 +287,7 @@ class Dispatcher:
         deadline = loop.time() + timeout
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
-        while (not self._results.empty() or self._writing) and loop.time() < deadline:
+        while self._held > 0 and loop.time() < deadline:
             await asyncio.sleep(0.02)
 
 

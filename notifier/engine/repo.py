@@ -153,7 +153,17 @@ async def claim_outbox(
     return [_outbox_row(r) for r in rows]
 
 
-async def release_expired_leases(conn: AsyncConnection, now: datetime, worker: str | None = None) -> int:
+async def renew_leases(conn: AsyncConnection, worker: str, until: datetime) -> None:
+    await conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.status == "sending", outbox.c.claimed_by == worker))
+        .values(lease_until=until)
+    )
+
+
+async def release_expired_leases(
+    conn: AsyncConnection, now: datetime, worker: str | None = None, exclude: str | None = None
+) -> int:
     """Return in-flight rows to the queue: those whose lease ran out, or (at start-up) every row not
     claimed by `worker`. A row in flight when an instance died may or may not have reached the
     provider; sending it again risks a duplicate, which DESIGN §6 accepts up to the in-flight limit,
@@ -162,6 +172,8 @@ async def release_expired_leases(conn: AsyncConnection, now: datetime, worker: s
     stale = outbox.c.lease_until < now
     if worker is not None:
         stale = stale | (outbox.c.claimed_by != worker)
+    if exclude is not None:  # a live instance renews its own leases; never take its rows back
+        condition = condition & (outbox.c.claimed_by != exclude)
     result = await conn.execute(
         update(outbox)
         .where(and_(condition, stale))

@@ -92,10 +92,14 @@ class Responses:
             return resolution.reply_text or ""
         chosen = [(aid, ref, person) for aid, ref, person in contacts if ref == resolution.ref]
         response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
-        await self._record(chosen, from_, body, response, message_sid)
-        for activation_id, _, person_id in chosen:
-            await self.stepper.submit(
-                activation_id, [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)]
+        for activation_id, ref, person_id in chosen:
+            # the reply row and its effect commit together: a crash cannot keep one without the other
+            await self.stepper.step(
+                activation_id,
+                [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)],
+                before_save=lambda conn, row=(activation_id, ref, person_id): self._insert(
+                    conn, [row], from_, body, response, message_sid
+                ),
             )
         if response == "confirm":
             return f"Confirmed (ref {resolution.ref}). Thank you."
@@ -104,8 +108,20 @@ class Responses:
     async def _record(
         self, contacts: list[tuple[str, str, str]], address: str, raw: str, action: str, sid: str | None
     ) -> None:
-        now = self.stepper.clock.now()
         async with self.stepper.transaction() as conn:
+            await self._insert(conn, contacts, address, raw, action, sid)
+
+    async def _insert(
+        self,
+        conn: Any,
+        contacts: list[tuple[str, str, str]],
+        address: str,
+        raw: str,
+        action: str,
+        sid: str | None,
+    ) -> None:
+        now = self.stepper.clock.now()
+        if contacts:
             await conn.execute(
                 insert(responses),
                 [
@@ -152,7 +168,8 @@ class Responses:
             row = await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
         if row is None:
             return False
-        async with self.stepper.transaction() as conn:
+
+        async def store_response(conn: Any) -> None:
             await conn.execute(
                 insert(responses).values(
                     activation_id=row.activation_id,
@@ -165,9 +182,11 @@ class Responses:
                     received_at=self.stepper.clock.now(),
                 )
             )
-        await self.stepper.submit(
+
+        await self.stepper.step(  # the response row commits with its effect
             row.activation_id,
             [Reply(person_id=row.person_id, response=response, channel=channel, attempt_id=row.attempt_id)],
+            before_save=store_response,
         )
         return True
 
