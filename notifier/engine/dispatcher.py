@@ -46,7 +46,7 @@ class Dispatcher:
         pools: dict[ChannelKind, SenderPool],
         clock: Clock,
         max_in_flight: int = 50,
-        lease: timedelta = timedelta(seconds=5),
+        lease: timedelta = timedelta(seconds=4),
     ) -> None:
         self.stepper = stepper
         self.providers = providers
