@@ -94,7 +94,7 @@ class Responses:
         response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
         for activation_id, ref, person_id in chosen:
             # the reply row and its effect commit together: a crash cannot keep one without the other
-            await self.stepper.step(
+            await self.stepper.submit(
                 activation_id,
                 [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)],
                 before_save=lambda conn, row=(activation_id, ref, person_id): self._insert(
@@ -183,7 +183,7 @@ class Responses:
                 )
             )
 
-        await self.stepper.step(  # the response row commits with its effect
+        await self.stepper.submit(  # the response row commits with its effect
             row.activation_id,
             [Reply(person_id=row.person_id, response=response, channel=channel, attempt_id=row.attempt_id)],
             before_save=store_response,

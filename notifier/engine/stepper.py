@@ -58,7 +58,7 @@ class Stepper:
         # parsed state per activation with the row revision it was read at: a step re-validates the
         # JSON only when another writer (a second instance, a restart) changed the row meanwhile
         self._states: dict[str, tuple[int, ActivationState]] = {}
-        self._queued: dict[str, list[tuple[list[Any], list[tuple[str, int]], asyncio.Future[Any]]]] = {}
+        self._queued: dict[str, list[tuple[list[Any], list[tuple[str, int]], Any, asyncio.Future[Any]]]] = {}
         self._draining: set[str] = set()
         self._drainers: set[asyncio.Task[None]] = set()
         # SQLite has one writer per file; serialising our own steps avoids lock-upgrade deadlocks.
@@ -201,13 +201,18 @@ class Stepper:
         self._states.pop(activation_id, None)
 
     async def submit(
-        self, activation_id: str, events: Sequence[Event], fired: Sequence[tuple[str, int]] = ()
+        self,
+        activation_id: str,
+        events: Sequence[Event],
+        fired: Sequence[tuple[str, int]] = (),
+        before_save: Callable[[AsyncConnection], Any] | None = None,
     ) -> StepResult | None:
         """Like `step`, with group commit: events for one activation that arrive while a step of it
         is running are applied together in the next step. A burst of 1,000 status callbacks thus
-        costs a handful of transactions, and an idle system still answers at once."""
+        costs a handful of transactions, and an idle system still answers at once. `before_save`
+        writes (a stored reply) commit in the same transaction as the step."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.setdefault(activation_id, []).append((list(events), list(fired), future))
+        self._queued.setdefault(activation_id, []).append((list(events), list(fired), before_save, future))
         if activation_id not in self._draining:
             self._draining.add(activation_id)
             task = asyncio.create_task(self._drain(activation_id))
@@ -220,16 +225,22 @@ class Stepper:
         try:
             while self._queued.get(activation_id):
                 batch = self._queued.pop(activation_id)
-                events = [event for evs, _, _ in batch for event in evs]
-                fired = [item for _, items, _ in batch for item in items]
+                events = [event for evs, _, _, _ in batch for event in evs]
+                fired = [item for _, items, _, _ in batch for item in items]
+                writes = [write for _, _, write, _ in batch if write is not None]
+
+                async def write_all(conn: AsyncConnection, writes: list[Any] = writes) -> None:
+                    for write in writes:
+                        await write(conn)
+
                 try:
-                    result = await self.step(activation_id, events, fired=fired)
+                    result = await self.step(activation_id, events, fired=fired, before_save=write_all)
                 except Exception as exc:
-                    for _, _, future in batch:
+                    for _, _, _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for _, _, future in batch:
+                for _, _, _, future in batch:
                     if not future.done():
                         future.set_result(result)
         finally:
