@@ -189,7 +189,9 @@ def test_survivor_takes_over_the_fan_out_of_a_killed_instance(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     figures = _fan_out_failover(tmp_path, postgres_server, wait_out_lease=False)
-    assert figures["duplicates"] == 0, "nothing is resent before the dead instance's lease runs out"
+    # the dead instance's rows come back after its short lease (4 s) and may be sent again: at most
+    # the messages it had in flight (DESIGN §6)
+    assert figures["duplicates"] <= MAX_IN_FLIGHT, figures
     if os.environ.get("RELIABILITY_RECORD"):
         record("two instances, kill -9 one mid fan-out (short)", figures)
 
@@ -201,9 +203,8 @@ def test_survivor_finishes_everything_after_the_lease(
 ) -> None:
     figures = _fan_out_failover(tmp_path, postgres_server, wait_out_lease=True)
     record("two instances, kill -9 one mid fan-out (long)", figures)
-    # DESIGN §6: a crash duplicates at most the messages in flight. Today the dispatcher frees a
-    # slot when the send returns, before its result is written, so a dead instance can hold (and
-    # after its lease cause duplicates of) more rows than its in-flight limit.
+    # DESIGN §6: a crash duplicates at most the messages in flight. A row stays in the dispatcher's
+    # in-flight window until its result is written, so a dead instance holds at most that many.
     leased, duplicates = figures["rows left leased by the dead instance"], figures["duplicates"]
     assert leased <= MAX_IN_FLIGHT and duplicates <= MAX_IN_FLIGHT, figures
 
