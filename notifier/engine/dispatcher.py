@@ -66,9 +66,7 @@ class Dispatcher:
         self._results: asyncio.Queue[tuple[repo.OutboxRow, SendResult | None, str | None]] = asyncio.Queue()
         self._stopping = False
         self._drain_timeout = 10.0
-        self._writing = False
         self._random = random.Random()
-        self.sent_count = 0
 
     @property
     def in_flight(self) -> int:
@@ -193,7 +191,6 @@ class Dispatcher:
         except Exception as exc:  # a provider bug must not kill the dispatcher; the outcome is unknown
             log.error("provider raised", provider=getattr(provider, "name", "?"), error=type(exc).__name__)
             result = SendResult(Outcome.UNKNOWN, None, None, f"provider error: {type(exc).__name__}", None)
-        self.sent_count += 1
         log.debug(
             "sent",
             activation_id=row.activation_id,
@@ -216,7 +213,6 @@ class Dispatcher:
             )
             for item in batch:
                 by_activation[item[0].activation_id].append(item)
-            self._writing = True
             for activation_id, items in by_activation.items():
                 try:
                     await self._record(activation_id, items)
@@ -224,7 +220,6 @@ class Dispatcher:
                     log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
                 finally:
                     self._release(len(items))
-            self._writing = False
 
     async def _record(
         self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]

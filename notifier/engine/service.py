@@ -18,6 +18,7 @@ from notifier.channels import voice
 from notifier.domain.alerts import Alert
 from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
 from notifier.domain.routing import route_alert
+from notifier.domain.snapshot import Snapshot
 from notifier.engine import views
 from notifier.engine.contract import (
     AckPageView,
@@ -182,7 +183,11 @@ class EngineService:
             row = await views.load_row(conn, activation_id)
         if row is None:
             return None
-        return views.view(row, self.engine.stepper.snapshot_of(row.id, row.snapshot))
+        return views.view(row, self._snapshot(row))
+
+    def _snapshot(self, row: Any) -> Snapshot:
+        running = row.status in ("open", "completed")
+        return self.engine.stepper.snapshot_of(row.id, row.snapshot, cache=running)
 
     async def _require(self, activation_id: str) -> Any:
         async with self.engine.db.connect() as conn:
@@ -193,7 +198,7 @@ class EngineService:
 
     async def acknowledge(self, activation_id: str, person_id: str, by: str, response: str) -> ActivationView:
         row = await self._require(activation_id)
-        snapshot = self.engine.stepper.snapshot_of(row.id, row.snapshot)
+        snapshot = self._snapshot(row)
         if person_id not in snapshot.people:
             raise Rejected(f"{person_id!r} is not part of activation {activation_id}")
         if row.status in ("cancelled", "closed"):
@@ -278,7 +283,7 @@ class EngineService:
         if row is None or attempt is None:
             return None
         act = await self._require(attempt.activation_id)
-        snapshot = self.engine.stepper.snapshot_of(act.id, act.snapshot)
+        snapshot = self._snapshot(act)
         person = snapshot.people.get(row.person_id)
         state_cursor = [c for c in act.state.get("cursors", {}).values() if c.get("person") == row.person_id]
         answered = next(

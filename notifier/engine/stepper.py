@@ -77,11 +77,13 @@ class Stepper:
         async with self._lock, self.db.begin() as conn:
             yield conn
 
-    def snapshot_of(self, activation_id: str, raw: dict[str, Any]) -> Snapshot:
+    def snapshot_of(self, activation_id: str, raw: dict[str, Any], *, cache: bool = True) -> Snapshot:
+        """The parsed snapshot; only activations still running are kept in the cache."""
         snap = self._snapshots.get(activation_id)
         if snap is None:
             snap = Snapshot.model_validate(raw)
-            self._snapshots[activation_id] = snap
+            if cache:
+                self._snapshots[activation_id] = snap
         return snap
 
     async def step(
@@ -130,7 +132,10 @@ class Stepper:
             await repo.save_state(
                 conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra
             )
-        self._states[activation_id] = (row.revision + 1, state)
+        if state.status in ("closed", "cancelled"):
+            self.forget(activation_id)  # a finished activation leaves the caches (long-running daemon)
+        else:
+            self._states[activation_id] = (row.revision + 1, state)
         result = StepResult(activation_id, state, actions)
         self._notify(result)
         return result
