@@ -57,6 +57,9 @@ def check_completion(w: Work) -> None:
         w.status, w.completed_at = "completed", w.now
         w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
         w.log("completed", "system", f"completion rule '{w.snap.completion.rule.value}' met: {counts}")
+        for person_id in w.snap.coordinator:  # the coordinator hears the tree is done, and how it went
+            if person_id in w.snap.people:
+                _tell_reached(w, person_id, "completed_notice", {"counts": counts, "response": counts})
     elif not w.exhausted and not any(_may_still_notify(w, key) for key in w.nodes):
         w.exhausted = True
         w.log("exhausted", "system", f"nothing left to try: {counts}", "completion rule not met")

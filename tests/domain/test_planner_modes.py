@@ -68,7 +68,11 @@ def test_first_acknowledgement_completes() -> None:
     sim.fire("ack:cpc/p-cpc")
     actions = sim.confirm("p-cpc", ChannelKind.VOICE)
     assert any(isinstance(a, Completed) for a in actions)
-    assert recipients(actions) == []  # first: the tree's purpose is met, nobody else is paged
+    assert recipients(actions, "activation") == []  # first: the tree's purpose is met, nobody else is paged
+    # the coordinator is told the tree is complete, once per holder of the coordinator role
+    notices = [s for s in sends(actions) if s.message_kind == "completed_notice"]
+    assert notices and sorted(s.person_id for s in notices) == sorted(sim.snap.coordinator)
+    assert all(s.message_kind == "completed_notice" for s in sends(actions))
     assert sim.st.cursors["cpc/p-cpc"].acked_via == "voice"
 
 
