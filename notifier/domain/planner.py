@@ -31,9 +31,10 @@ The rules, in the order an activation meets them:
   `quorum` = N nodes acknowledged; `first` = one. Completion under any rule stops what is still
   running: for `first`/`quorum` the point of the tree is met, and under `all` only nodes marked
   `required: false` can still be running, and "not required" means the tree does not wait for them.
-  If nothing is left to try and the rule is not met, this is logged once and the activation stays
-  open for the coordinator to close.
+  The coordinator role's holders are told the tree is complete (`completed_notice`). If nothing is
+  left to try and the rule is not met, this is logged once and the activation stays open.
 * **Time limit** reached: reported (action + log), the activation keeps running.
+* **Announce** sends an update to everyone reached so far (e.g. monitoring reports recovery).
 * **Cancel** stops everything. **Close** stops everything and sends the "return to normal" message
   to everyone reached (acknowledged, declined, or had a message delivered - voicemail included).
 * After completion, cancel or close, replies are logged and change nothing; provider callbacks
