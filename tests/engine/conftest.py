@@ -38,21 +38,6 @@ def system_settings(tmp_path: Path, port: int, scale: float = 600.0, **overrides
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def system(tmp_path: Path) -> AsyncIterator[Runtime]:
-    from notifier.runtime import make_clock
-
-    port = free_port()
-    settings = system_settings(tmp_path, port)
-    await upgrade_async(settings.database_url)
-    runtime = Runtime(settings, make_clock(settings))
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop(timeout=5)
-
-
 @contextlib.asynccontextmanager
 async def running_system(tmp_path: Path, scale: float = 600.0, **overrides: object) -> AsyncIterator[Runtime]:
     """A whole system on custom settings (e.g. a small plan written by the test)."""
@@ -67,6 +52,13 @@ async def running_system(tmp_path: Path, scale: float = 600.0, **overrides: obje
         yield runtime
     finally:
         await runtime.stop(timeout=5)
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> AsyncIterator[Runtime]:
+    """The example plan and call trees, 600x clock."""
+    async with running_system(tmp_path) as runtime:
+        yield runtime
 
 
 SMALL_PLAN = """
