@@ -72,7 +72,7 @@ def _bench(name: str, kind: str, sizes: dict[str, Any], stores: Stores, work: Pa
         count, per_second = sizes["rate"]
         return rate.adherence(stores, kind, count, per_second, work)
     if name == "latency":
-        return latency.http_latency(stores, kind, sizes["latency"], 50.0, work)
+        return latency.latency(stores, kind, sizes["latency"], 50.0, work)
     if name == "timers":
         pending, sample = sizes["timers"]
         return timers.lateness(stores, kind, pending, sample, 100.0, work)

@@ -63,15 +63,24 @@ class Report:
         miss = f"deviation {f['deviation_pct']:+.1f}%, {f['idle_gaps']:.0f} idle gaps"
         self._row("2 sender rate", kind, figure, "within 2%, no idle gaps", _verdict(ok, miss))
 
-    def _latency(self, kind: str, f: dict[str, float]) -> None:
-        figure = (
-            f"HTTP: {f['accepted']:.0f}/{f['alerts']:.0f} accepted at 50/s; p50 {f['p50_ms']:.1f} ms, "
-            f"p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.0f} ms. "
-            f"MQTT: {f.get('mqtt', 'pending (no notifier.intake.mqtt yet)')}"
-        )
-        ok = f["p50_ms"] < 10 and f["p99_ms"] < 50
-        miss = f"p50 {f['p50_ms'] / 10:.1f}x, p99 {f['p99_ms'] / 50:.1f}x the goal"
-        self._row("3 alert -> provider", kind, figure, "p50 < 10 ms, p99 < 50 ms", _verdict(ok, miss))
+    def _latency(self, kind: str, f: dict[str, dict[str, float]]) -> None:
+        """HTTP and MQTT, each judged on its own; the goal is met only when both meet it."""
+        figures, misses = [], []
+        for name, key in (("HTTP", "http"), ("MQTT", "mqtt")):
+            t = f[key]
+            figures.append(
+                f"{name}: {t['accepted']:.0f}/{t['alerts']:.0f} accepted at 50/s, {t['sms']:.0f} SMS; "
+                f"p50 {t['p50_ms']:.1f} ms, p99 {t['p99_ms']:.1f} ms, max {t['max_ms']:.0f} ms"
+            )
+            missed = []
+            if not (t["p50_ms"] < 10 and t["p99_ms"] < 50):
+                missed.append(f"p50 {t['p50_ms'] / 10:.1f}x, p99 {t['p99_ms'] / 50:.1f}x the goal")
+            if t["sms"] < t["alerts"]:
+                missed.append(f"{t['alerts'] - t['sms']:.0f} alerts without an SMS")
+            if missed:
+                misses.append(f"{name} " + ", ".join(missed))
+        verdict = _verdict(not misses, "; ".join(misses))
+        self._row("3 alert -> provider", kind, ". ".join(figures), "p50 < 10 ms, p99 < 50 ms", verdict)
 
     def _timers(self, kind: str, f: dict[str, float]) -> None:
         figure = (

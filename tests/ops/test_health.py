@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.mosquitto import Broker
 from notifier.store.db import upgrade_async
 from tests.engine.conftest import running_system, write_small_config
-from tests.intake.conftest import Broker
 from tests.ops.test_metrics import sample
 
 

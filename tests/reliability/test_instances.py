@@ -216,7 +216,7 @@ def test_mqtt_shared_subscription_gives_each_alert_to_one_instance(
 ) -> None:
     """Two daemons share `$share/notifier/notifier/alerts/#`: each alert is stored once; after one
     instance is killed, the survivor receives every new alert."""
-    from tests.intake.conftest import Broker
+    from bench.mosquitto import Broker
 
     numbers = numbers_for(2)
     cluster = _cluster(tmp_path, postgres_server, numbers, "[{kind: sms, wait: 30m}]", Faults(seed=7))
