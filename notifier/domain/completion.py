@@ -7,12 +7,15 @@ docstring for why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import chain
+
 from notifier.domain.calltree import CompletionRule
 from notifier.domain.durations import format_duration
 from notifier.domain.events import Announce, Cancel, Close, Completed, MessageKind, TimeLimitPassed
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
-from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY
+from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY, address_key
 from notifier.domain.work import Work
 
 
@@ -36,23 +39,40 @@ def _may_still_notify(w: Work, key: str) -> bool:
 
 def rule_met(w: Work) -> bool:
     completion = w.snap.completion
-    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
     if completion.rule is CompletionRule.FIRST:
-        return acked >= 1
+        return w.acknowledged_nodes() >= 1
     if completion.rule is CompletionRule.QUORUM:
-        return acked >= (completion.quorum or 1)
-    return all(
-        w.nodes[key].status in RESOLVED or not _may_still_notify(w, key)
-        for key, node in w.snap.nodes.items()
-        if node.required
-    )
+        return w.acknowledged_nodes() >= (completion.quorum or 1)
+    return _find(w, "open-required", _open_required) is None
+
+
+def _open_required(w: Work, key: str) -> bool:
+    """A required node that is not resolved and may still be notified: the `all` rule is not met."""
+    return w.snap.nodes[key].required and w.nodes[key].status not in RESOLVED and _may_still_notify(w, key)
+
+
+def _find(w: Work, purpose: str, test: Callable[[Work, str], bool]) -> str | None:
+    """The first node passing `test`, starting from the one that passed last time (`w.witness`).
+
+    While a broadcast runs, the node that showed "not done yet" usually still shows it at the next
+    event, so a completion check costs O(1) rather than a walk of every node; when it no longer
+    does, the walk goes on from there. The answer is the same as a walk from the start would give
+    (some node passes, or none does); only which node is found may differ.
+    """
+    keys = w.node_keys
+    start = w.witness.get(purpose, 0)
+    for index in chain(range(start, len(keys)), range(start)):
+        if test(w, keys[index]):
+            w.witness[purpose] = index
+            return keys[index]
+    return None
 
 
 def check_completion(w: Work) -> None:
     if w.status != "open" or not w.started:
         return
-    counts = _counts(w)
     if rule_met(w):
+        counts = _counts(w)
         stop_all(w)
         w.status, w.completed_at = "completed", w.now
         w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
@@ -60,9 +80,9 @@ def check_completion(w: Work) -> None:
         for person_id in w.snap.coordinator:  # the coordinator hears the tree is done, and how it went
             if person_id in w.snap.people:
                 _tell_reached(w, person_id, "completed_notice", {"counts": counts, "response": counts})
-    elif not w.exhausted and not any(_may_still_notify(w, key) for key in w.nodes):
+    elif not w.exhausted and _find(w, "may-notify", _may_still_notify) is None:
         w.exhausted = True
-        w.log("exhausted", "system", f"nothing left to try: {counts}", "completion rule not met")
+        w.log("exhausted", "system", f"nothing left to try: {_counts(w)}", "completion rule not met")
 
 
 def _counts(w: Work) -> str:
@@ -118,9 +138,9 @@ def announce(w: Work, event: Announce) -> None:
 def _tell_reached(w: Work, person_id: str, kind: MessageKind, extra: dict[str, str]) -> None:
     """Sent by SMS if we have a usable number, else by the channel that reached them."""
     person = w.snap.people[person_id]
-    dead = set(w.dead)
-    reaching = [a for a in w.attempts.values() if a.person == person_id and a.status in REACHED]
-    usable = [c for c in person.contacts if f"{c.kind.value}:{c.address}" not in dead]
+    dead = w.dead_keys
+    reaching = [a for a in w.attempts_of(person_id) if a.status in REACHED]
+    usable = [c for c in person.contacts if address_key(c.kind, c.address) not in dead]
     by_sms = [a for a in reaching if a.channel is ChannelKind.SMS]
     contact = next(
         (c for c in usable if by_sms and c.kind is ChannelKind.SMS and c.address == by_sms[0].address),
@@ -133,7 +153,7 @@ def _tell_reached(w: Work, person_id: str, kind: MessageKind, extra: dict[str, s
     if contact is None:
         w.log(kind, person_id, "not sent", "no usable contact method")
         return
-    nodes = [a.node for a in reaching] + [c.node for c in w.cursors.values() if c.person == person_id]
+    nodes = [a.node for a in reaching] + [w.cursors[key].node for key in w.cursor_keys_of(person_id)]
     node = nodes[0] if nodes else ""
     w.send(person_id, node, contact, kind, extra)
     what = "return to normal" if kind == "deactivation" else kind
@@ -144,7 +164,7 @@ def time_limit_due(w: Work, fence: int) -> None:
     if w.status != "open" or w.time_limit_passed or fence != 0:
         return
     w.time_limit_passed = True
-    acked = sum(1 for n in w.nodes.values() if n.status == "acknowledged")
+    acked = w.acknowledged_nodes()
     total = len(w.nodes)
     w.actions.append(TimeLimitPassed(at=w.now))
     w.log(

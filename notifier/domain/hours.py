@@ -9,6 +9,7 @@ odd hour beats reaching nobody.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +47,7 @@ def candidates(
     person: PersonSnap,
     now: datetime,
     business: BusinessHours,
-    dead: frozenset[str],
+    dead: AbstractSet[str],
 ) -> list[MethodChoice]:
     """Every (method step, contact) pair usable now, in policy order; see the module docstring."""
     usable = [
@@ -81,7 +82,7 @@ def next_choice(
     after: tuple[int, int],
     now: datetime,
     business: BusinessHours,
-    dead: frozenset[str],
+    dead: AbstractSet[str],
 ) -> MethodChoice | None:
     """The first usable pair after `after` in this round, or None when the round is used up."""
     for choice in candidates(policy, person, now, business, dead):
@@ -91,7 +92,7 @@ def next_choice(
 
 
 def first_reachable(
-    person: PersonSnap, now: datetime, business: BusinessHours, dead: frozenset[str]
+    person: PersonSnap, now: datetime, business: BusinessHours, dead: AbstractSet[str]
 ) -> ContactMethod | None:
     """The person's first contact method that fits the hour (for notices that need no ack)."""
     usable = [c for c in person.contacts if address_key(c.kind, c.address) not in dead]

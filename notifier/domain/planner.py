@@ -192,7 +192,7 @@ def _start_holder(w: Work, key: str, index: int) -> None:
     person = node.holders[index]
     ck = cursor_key(key, person)
     w.set_node(key, holder_index=index)
-    w.cursors[ck] = PersonCursor(node=key, person=person, holder_index=index, status="notifying")
+    w.add_cursor(ck, PersonCursor(node=key, person=person, holder_index=index, status="notifying"))
     if index > 0:
         w.log("alternate", person, f"trying alternate {index} for {node.label}")
     _advance(w, ck)
@@ -203,7 +203,7 @@ def _advance(w: Work, ck: str) -> None:
     cursor = w.cursors[ck]
     node = w.snap.nodes[cursor.node]
     person = w.snap.people[cursor.person]
-    policy, dead = node.policy, frozenset(w.dead)
+    policy, dead = node.policy, w.dead_keys
     round_ = cursor.round
     after = (cursor.method_index, cursor.contact_index)
     choice = next_choice(policy, person, after, w.now, w.snap.business_hours, dead)
@@ -306,7 +306,7 @@ def _reply(w: Work, person_id: str, response: str, via: str, attempt_id: str | N
         w.log("reply", person_id, f"{response} via {via} recorded; no change", f"activation is {w.status}")
         return
     attempt = w.attempts.get(attempt_id or "")
-    keys = [k for k, c in w.cursors.items() if c.person == person_id]
+    keys = w.cursor_keys_of(person_id)
     if attempt is not None and attempt.person == person_id and cursor_key(attempt.node, person_id) in keys:
         keys = [cursor_key(attempt.node, person_id)]
     if not keys and on_behalf:
@@ -331,7 +331,7 @@ def _adopt(w: Work, person_id: str) -> list[str]:
         if person_id in node.holders and w.nodes[key].status in ("pending", "notifying"):
             ck = cursor_key(key, person_id)
             index = node.holders.index(person_id)
-            w.cursors[ck] = PersonCursor(node=key, person=person_id, holder_index=index)
+            w.add_cursor(ck, PersonCursor(node=key, person=person_id, holder_index=index))
             keys.append(ck)
     return keys
 

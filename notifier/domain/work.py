@@ -7,6 +7,7 @@ changes in plain dicts, records every action in order, and freezes the result on
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -44,11 +45,66 @@ class Work:
         self.reached: list[str] = list(state.reached)
         self.dead: list[str] = list(state.dead_addresses)
         self.actions: list[Action] = []
+        # Indexes built on first use and kept up to date by the methods below, so that an event
+        # costs O(1) instead of a scan of every cursor or attempt (a 10,000-person broadcast brings
+        # tens of thousands of events). Only this class may add cursors or attempts.
+        self._reached_set = set(self.reached)
+        self._dead_set = set(self.dead)
+        self._by_person: dict[str, list[str]] | None = None
+        self._by_node: dict[str, list[str]] | None = None
+        self._attempts_by_person: dict[str, list[str]] | None = None
+        self._acked: int | None = None
+        #: a node that showed, at the last completion check, that the tree is not done; re-checked
+        #: first (see completion.py), so that most checks cost O(1) instead of a walk of every node
+        self.witness: dict[str, int] = {}
+        self.node_keys: tuple[str, ...] = tuple(self.nodes)
 
     # --- state -----------------------------------------------------------------------------------
 
     def set_node(self, key: str, **changes: Any) -> None:
-        self.nodes[key] = self.nodes[key].model_copy(update=changes)
+        old = self.nodes[key]
+        new = old.model_copy(update=changes)
+        self.nodes[key] = new
+        if self._acked is not None:
+            self._acked += (new.status == "acknowledged") - (old.status == "acknowledged")
+
+    def acknowledged_nodes(self) -> int:
+        if self._acked is None:
+            self._acked = sum(1 for n in self.nodes.values() if n.status == "acknowledged")
+        return self._acked
+
+    def add_cursor(self, key: str, cursor: PersonCursor) -> None:
+        """A new cursor (a person's escalation in a node starts)."""
+        is_new = key not in self.cursors
+        self.cursors[key] = cursor
+        if is_new and self._by_person is not None and self._by_node is not None:
+            self._by_person.setdefault(cursor.person, []).append(key)
+            self._by_node.setdefault(cursor.node, []).append(key)
+
+    def _cursor_indexes(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        if self._by_person is None or self._by_node is None:
+            self._by_person, self._by_node = {}, {}
+            for key, cursor in self.cursors.items():
+                self._by_person.setdefault(cursor.person, []).append(key)
+                self._by_node.setdefault(cursor.node, []).append(key)
+        return self._by_person, self._by_node
+
+    def cursor_keys_of(self, person: str) -> list[str]:
+        """The keys of `person`'s cursors, oldest first."""
+        return list(self._cursor_indexes()[0].get(person, ()))
+
+    def attempts_of(self, person: str) -> list[AttemptState]:
+        """`person`'s attempts, oldest first."""
+        if self._attempts_by_person is None:
+            self._attempts_by_person = {}
+            for attempt_id, attempt in self.attempts.items():
+                self._attempts_by_person.setdefault(attempt.person, []).append(attempt_id)
+        return [self.attempts[a] for a in self._attempts_by_person.get(person, ())]
+
+    @property
+    def dead_keys(self) -> AbstractSet[str]:
+        """The `address_key`s found invalid or opted out in this activation (read-only view)."""
+        return self._dead_set
 
     def set_cursor(self, key: str, **changes: Any) -> PersonCursor:
         cursor = self.cursors[key].model_copy(update=changes)
@@ -70,16 +126,18 @@ class Work:
         return attempt
 
     def reach(self, person: str) -> None:
-        if person not in self.reached:
+        if person not in self._reached_set:
+            self._reached_set.add(person)
             self.reached.append(person)
 
     def mark_dead(self, channel: ChannelKind, address: str) -> None:
         key = address_key(channel, address)
-        if key not in self.dead:
+        if key not in self._dead_set:
+            self._dead_set.add(key)
             self.dead.append(key)
 
     def cursors_of(self, node: str) -> list[tuple[str, PersonCursor]]:
-        return [(key, cursor) for key, cursor in self.cursors.items() if cursor.node == node]
+        return [(key, self.cursors[key]) for key in self._cursor_indexes()[1].get(node, ())]
 
     def result(self) -> ActivationState:
         return self._base.model_copy(
@@ -131,6 +189,8 @@ class Work:
             purpose=kind,
         )
         self.attempts[attempt.id] = attempt
+        if self._attempts_by_person is not None:
+            self._attempts_by_person.setdefault(person, []).append(attempt.id)
         validity: int | None = None
         if contact.kind is not ChannelKind.EMAIL:
             snap_node = self.snap.nodes.get(node)

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.channels.base import Provider
 from notifier.clock import Clock
@@ -27,13 +27,18 @@ from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.planner import initial_state
 from notifier.domain.ratelimit import SenderPool
-from notifier.domain.snapshot import compile_snapshot
+from notifier.domain.snapshot import Snapshot, compile_snapshot
 from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
-from notifier.engine.stepper import Renderer, Stepper, StepResult
+from notifier.engine.stepper import Draft, Stepper, StepResult
+from notifier.engine.writes import Renderer
 from notifier.store.engine_tables import activations
 
 log = structlog.get_logger("notifier.engine")
+
+
+def new_activation_id() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class ActivationError(ValueError):
@@ -69,6 +74,7 @@ class Engine:
             for kind, (numbers, rate) in (senders or {}).items()
         }
         self.dispatcher = Dispatcher(self.stepper, providers, pools, clock, max_in_flight=max_in_flight)
+        self.stepper.handoff = self.dispatcher
         self.waiter = DeadlineWaiter(self.stepper, clock)
         self.providers = providers
         self._tasks: list[asyncio.Task[None]] = []
@@ -104,47 +110,84 @@ class Engine:
     async def activate(
         self,
         tree_id: str,
-        kind: ActivationKind = ActivationKind.INCIDENT,
+        kind: ActivationKind,
         fields: dict[str, str] | None = None,
-        started_by: str = "system",
+        *,
+        started_by: str,
         reason: str = "",
         policy: str | None = None,
     ) -> str:
         """Freeze a snapshot of `tree_id` and start notifying. Returns the activation id."""
+        snapshot = self.prepare(tree_id, kind, policy)
+        draft = Draft(new_activation_id())
+        try:
+            async with self.stepper.transaction() as conn:
+                await self.start_in(conn, draft, snapshot, kind, fields, started_by=started_by, reason=reason)
+        except BaseException:
+            self.discard(draft)
+            raise
+        return self.started(draft)
+
+    def prepare(self, tree_id: str, kind: ActivationKind, policy: str | None = None) -> Snapshot:
+        """The frozen snapshot a new activation of `tree_id` will follow (compiled outside any lock)."""
         config = self.config
         if config.trees.tree(tree_id) is None:
             known = ", ".join(t.id for t in config.trees.calltrees) or "none"
             raise ActivationError(f"unknown call tree {tree_id!r} (known: {known})")
         try:
-            snapshot = compile_snapshot(config.plan, config.trees, tree_id, kind, policy)
+            return compile_snapshot(config.plan, config.trees, tree_id, kind, policy)
         except (KeyError, ValueError) as exc:
             raise ActivationError(f"call tree {tree_id!r} cannot be activated: {exc}") from exc
+
+    async def start_in(
+        self,
+        conn: AsyncConnection,
+        draft: Draft,
+        snapshot: Snapshot,
+        kind: ActivationKind,
+        fields: dict[str, str] | None,
+        *,
+        started_by: str,
+        reason: str,
+    ) -> None:
+        """Insert the activation `draft` names and its first step in the caller's transaction (one
+        commit from an alert to the first claimed SMS); the caller then calls `started(draft)`, or
+        `discard(draft)` if the transaction failed."""
         now = self.clock.now()
-        activation_id = uuid.uuid4().hex[:16]
+        activation_id = draft.activation_id
         state = initial_state(snapshot, now)
-        async with self.stepper.transaction() as conn:
-            ref = await self._unique_ref(conn)
-            await conn.execute(
-                insert(activations).values(
-                    id=activation_id,
-                    ref=ref,
-                    tree_id=tree_id,
-                    kind=str(kind),
-                    status=state.status,
-                    started_at=now,
-                    started_by=started_by,
-                    reason=reason,
-                    plan_version=config.plan_version,
-                    fields=dict(fields or {}),
-                    snapshot=snapshot.model_dump(mode="json"),
-                    state=state.model_dump(mode="json"),
-                    revision=0,
-                    updated_at=now,
-                )
+        ref = await self._unique_ref(conn)
+        await conn.execute(
+            insert(activations).values(
+                id=activation_id,
+                ref=ref,
+                tree_id=snapshot.tree_id,
+                kind=str(kind),
+                status=state.status,
+                started_at=now,
+                started_by=started_by,
+                reason=reason,
+                plan_version=self.config.plan_version,
+                fields=dict(fields or {}),
+                snapshot=snapshot.model_dump(mode="json"),
+                state=state.model_dump(mode="json"),
+                revision=0,
+                updated_at=now,
             )
-        log.info("activation started", activation_id=activation_id, tree=tree_id, kind=str(kind), ref=ref)
-        await self.stepper.step(activation_id, [Start()])
-        return activation_id
+        )
+        self.stepper.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
+        await self.stepper.write_step(conn, draft, [Start()])
+        log.info(
+            "activation started", activation_id=activation_id, tree=snapshot.tree_id, kind=str(kind), ref=ref
+        )
+
+    def started(self, draft: Draft) -> str:
+        self.stepper.committed(draft)
+        return draft.activation_id
+
+    def discard(self, draft: Draft) -> None:
+        self.stepper.abandon(draft)
+        self.stepper.forget(draft.activation_id)
 
     async def handle(self, activation_id: str, events: list[Event]) -> StepResult | None:
         return await self.stepper.submit(activation_id, events)

@@ -13,6 +13,7 @@ import contextlib
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +66,7 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[tuple[repo.OutboxRow, SendResult | None, str | None]] = asyncio.Queue()
         self._stopping = False
+        self._running = False
         self._drain_timeout = 10.0
         self._random = random.Random()
 
@@ -75,6 +77,23 @@ class Dispatcher:
     def _release(self, count: int) -> None:
         self._held -= count
         self.stepper.outbox_changed.set()
+
+    # --- the hand-off from steps (writes.py): rows claimed in the step that created them -------
+    def reserve(self, wanted: int) -> int:
+        if self._stopping or not self._running:
+            return 0
+        taken = max(0, min(wanted, self.max_in_flight - self._held))
+        self._held += taken
+        return taken
+
+    def unreserve(self, count: int) -> None:
+        self._release(count)
+
+    def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
+        for row in rows:
+            task = asyncio.create_task(self._send(row, row.address in opted_out))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def recover(self) -> int:
         """At start-up: put back rows a previous incarnation left in flight. On SQLite only one
@@ -87,6 +106,7 @@ class Dispatcher:
             )
 
     async def run(self) -> None:
+        self._running = True
         writer = asyncio.create_task(self._write_results(), name="dispatch-results")
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatch-heartbeat")
         try:
@@ -100,6 +120,7 @@ class Dispatcher:
                     await asyncio.sleep(0.5)
             await self._drain(self._drain_timeout)
         finally:
+            self._running = False
             for task in (heartbeat, writer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -128,10 +149,7 @@ class Dispatcher:
             sms = [row.address for row in rows if row.channel == ChannelKind.SMS.value]
             opted_out = await repo.opted_out_among(conn, sms) if sms else set()
         self._held += len(rows)
-        for row in rows:
-            task = asyncio.create_task(self._send(row, row.address in opted_out))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+        self.start(rows, opted_out)
         return len(rows)
 
     async def _idle(self) -> None:

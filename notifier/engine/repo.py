@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
@@ -17,7 +18,15 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
-from notifier.store.engine_tables import activations, activity_log, deadlines, opt_outs, outbox
+from notifier.domain.statedelta import apply_delta
+from notifier.store.engine_tables import (
+    activation_changes,
+    activations,
+    activity_log,
+    deadlines,
+    opt_outs,
+    outbox,
+)
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,43 @@ async def load_activation_documents(conn: AsyncConnection, activation_id: str) -
     return (await conn.execute(query)).one()
 
 
+async def load_changes(conn: AsyncConnection, activation_id: str) -> list[dict[str, Any]]:
+    """The state journal since the last checkpoint, oldest first."""
+    query = (
+        select(activation_changes.c.delta)
+        .where(activation_changes.c.activation_id == activation_id)
+        .order_by(activation_changes.c.seq)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def current_state(
+    conn: AsyncConnection, activation_id: str, checkpoint: dict[str, Any]
+) -> dict[str, Any]:
+    """The activation's state document now: the checkpoint with the journal applied."""
+    document = dict(checkpoint)
+    for delta in await load_changes(conn, activation_id):
+        apply_delta(document, delta)
+    return document
+
+
+async def load_activation_row(conn: AsyncConnection, activation_id: str) -> Any:
+    """The whole activation row, its `state` brought up to date with the journal (for readers)."""
+    row = (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+    return None if row is None else await with_current_state(conn, row)
+
+
+async def with_current_state(conn: AsyncConnection, row: Any) -> Any:
+    values = dict(row._mapping)
+    values["state"] = await current_state(conn, row.id, row.state)
+    return SimpleNamespace(**values)
+
+
 async def save_state(
     conn: AsyncConnection, activation_id: str, state: dict[str, Any], status: str, now: datetime, **extra: Any
 ) -> None:
+    """A checkpoint: the whole state replaces the last one and the journal is emptied."""
+    await conn.execute(delete(activation_changes).where(activation_changes.c.activation_id == activation_id))
     await conn.execute(
         update(activations)
         .where(activations.c.id == activation_id)
@@ -79,9 +122,37 @@ async def save_state(
     )
 
 
+async def append_change(
+    conn: AsyncConnection,
+    activation_id: str,
+    revision: int,
+    delta: dict[str, Any],
+    status: str,
+    now: datetime,
+    **extra: Any,
+) -> None:
+    """One step's delta: the row moves to `revision`, its state column (the checkpoint) stays."""
+    await conn.execute(
+        insert(activation_changes).values(activation_id=activation_id, seq=revision, delta=delta)
+    )
+    await conn.execute(
+        update(activations)
+        .where(activations.c.id == activation_id)
+        .values(status=status, updated_at=now, revision=revision, **extra)
+    )
+
+
 async def insert_outbox(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(insert(outbox), list(rows))
+
+
+async def insert_outbox_returning_ids(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert and return the new ids in the order of `rows`."""
+    if not rows:
+        return []
+    statement = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+    return [int(i) for i in (await conn.execute(statement, list(rows))).scalars()]
 
 
 async def upsert_deadlines(

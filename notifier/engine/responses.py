@@ -48,25 +48,32 @@ class Responses:
         """Record the reply, act on it, and return the SMS text to answer with ('' for none)."""
         parsed = parse_reply(body)
         now = self.stepper.clock.now()
-        async with self.stepper.transaction() as conn:
+        # a plain read: a burst of replies must not queue one by one behind the (SQLite) write lock;
+        # the reply row itself commits with its effect in the activation's (group-committed) step
+        async with self.stepper.db.connect() as conn:
             contacts = await repo.open_contacts(conn, from_)
-            if parsed.action is ReplyAction.OPT_OUT:
-                await repo.set_opt_out(conn, from_, True, now)
-            elif parsed.action is ReplyAction.OPT_IN or parsed.resubscribes:
-                await repo.set_opt_out(conn, from_, False, now)
-            if not contacts:
-                await conn.execute(
-                    insert(responses).values(
-                        activation_id=None,
-                        person_id=None,
-                        channel="sms",
-                        address=from_,
-                        raw=body[:1600],
-                        action=str(parsed.action),
-                        provider_id=message_sid,
-                        received_at=now,
+        opt_out: bool | None = None
+        if parsed.action is ReplyAction.OPT_OUT:
+            opt_out = True
+        elif parsed.action is ReplyAction.OPT_IN or parsed.resubscribes:
+            opt_out = False
+        if opt_out is not None or not contacts:
+            async with self.stepper.transaction() as conn:
+                if opt_out is not None:
+                    await repo.set_opt_out(conn, from_, opt_out, now)
+                if not contacts:
+                    await conn.execute(
+                        insert(responses).values(
+                            activation_id=None,
+                            person_id=None,
+                            channel="sms",
+                            address=from_,
+                            raw=body[:1600],
+                            action=str(parsed.action),
+                            provider_id=message_sid,
+                            received_at=now,
+                        )
                     )
-                )
         log.info(
             "sms reply",
             sender=mask_address(from_),

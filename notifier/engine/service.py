@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -31,8 +31,9 @@ from notifier.engine.contract import (
     StartRequest,
     StoreUnavailable,
 )
-from notifier.engine.core import ActivationError, Engine
+from notifier.engine.core import ActivationError, Engine, new_activation_id
 from notifier.engine.responses import Responses, form_value, parse_token
+from notifier.engine.stepper import Draft
 from notifier.store.engine_tables import activations, alerts
 
 log = structlog.get_logger("notifier.service")
@@ -66,42 +67,77 @@ class EngineService:
         return receipts
 
     async def _submit(self, alert: Alert) -> AlertReceipt:
-        config = self.engine.config
+        """Dedup, record and (if routed) start the call tree in one transaction: the first SMS is
+        claimed in the same commit that accepts the alert, and a crash keeps both or neither."""
+        engine = self.engine
+        config = engine.config
         decision = route_alert(alert, config.plan, config.trees)
-        now = self.engine.clock.now()
-        async with self.engine.stepper.transaction() as conn:
-            open_row = (
-                await conn.execute(
-                    select(alerts.c.activation_id)
-                    .join(activations, activations.c.id == alerts.c.activation_id)
-                    .where(
-                        and_(
-                            alerts.c.dedup_key == alert.dedup_key,
-                            activations.c.status.in_(["open", "completed"]),
+        snapshot = None
+        if decision is not None and alert.status != "resolved":
+            try:
+                snapshot = engine.prepare(decision.calltree, decision.kind, decision.policy)
+            except ActivationError as exc:
+                log.error("routed call tree cannot be activated", route=decision.route, error=str(exc))
+        now = engine.clock.now()
+        draft = Draft(new_activation_id())
+        started = False
+        try:
+            async with engine.stepper.transaction() as conn:
+                open_row = (
+                    await conn.execute(
+                        select(alerts.c.activation_id)
+                        .join(activations, activations.c.id == alerts.c.activation_id)
+                        .where(
+                            and_(
+                                alerts.c.dedup_key == alert.dedup_key,
+                                activations.c.status.in_(["open", "completed"]),
+                            )
                         )
+                        .limit(1)
                     )
-                    .limit(1)
+                ).first()
+                if alert.status == "resolved":
+                    outcome = "resolved" if open_row else "resolved (no open activation)"
+                elif open_row:
+                    outcome = "duplicate"
+                elif decision is None:
+                    outcome = "unrouted"
+                elif snapshot is None:
+                    outcome = f"routed to {decision.calltree}, which cannot be activated"
+                else:
+                    outcome = f"routed to {decision.calltree}"
+                    fields = {
+                        "nature": alert.summary,
+                        "service": decision.service_name or "",
+                        "response": alert.annotations.get("description", ""),
+                    }
+                    await engine.start_in(
+                        conn,
+                        draft,
+                        snapshot,
+                        decision.kind,
+                        fields,
+                        started_by=f"alert:{alert.source}",
+                        reason=alert.summary,
+                    )
+                    started = True
+                await conn.execute(
+                    insert(alerts).values(
+                        source=alert.source,
+                        dedup_key=alert.dedup_key,
+                        status=alert.status,
+                        service=decision.service_id if decision else alert.labels.get("service"),
+                        payload=alert.model_dump(mode="json"),
+                        received_at=now,
+                        activation_id=open_row[0] if open_row else (draft.activation_id if started else None),
+                        outcome=outcome,
+                    )
                 )
-            ).first()
-            if alert.status == "resolved":
-                outcome = "resolved" if open_row else "resolved (no open activation)"
-            elif open_row:
-                outcome = "duplicate"
-            else:
-                outcome = f"routed to {decision.calltree}" if decision else "unrouted"
-            result = await conn.execute(
-                insert(alerts).values(
-                    source=alert.source,
-                    dedup_key=alert.dedup_key,
-                    status=alert.status,
-                    service=decision.service_id if decision else alert.labels.get("service"),
-                    payload=alert.model_dump(mode="json"),
-                    received_at=now,
-                    activation_id=open_row[0] if open_row else None,
-                    outcome=outcome,
-                )
-            )
-            alert_row_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        except BaseException:
+            engine.discard(draft)
+            raise
+        if started:
+            engine.started(draft)
         if alert.status == "resolved":
             if open_row:
                 await self._resolved(open_row[0], alert, decision.on_resolved if decision else "record")
@@ -110,27 +146,13 @@ class EngineService:
             )
         if open_row:
             return AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_row[0])
-        if decision is None:
+        if decision is None or not started:
             return AlertReceipt(dedup_key=alert.dedup_key, status="unrouted")
-        fields = {
-            "nature": alert.summary,
-            "service": decision.service_name or "",
-            "response": alert.annotations.get("description", ""),
-        }
-        activation_id = await self.engine.activate(
-            decision.calltree,
-            decision.kind,
-            fields,
-            started_by=f"alert:{alert.source}",
-            reason=alert.summary,
-            policy=decision.policy,
-        )
-        async with self.engine.stepper.transaction() as conn:
-            await conn.execute(
-                update(alerts).where(alerts.c.id == alert_row_id).values(activation_id=activation_id)
-            )
         return AlertReceipt(
-            dedup_key=alert.dedup_key, status="accepted", activation_id=activation_id, route=decision.route
+            dedup_key=alert.dedup_key,
+            status="accepted",
+            activation_id=draft.activation_id,
+            route=decision.route,
         )
 
     async def _resolved(self, activation_id: str, alert: Alert, on_resolved: str) -> None:

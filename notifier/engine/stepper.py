@@ -1,7 +1,8 @@
 """One engine step: lock the activation, run the planner over events, write everything at once.
 
-This is the only place where planner decisions become rows. State, outbox rows, deadlines and the
-activity log are written in one transaction, so after a crash either all of a step happened or none
+This is the only place where planner decisions become rows. State (as a delta appended to the
+state journal, or now and then a whole checkpoint), outbox rows, deadlines and the activity log are
+written in one transaction, so after a crash either all of a step happened or none
 of it did; the dispatcher and the deadline waiter only ever act on committed rows.
 """
 
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,21 +19,39 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.clock import Clock
 from notifier.domain.events import (
-    Completed,
     Event,
-    Log,
     Schedule,
     Send,
-    TimeLimitPassed,
     Unschedule,
 )
 from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
+from notifier.domain.statedelta import apply_delta, delta_size, state_delta, state_size
 from notifier.engine import repo
+from notifier.engine.writes import Claimed, Handoff, Renderer, write_actions
 
-Renderer = Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]
-"""(snapshot, activation fields, activation id, ref, send) -> the stored message (text, subject, html)."""
+#: the journal is checkpointed once it holds more entries than the state (and at least this many)
+_MIN_JOURNAL = 64
+
+
+@dataclass(frozen=True)
+class _Cached:
+    revision: int  # the row revision this state was read or written at
+    state: ActivationState
+    journal: int  # entries in the journal since the last checkpoint
+
+
+@dataclass
+class Draft:
+    """A step written in a transaction that has not committed yet."""
+
+    activation_id: str
+    revision: int = 0
+    state: ActivationState | None = None
+    journal: int = 0
+    actions: list[Any] = field(default_factory=list)
+    claimed: Claimed = field(default_factory=Claimed)
 
 
 @dataclass
@@ -57,13 +75,15 @@ class Stepper:
         self._snapshots: dict[str, Snapshot] = {}
         # parsed state per activation with the row revision it was read at: a step re-validates the
         # JSON only when another writer (a second instance, a restart) changed the row meanwhile
-        self._states: dict[str, tuple[int, ActivationState]] = {}
+        self._states: dict[str, _Cached] = {}
         self._queued: dict[str, list[tuple[list[Any], list[tuple[str, int]], Any, asyncio.Future[Any]]]] = {}
         self._draining: set[str] = set()
         self._drainers: set[asyncio.Task[None]] = set()
         # SQLite has one writer per file; serialising our own steps avoids lock-upgrade deadlocks.
         self._lock = asyncio.Lock() if db.dialect.name == "sqlite" else None
         self.listeners: list[Callable[[StepResult], None]] = []
+        #: the dispatcher, which takes rows a step claims for it (see writes.py); set by the engine
+        self.handoff: Handoff | None = None
         self.outbox_changed = asyncio.Event()
         self.deadlines_changed = asyncio.Event()
 
@@ -105,90 +125,86 @@ class Stepper:
         fired: Sequence[tuple[str, int]],
         before_save: Callable[[AsyncConnection], Any] | None,
     ) -> StepResult | None:
-        async with self.transaction() as conn:
-            row = await repo.lock_activation(conn, activation_id)
-            if row is None:
-                return None
-            cached = self._states.get(activation_id)
-            if cached is not None and cached[0] == row.revision and activation_id in self._snapshots:
-                state = cached[1]
-                snapshot = self._snapshots[activation_id]
-            else:
-                full = await repo.load_activation_documents(conn, activation_id)
-                snapshot = self.snapshot_of(activation_id, full.snapshot)
-                state = ActivationState.model_validate(full.state)
-            now = self.clock.now()
-            decision = decide_many(snapshot, state, events, now)
-            state, actions = decision.state, list(decision.actions)
-            await repo.consume_deadlines(conn, activation_id, fired)
-            await self.apply(conn, row, snapshot, actions, now)
-            extra: dict[str, Any] = {}
-            if state.completed_at is not None and row.completed_at is None:
-                extra["completed_at"] = state.completed_at
-            if state.status == "closed" and row.closed_at is None:
-                extra["closed_at"] = now
-            if before_save is not None:
-                await before_save(conn)
+        draft = Draft(activation_id)
+        try:
+            async with self.transaction() as conn:
+                found = await self.write_step(conn, draft, events, fired, before_save)
+        except BaseException:
+            self.abandon(draft)
+            raise
+        return self.committed(draft) if found else None
+
+    async def write_step(
+        self,
+        conn: AsyncConnection,
+        draft: Draft,
+        events: Sequence[Event],
+        fired: Sequence[tuple[str, int]] = (),
+        before_save: Callable[[AsyncConnection], Any] | None = None,
+    ) -> bool:
+        """The part of a step inside the caller's transaction; False if there is no such activation.
+        The caller then calls `committed(draft)` after the commit, or `abandon(draft)` if it failed."""
+        activation_id = draft.activation_id
+        row = await repo.lock_activation(conn, activation_id)
+        if row is None:
+            return False
+        cached = self._states.get(activation_id)
+        if cached is not None and cached.revision == row.revision and activation_id in self._snapshots:
+            state, journal = cached.state, cached.journal
+            snapshot = self._snapshots[activation_id]
+        else:
+            full = await repo.load_activation_documents(conn, activation_id)
+            snapshot = self.snapshot_of(activation_id, full.snapshot)
+            document = dict(full.state)
+            changes = await repo.load_changes(conn, activation_id)
+            for delta in changes:
+                apply_delta(document, delta)
+            state = ActivationState.model_validate(document)
+            journal = sum(delta_size(delta) for delta in changes)
+        now = self.clock.now()
+        decision = decide_many(snapshot, state, events, now)
+        before, state, actions = state, decision.state, list(decision.actions)
+        await repo.consume_deadlines(conn, activation_id, fired)
+        await write_actions(conn, row, snapshot, actions, now, self.render, self.handoff, draft.claimed)
+        extra: dict[str, Any] = {}
+        if state.completed_at is not None and row.completed_at is None:
+            extra["completed_at"] = state.completed_at
+        if state.status == "closed" and row.closed_at is None:
+            extra["closed_at"] = now
+        if before_save is not None:
+            await before_save(conn)
+        delta = state_delta(before, state)
+        journal += delta_size(delta)
+        finished = state.status in ("closed", "cancelled")
+        if finished or journal > max(state_size(state), _MIN_JOURNAL):
+            # checkpoint: amortised, each entry written to the journal pays for one in here
             await repo.save_state(
                 conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra
             )
-        if state.status in ("closed", "cancelled"):
-            self.forget(activation_id)  # a finished activation leaves the caches (long-running daemon)
+            journal = 0
         else:
-            self._states[activation_id] = (row.revision + 1, state)
-        result = StepResult(activation_id, state, actions)
+            await repo.append_change(conn, activation_id, row.revision + 1, delta, state.status, now, **extra)
+        draft.revision, draft.state, draft.journal, draft.actions = row.revision + 1, state, journal, actions
+        return True
+
+    def committed(self, draft: Draft) -> StepResult:
+        """After the commit: remember the state, start the claimed sends, tell the listeners."""
+        assert draft.state is not None
+        if draft.state.status in ("closed", "cancelled"):
+            self.forget(draft.activation_id)  # a finished activation leaves the caches (long-running daemon)
+        else:
+            self._states[draft.activation_id] = _Cached(draft.revision, draft.state, draft.journal)
+        if draft.claimed.rows and self.handoff is not None:
+            self.handoff.start(draft.claimed.rows, draft.claimed.opted_out)
+        result = StepResult(draft.activation_id, draft.state, draft.actions)
         self._notify(result)
         return result
 
-    async def apply(
-        self, conn: AsyncConnection, row: Any, snapshot: Snapshot, actions: Sequence[Any], now: datetime
-    ) -> None:
-        """Turn planner actions into outbox rows, deadlines and activity-log rows."""
-        outbox_rows: list[dict[str, Any]] = []
-        schedule: dict[str, tuple[str, datetime, int]] = {}
-        unschedule: set[str] = set()
-        log_rows: list[dict[str, Any]] = []
-        for action in actions:
-            if isinstance(action, Send):
-                message = self.render(snapshot, row.fields, row.id, row.ref, action)
-                outbox_rows.append(
-                    {
-                        "activation_id": row.id,
-                        "attempt_id": action.attempt_id,
-                        "person_id": action.person_id,
-                        "channel": str(action.channel),
-                        "address": action.address,
-                        "message_kind": str(action.message_kind),
-                        "message": message,
-                        "tracked": 1,
-                        "status": "pending",
-                        "not_before": now,
-                        "tries": 0,
-                        "created_at": now,
-                    }
-                )
-            elif isinstance(action, Schedule):
-                schedule[action.key] = (action.key, action.due_at, action.fence)
-                unschedule.discard(action.key)
-            elif isinstance(action, Unschedule):
-                schedule.pop(action.key, None)
-                unschedule.add(action.key)
-            elif isinstance(action, Log):
-                log_rows.append(
-                    _log_row(row.id, now, action.step, action.who, action.outcome, action.problem)
-                )
-            elif isinstance(action, Completed):
-                log_rows.append(
-                    _log_row(row.id, now, "completed", "system", f"completion rule {action.rule} met", None)
-                )
-            elif isinstance(action, TimeLimitPassed):
-                log_rows.append(
-                    _log_row(row.id, now, "time_limit", "system", "prescribed time limit passed", None)
-                )
-        await repo.insert_outbox(conn, outbox_rows)
-        await repo.delete_deadlines(conn, row.id, unschedule)
-        await repo.upsert_deadlines(conn, row.id, list(schedule.values()))
-        await repo.insert_log(conn, log_rows)
+    def abandon(self, draft: Draft) -> None:
+        """The transaction failed: give back the in-flight places its sends had taken."""
+        if draft.claimed.reserved and self.handoff is not None:
+            self.handoff.unreserve(draft.claimed.reserved)
+            draft.claimed.reserved = 0
 
     def _notify(self, result: StepResult) -> None:
         if any(isinstance(a, Send) for a in result.actions):
@@ -200,6 +216,11 @@ class Stepper:
                 listener(result)
             except Exception:  # a metrics or MQTT listener must never break a step
                 continue
+
+    def adopt(self, activation_id: str, snapshot: Snapshot, state: ActivationState) -> None:
+        """Cache a new activation's snapshot and first state (revision 0) as they were just written."""
+        self._snapshots[activation_id] = snapshot
+        self._states[activation_id] = _Cached(0, state, 0)
 
     def forget(self, activation_id: str) -> None:
         self._snapshots.pop(activation_id, None)
@@ -250,16 +271,3 @@ class Stepper:
                         future.set_result(result)
         finally:
             self._draining.discard(activation_id)
-
-
-def _log_row(
-    activation_id: str, at: datetime, step: str, who: str | None, outcome: str, problem: str | None
-) -> dict[str, Any]:
-    return {
-        "activation_id": activation_id,
-        "at": at,
-        "step": step,
-        "who": who,
-        "outcome": outcome,
-        "problem": problem,
-    }

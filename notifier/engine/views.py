@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notifier.clock import as_utc
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, cursor_key
+from notifier.engine import repo
 from notifier.engine.contract import (
     ActivationSummary,
     ActivationView,
@@ -81,7 +82,8 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
 
 
 async def load_row(conn: AsyncConnection, activation_id: str) -> Any:
-    return (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+    """The activation row with its current state (checkpoint + journal), or None."""
+    return await repo.load_activation_row(conn, activation_id)
 
 
 async def list_rows(conn: AsyncConnection, status: str | None, limit: int) -> list[Any]:

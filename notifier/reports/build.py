@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notifier.clock import as_utc
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
+from notifier.engine.repo import load_activation_row, with_current_state
 from notifier.reports.activity_log import (
     activity_log_csv,
     activity_log_markdown,
@@ -110,7 +111,7 @@ async def previous_drills(conn: AsyncConnection, record: ActivationRecord) -> li
     summaries = []
     for row in (await conn.execute(query)).all():
         try:
-            earlier = record_from_row(row)
+            earlier = record_from_row(await with_current_state(conn, row))
         except ValidationError:
             continue  # stored by an older version whose snapshot no longer parses: leave it out
         summaries.append(summarize(compute(earlier, [], [])))
@@ -121,7 +122,7 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
     """The report of `activation_id` in `fmt` (see FORMATS); None for an unknown activation or format."""
     if fmt not in FORMATS:
         return None
-    row = (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+    row = await load_activation_row(conn, activation_id)
     if row is None:
         return None
     record = record_from_row(row)

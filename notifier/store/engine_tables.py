@@ -1,6 +1,7 @@
 """Tables of the dispatch engine: activations, outbox, deadlines, activity log, responses, alerts.
 
-The activation row holds the frozen snapshot and the planner state as JSON; the outbox and deadline
+The activation row holds the frozen snapshot and the planner state as JSON (a checkpoint, with the
+steps since in `activation_changes`); the outbox and deadline
 rows are what the dispatcher and the deadline waiter work from. All of them are written in the same
 transaction as the state they follow from, which is what makes a crash lose nothing.
 """
@@ -47,6 +48,16 @@ activations = Table(
     Column("updated_at", _TS, nullable=False),
     Index("ix_activations_status", "status"),
     Index("ix_activations_tree_started", "tree_id", "started_at"),
+)
+
+#: the planner state's journal: each step appends what it changed (`domain/statedelta.py`); the
+#: current state is `activations.state` (the last checkpoint) with these applied in `seq` order
+activation_changes = Table(
+    "activation_changes",
+    metadata,
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("delta", JSON, nullable=False),
 )
 
 outbox = Table(

@@ -117,7 +117,7 @@ def started_person(runtime: Runtime, activation_id: str) -> str:
     assert runtime.engine is not None
     state = runtime.engine.stepper._states.get(activation_id)
     assert state is not None
-    return next(c.person for c in state[1].cursors.values() if c.status == "notifying")
+    return next(c.person for c in state.state.cursors.values() if c.status == "notifying")
 
 
 async def test_malformed_payloads_go_to_the_dead_letter_topic(daemon: Runtime, broker: Broker) -> None:
