@@ -23,9 +23,8 @@ from notifier.channels.sandbox.records import (
     SentMessage,
 )
 from notifier.channels.sandbox.signing import SIGNATURE_HEADER, form_items, sign
+from notifier.channels.sandbox.webhooks import WebhookClient, WebhookError
 from notifier.clock import Clock
-
-WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=10)
 
 
 @dataclass
@@ -59,6 +58,7 @@ class SandboxState:
     sender_free_at: dict[str, datetime] = field(default_factory=dict)
     limiter: Limiter = field(init=False)
     session: aiohttp.ClientSession | None = None
+    webhooks: WebhookClient | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -104,27 +104,27 @@ class SandboxState:
         """Send a signed webhook as Twilio does and record what came back."""
         callback = Callback(kind=kind, url=url, params=dict(params), status=None, at=self.clock.now())
         assert self.session is not None, "sandbox not started"
+        if self.webhooks is None or self.webhooks.session is not self.session:
+            self.webhooks = WebhookClient(self.session)
         items = form_items(params)
         headers = {
             "User-Agent": "TwilioProxy/1.1",
             "I-Twilio-Idempotency-Token": secrets.token_hex(16),
         }
         # Sign the URL exactly as it goes on the wire: yarl normalises percent-escapes on send.
+        body: bytes | None = None
         if method.upper() == "GET":
             target = URL(url + ("&" if "?" in url else "?") + urlencode(items) if items else url)
             headers[SIGNATURE_HEADER] = sign(self.auth_token, str(target), {})
-            request = self.session.get(target, headers=headers, timeout=WEBHOOK_TIMEOUT)
         else:
             target = URL(url)
             headers[SIGNATURE_HEADER] = sign(self.auth_token, str(target), params)
             headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
-            body = urlencode(items)
-            request = self.session.post(target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
+            body = urlencode(items).encode("utf-8")
         try:
-            async with request as response:
-                callback.status = response.status
-                callback.body = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            reply = await self.webhooks.send("GET" if body is None else "POST", target, headers, body)
+            callback.status, callback.body = reply.status, reply.body
+        except (aiohttp.ClientError, WebhookError, TimeoutError) as exc:
             callback.body = f"{type(exc).__name__}: {exc}"
         await self.changed()
         return callback

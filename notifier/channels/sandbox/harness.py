@@ -26,6 +26,7 @@ from notifier.channels.sandbox.faults import Faults
 from notifier.channels.sandbox.personas import Persona, PersonaBook
 from notifier.channels.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
 from notifier.channels.sandbox.twilio_api import build_app
+from notifier.channels.sandbox.webhooks import WebhookClient
 from notifier.clock import Clock, RealClock
 
 
@@ -106,6 +107,7 @@ class Sandbox:
 
     async def start(self) -> Sandbox:
         self.state.session = aiohttp.ClientSession()
+        self.state.webhooks = WebhookClient(self.state.session)
         self._runner = web.AppRunner(build_app(self.state), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
@@ -123,6 +125,8 @@ class Sandbox:
             await self._smtp.wait_closed()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.state.webhooks is not None:
+            await self.state.webhooks.close()
         if self.state.session is not None:
             await self.state.session.close()
 

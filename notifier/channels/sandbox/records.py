@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 
 API_VERSION = "2010-04-01"
@@ -25,6 +26,7 @@ def rfc2822(moment: datetime) -> str:
     return format_datetime(moment)
 
 
+@lru_cache(maxsize=256)  # a broadcast sends one body to thousands and counts it twice for each
 def num_segments(body: str) -> int:
     """Billed SMS segments: 160/153 GSM-7 septets, else 70/67 UCS-2 characters."""
     if all(ch in GSM7 or ch in GSM7_EXTENDED for ch in body):
