@@ -7,7 +7,6 @@ could not run at all. Figures go to stdout as they come and to bench/RESULTS.md 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from bench import broadcast, inbound, latency, memory, rate, timers
 from bench.harness import Stores, quiet_logs
 from bench.machine import describe
 from bench.report import Report
+from notifier import eventloop
 
 NAMES = ("broadcast", "rate", "latency", "timers", "inbound", "memory")
 FULL = {
@@ -117,7 +117,7 @@ def main() -> int:
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     report = Report(describe(), quick=args.quick, command=" ".join(["python -m bench", *sys.argv[1:]]))
     started = time.perf_counter()
-    failures = asyncio.run(run(names, stores, args.quick, report))
+    failures = eventloop.run(run(names, stores, args.quick, report))
     report.total_seconds = time.perf_counter() - started
     args.output.write_text(report.markdown())
     print(f"wrote {args.output} ({report.total_seconds:.0f} s)")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 
+from notifier import eventloop
 from notifier.cli._common import fail, out_console
 
 
@@ -38,7 +38,7 @@ def demo(
             highlight=False,
         )
         try:
-            result = asyncio.run(run_demo(options, out_console))
+            result = eventloop.run(run_demo(options, out_console))
         except FileNotFoundError as exc:
             fail(str(exc))
         except Exception as exc:  # one line for the user; the log file has the details

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from notifier.cli._common import fail
@@ -26,6 +24,7 @@ def register(app: typer.Typer) -> None:
             first = exc.errors()[0]
             fail(f"configuration: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
         configure_logging(settings.log_format)
+        from notifier import eventloop
         from notifier.daemon import serve as run
 
-        raise typer.Exit(asyncio.run(run(settings, shutdown_timeout)))
+        raise typer.Exit(eventloop.run(run(settings, shutdown_timeout)))

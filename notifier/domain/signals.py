@@ -84,6 +84,16 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
     else:
         what = f"provider reports {event.status}"
         status = status_from_callback(attempt.status, event.status, event.answered_by, event.error_code)
+    if status is None and isinstance(event, AttemptOutcome) and event.outcome == "unknown":
+        # the send request failed on our side (timeout, 5xx) but a callback overtook its answer:
+        # the provider did take the message, which the log should say as plainly as the other case
+        w.log(
+            "attempt",
+            attempt.person,
+            f"attempt {attempt.id} may have been sent: {what}, but the provider already reports "
+            f"{attempt.status}; not resending",
+        )
+        return None
     if status is None or status == attempt.status:
         return None
     ended = w.now if status in FINAL else attempt.ended_at

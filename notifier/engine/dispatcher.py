@@ -69,6 +69,8 @@ class Dispatcher:
         self._running = False
         self._drain_timeout = 10.0
         self._random = random.Random()
+        #: provider answers had since start (benchmarks and /metrics-style progress read it)
+        self.sent_count = 0
 
     @property
     def in_flight(self) -> int:
@@ -209,6 +211,7 @@ class Dispatcher:
         except Exception as exc:  # a provider bug must not kill the dispatcher; the outcome is unknown
             log.error("provider raised", provider=getattr(provider, "name", "?"), error=type(exc).__name__)
             result = SendResult(Outcome.UNKNOWN, None, None, f"provider error: {type(exc).__name__}", None)
+        self.sent_count += 1
         log.debug(
             "sent",
             activation_id=row.activation_id,
@@ -231,13 +234,20 @@ class Dispatcher:
             )
             for item in batch:
                 by_activation[item[0].activation_id].append(item)
-            for activation_id, items in by_activation.items():
-                try:
-                    await self._record(activation_id, items)
-                except Exception as exc:  # keep the loop alive; the lease returns the rows to the queue
-                    log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
-                finally:
-                    self._release(len(items))
+            # concurrently: the stepper's group commit puts them in as few transactions as it can
+            await asyncio.gather(
+                *(self._record_and_release(aid, items) for aid, items in by_activation.items())
+            )
+
+    async def _record_and_release(
+        self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]
+    ) -> None:
+        try:
+            await self._record(activation_id, items)
+        except Exception as exc:  # keep the loop alive; the lease returns the rows to the queue
+            log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
+        finally:
+            self._release(len(items))
 
     async def _record(
         self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]
@@ -282,7 +292,7 @@ class Dispatcher:
             await repo.finish_outbox_many(conn, updates)
 
         if events:
-            await self.stepper.step(activation_id, events, before_save=write_rows)
+            await self.stepper.submit(activation_id, events, before_save=write_rows)
         else:
             async with self.stepper.transaction() as conn:
                 await write_rows(conn)
