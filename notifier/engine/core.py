@@ -110,10 +110,9 @@ class Engine:
     async def activate(
         self,
         tree_id: str,
-        kind: ActivationKind,
+        kind: ActivationKind = ActivationKind.INCIDENT,
         fields: dict[str, str] | None = None,
-        *,
-        started_by: str,
+        started_by: str = "system",
         reason: str = "",
         policy: str | None = None,
     ) -> str:
