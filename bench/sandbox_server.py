@@ -16,6 +16,7 @@ import sys
 
 from aiohttp import web
 
+from notifier import eventloop
 from notifier.channels.sandbox import Sandbox
 
 
@@ -67,4 +68,6 @@ async def main(port: int, stats_port: int, sid: str, token: str, inbound: str | 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    asyncio.run(main(int(args[0]), int(args[1]), args[2], args[3], args[4] if len(args) > 4 else None))
+    # The loop `python -m bench` runs the clients and the daemon on (uvloop where installed), so the
+    # provider is not handicapped against them: on uvloop the sandbox needs ~13% less CPU per SMS.
+    eventloop.run(main(int(args[0]), int(args[1]), args[2], args[3], args[4] if len(args) > 4 else None))
