@@ -7,7 +7,6 @@ after their messages went out.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from bench.harness import SandboxProcess, free_port, quiet_logs, settings_for, start_runtime
 from bench.machine import rss_mb
+from notifier import eventloop
 
 
 async def main(config: Path, url: str, sandbox_port: int, trees: int) -> None:
@@ -44,4 +44,4 @@ async def main(config: Path, url: str, sandbox_port: int, trees: int) -> None:
 if __name__ == "__main__":
     os.environ.setdefault("NOTIFIER_CONFIG", "/nonexistent/notifier.yaml")
     a = sys.argv[1:]
-    asyncio.run(main(Path(a[0]), a[1], int(a[2]), int(a[3])))
+    eventloop.run(main(Path(a[0]), a[1], int(a[2]), int(a[3])))

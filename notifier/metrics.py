@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ from prometheus_client import (
 from sqlalchemy import func, select
 
 from notifier.domain.events import Log
-from notifier.domain.state import ActivationState
+from notifier.domain.state import ActivationState, PersonCursor
 from notifier.store.engine_tables import outbox
 
 if TYPE_CHECKING:
@@ -43,7 +42,6 @@ ACK_BUCKETS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 OUTBOX_STATUSES = ("pending", "sending")
-TRACKED_ACTIVATIONS = 10_000  # state kept for diffing; the oldest idle activation is forgotten first
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
 
@@ -100,7 +98,6 @@ class Metrics:
             "notifier_mqtt_connected", "1 while the MQTT consumer is connected to the broker", registry=r
         )
         self.engine: Engine | None = None
-        self._seen: OrderedDict[str, _Seen] = OrderedDict()
         _BY_REGISTRY[self.registry] = self
 
     # --- engine --------------------------------------------------------------------------------
@@ -109,47 +106,36 @@ class Metrics:
         engine.on_step(self.observe_step)
 
     def observe_step(self, result: StepResult) -> None:
-        state = result.state
-        seen = self._seen.pop(result.activation_id, None)
-        started = any(isinstance(a, Log) and a.step == "activation started" for a in result.actions)
-        if seen is None:
-            seen = _Seen()
-            if started:
-                kind = self._kind(result.activation_id)
-                self.activations.labels(kind=kind).inc()
-            else:  # first sight after a restart: take the state as the baseline, count from here on
-                seen.absorb(state)
-                self._remember(result.activation_id, seen, state)
-                return
-        for attempt in state.attempts.values():
-            if seen.attempts.get(attempt.id) != attempt.status:
-                if attempt.id not in seen.attempts and attempt.status != "queued":
-                    self.messages.labels(attempt.channel.value, "queued").inc()
-                self.messages.labels(attempt.channel.value, attempt.status).inc()
-        for key, cursor in state.cursors.items():
-            if cursor.status in ("acknowledged", "declined") and seen.cursors.get(key) != cursor.status:
-                via = cursor.acked_via or _last_channel(state, cursor.node, cursor.person)
-                response = "confirm" if cursor.status == "acknowledged" else "decline"
-                self.acknowledgements.labels(via, response).inc()
-                if response == "confirm" and cursor.acked_at is not None:
-                    first = _first_attempt(state, cursor.node, cursor.person)
-                    if first is not None:
-                        self.time_to_ack.labels(via).observe(
-                            max(0.0, (cursor.acked_at - first).total_seconds())
-                        )
-        seen.absorb(state)
-        self._remember(result.activation_id, seen, state)
+        """Count what this step changed: O(entries written), whatever the activation's size."""
+        state, before = result.state, result.before
+        if before is None:
+            return  # nothing to compare with: count from the next step on
+        if any(isinstance(a, Log) and a.step == "activation started" for a in result.actions):
+            self.activations.labels(kind=self._kind(result.activation_id)).inc()
+        for attempt_id in result.changed.get("attempts", ()):
+            attempt, old = state.attempts[attempt_id], before.attempts.get(attempt_id)
+            if old is not None and old.status == attempt.status:
+                continue
+            if old is None and attempt.status != "queued":
+                self.messages.labels(attempt.channel.value, "queued").inc()
+            self.messages.labels(attempt.channel.value, attempt.status).inc()
+        for key in result.changed.get("cursors", ()):
+            cursor, old_cursor = state.cursors[key], before.cursors.get(key)
+            if cursor.status not in ("acknowledged", "declined"):
+                continue
+            if old_cursor is not None and old_cursor.status == cursor.status:
+                continue
+            via = cursor.acked_via or _last_channel(state, old_cursor, cursor.node, cursor.person)
+            response = "confirm" if cursor.status == "acknowledged" else "decline"
+            self.acknowledgements.labels(via, response).inc()
+            if response == "confirm" and cursor.acked_at is not None:
+                first = cursor.first_at or _first_attempt(state, cursor.node, cursor.person)
+                if first is not None:
+                    self.time_to_ack.labels(via).observe(max(0.0, (cursor.acked_at - first).total_seconds()))
 
     def _kind(self, activation_id: str) -> str:
         snapshot = self.engine.stepper._snapshots.get(activation_id) if self.engine else None
         return str(snapshot.kind) if snapshot is not None else "unknown"
-
-    def _remember(self, activation_id: str, seen: _Seen, state: ActivationState) -> None:
-        if state.status in ("closed", "cancelled"):
-            return  # nothing more will be sent for it; a late callback re-baselines harmlessly
-        self._seen[activation_id] = seen
-        while len(self._seen) > TRACKED_ACTIVATIONS:
-            self._seen.popitem(last=False)
 
     async def refresh(self) -> None:
         """Scrape-time values: outbox depth from the store, deadline lateness from the waiter."""
@@ -198,22 +184,11 @@ def mqtt_connected(target: Metrics | None) -> bool:
     return target is not None and target.mqtt_connected._value.get() >= 1
 
 
-class _Seen:
-    """What the previous step of one activation looked like, as far as counting needs."""
-
-    __slots__ = ("attempts", "cursors")
-
-    def __init__(self) -> None:
-        self.attempts: dict[str, str] = {}
-        self.cursors: dict[str, str] = {}
-
-    def absorb(self, state: ActivationState) -> None:
-        self.attempts = {a.id: a.status for a in state.attempts.values()}
-        self.cursors = {key: c.status for key, c in state.cursors.items()}
-
-
-def _last_channel(state: ActivationState, node: str, person: str) -> str:
-    """A decline does not record its channel on the cursor: the latest attempt answered tells it."""
+def _last_channel(state: ActivationState, before: PersonCursor | None, node: str, person: str) -> str:
+    """A decline does not record its channel on the cursor: the attempt it answered tells it."""
+    answered = state.attempts.get(before.attempt or "") if before is not None else None
+    if answered is not None:
+        return answered.channel.value
     attempts = [a for a in state.attempts.values() if a.node == node and a.person == person]
     return max(attempts, key=lambda a: a.started_at).channel.value if attempts else "unknown"
 

@@ -43,8 +43,8 @@ The rules, in the order an activation meets them:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from notifier.domain.calltree import ActivationKind, Mode
@@ -88,6 +88,8 @@ from notifier.domain.work import Work
 class Decision:
     state: ActivationState
     actions: tuple[Action, ...]
+    #: the keys of `nodes`, `cursors` and `attempts` this decision wrote, in the order first written
+    changed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def initial_state(snapshot: Snapshot, now: datetime) -> ActivationState:
@@ -109,7 +111,8 @@ def decide_many(
     w = Work(snapshot, state if state is not None else initial_state(snapshot, now), now)
     for event in events:
         _apply(w, event)
-    return Decision(w.result(), tuple(w.actions))
+    changed = {name: tuple(keys) for name, keys in w.changed.items()}
+    return Decision(w.result(), tuple(w.actions), changed)
 
 
 def _apply(w: Work, event: Event) -> None:
@@ -224,6 +227,7 @@ def _advance(w: Work, ck: str) -> None:
         fence=cursor.fence + 1,
         attempt=attempt.id,
         due_at=due,
+        first_at=cursor.first_at or w.now,
     )
     w.schedule(cursor.deadline_key, due, cursor.fence)
     how = (

@@ -76,6 +76,7 @@ class PersonCursor(Model):
     due_at: datetime | None = None
     acked_at: datetime | None = None
     acked_via: str | None = None
+    first_at: datetime | None = None  # when this person was first tried for this node
 
     @property
     def deadline_key(self) -> str:

@@ -13,7 +13,7 @@ anything it cannot express as an append it writes out in full, so the result is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from notifier.domain.plan import Model
@@ -24,21 +24,29 @@ _APPENDED = ("reached", "dead_addresses")
 _HEADER_EXCLUDE = frozenset(_ENTRIES + _APPENDED)
 
 
-def state_delta(old: ActivationState, new: ActivationState) -> dict[str, Any]:
+def state_delta(
+    old: ActivationState, new: ActivationState, changed: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
     """A JSON-ready document that turns `old`'s JSON into `new`'s with `apply_delta`.
 
-    New entries come in the new state's order, so replaying keeps every dict's order, and with it
-    every decision the planner takes by iterating them.
+    `changed` (the planner's `Decision.changed`) names the entries written, so that the cost is
+    O(what changed); without it every entry is compared by identity. New entries come in the new
+    state's order either way, so replaying keeps every dict's order, and with it every decision the
+    planner takes by iterating them.
     """
     delta: dict[str, Any] = {"header": new.model_dump(mode="json", exclude=set(_HEADER_EXCLUDE))}
     for name in _ENTRIES:
         before: Mapping[str, Model] = getattr(old, name)
         after: Mapping[str, Model] = getattr(new, name)
-        changed = {
-            key: value.model_dump(mode="json") for key, value in after.items() if before.get(key) is not value
+        keys = changed[name] if changed is not None and name in changed else after
+        entries = {key: after[key] for key in keys}
+        written = {
+            key: value.model_dump(mode="json")
+            for key, value in entries.items()
+            if before.get(key) is not value
         }
-        if changed:
-            delta[name] = changed
+        if written:
+            delta[name] = written
     for name in _APPENDED:
         before_items: tuple[str, ...] = getattr(old, name)
         after_items: tuple[str, ...] = getattr(new, name)

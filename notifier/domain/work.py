@@ -58,6 +58,9 @@ class Work:
         #: first (see completion.py), so that most checks cost O(1) instead of a walk of every node
         self.witness: dict[str, int] = {}
         self.node_keys: tuple[str, ...] = tuple(self.nodes)
+        #: keys written in this step, per collection, in the order first written (a new key's first
+        #: write is its insertion): what the step changed, without comparing whole states
+        self.changed: dict[str, dict[str, None]] = {"nodes": {}, "cursors": {}, "attempts": {}}
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -65,6 +68,7 @@ class Work:
         old = self.nodes[key]
         new = old.model_copy(update=changes)
         self.nodes[key] = new
+        self.changed["nodes"][key] = None
         if self._acked is not None:
             self._acked += (new.status == "acknowledged") - (old.status == "acknowledged")
 
@@ -77,6 +81,7 @@ class Work:
         """A new cursor (a person's escalation in a node starts)."""
         is_new = key not in self.cursors
         self.cursors[key] = cursor
+        self.changed["cursors"][key] = None
         if is_new and self._by_person is not None and self._by_node is not None:
             self._by_person.setdefault(cursor.person, []).append(key)
             self._by_node.setdefault(cursor.node, []).append(key)
@@ -109,6 +114,7 @@ class Work:
     def set_cursor(self, key: str, **changes: Any) -> PersonCursor:
         cursor = self.cursors[key].model_copy(update=changes)
         self.cursors[key] = cursor
+        self.changed["cursors"][key] = None
         return cursor
 
     def stop_cursor(self, key: str, status: str) -> PersonCursor:
@@ -123,6 +129,7 @@ class Work:
     def set_attempt(self, attempt_id: str, **changes: Any) -> AttemptState:
         attempt = self.attempts[attempt_id].model_copy(update=changes)
         self.attempts[attempt_id] = attempt
+        self.changed["attempts"][attempt_id] = None
         return attempt
 
     def reach(self, person: str) -> None:
@@ -189,6 +196,7 @@ class Work:
             purpose=kind,
         )
         self.attempts[attempt.id] = attempt
+        self.changed["attempts"][attempt.id] = None
         if self._attempts_by_person is not None:
             self._attempts_by_person.setdefault(person, []).append(attempt.id)
         validity: int | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +52,21 @@ class Draft:
     journal: int = 0
     actions: list[Any] = field(default_factory=list)
     claimed: Claimed = field(default_factory=Claimed)
+    before: ActivationState | None = None
+    changed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
 class StepResult:
+    """What one step did, for listeners (metrics, MQTT events, drill reports)."""
+
     activation_id: str
     state: ActivationState
     actions: list[Any] = field(default_factory=list)
+    #: the state the step started from (None: not known), and the entries it wrote
+    #: (`Decision.changed`): listeners look at these instead of walking the whole state
+    before: ActivationState | None = None
+    changed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def sent(self) -> int:
@@ -173,7 +181,7 @@ class Stepper:
             extra["closed_at"] = now
         if before_save is not None:
             await before_save(conn)
-        delta = state_delta(before, state)
+        delta = state_delta(before, state, decision.changed)
         journal += delta_size(delta)
         finished = state.status in ("closed", "cancelled")
         if finished or journal > max(state_size(state), _MIN_JOURNAL):
@@ -185,6 +193,7 @@ class Stepper:
         else:
             await repo.append_change(conn, activation_id, row.revision + 1, delta, state.status, now, **extra)
         draft.revision, draft.state, draft.journal, draft.actions = row.revision + 1, state, journal, actions
+        draft.before, draft.changed = before, decision.changed
         return True
 
     def committed(self, draft: Draft) -> StepResult:
@@ -196,7 +205,7 @@ class Stepper:
             self._states[draft.activation_id] = _Cached(draft.revision, draft.state, draft.journal)
         if draft.claimed.rows and self.handoff is not None:
             self.handoff.start(draft.claimed.rows, draft.claimed.opted_out)
-        result = StepResult(draft.activation_id, draft.state, draft.actions)
+        result = StepResult(draft.activation_id, draft.state, draft.actions, draft.before, draft.changed)
         self._notify(result)
         return result
 

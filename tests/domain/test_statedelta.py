@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.domain.calltree import CompletionRule, Mode
+from notifier.domain.planner import decide
 from notifier.domain.state import RESOLVED, ActivationState
 from notifier.domain.statedelta import apply_delta, delta_size, state_delta, state_size
 from tests.domain.planner_fixture import Sim
@@ -90,6 +91,8 @@ def test_replaying_deltas_rebuilds_every_state(
         before = sim.st
         sim.step(event)
         delta = state_delta(before, sim.st)
+        decision = decide(sim.snap, before, event, sim.now)  # the same step again, for its `changed`
+        assert state_delta(before, decision.state, decision.changed) == delta
         apply_delta(document, delta)
         expected = as_json(sim.st)
         assert document == expected
