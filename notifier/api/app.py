@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifier.api import ackpages, health, routes_activations, routes_alerts, routes_plan, twilio_webhooks
+from notifier.api import ackpages, health, routes_activations, routes_alerts, routes_plan
 from notifier.api.context import ApiContext, TokenVerifier
 from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import install_error_handlers
+from notifier.api.twilio_webhooks import TwilioWebhooks
 from notifier.clock import Clock, RealClock
 from notifier.settings import Settings
 
@@ -31,6 +32,7 @@ def create_app(
         engine=engine, settings=settings, tokens=tokens, clock=clock or RealClock()
     )
     install_error_handlers(app)
-    for module in (health, routes_alerts, routes_activations, routes_plan, twilio_webhooks, ackpages):
+    for module in (health, routes_alerts, routes_activations, routes_plan, ackpages):
         app.include_router(module.router)
+    app.add_middleware(TwilioWebhooks)  # /webhooks/twilio/*: served ahead of the router (see there)
     return app

@@ -90,6 +90,16 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"error": "internal error"})
 
 
+async def error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer the handlers below give `exc`, for ASGI layers that run ahead of FastAPI's router
+    (the Twilio webhooks): the same status for the same error, whichever layer served the request."""
+    if isinstance(exc, EngineError):
+        return await _engine(request, exc)
+    if isinstance(exc, DBAPIError | PoolTimeout | ConnectionError):
+        return await _store(request, exc)
+    return await _unexpected(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(PayloadError, _payload)

@@ -212,6 +212,8 @@ class MemoryEngine:
 
     async def message_status(self, token: str, params: dict[str, str]) -> None:
         self._record("message_status", token, params)
+        if self.store_down:
+            raise StoreUnavailable("database unavailable")
 
     async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
         self._record("voice_twiml", token, params)

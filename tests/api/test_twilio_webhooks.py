@@ -155,3 +155,16 @@ async def test_callback_without_token_is_refused_after_the_signature_check(
     )
     assert response.status_code == 400
     assert engine.calls == []
+
+
+async def test_webhook_edges_answer_like_the_api(client: httpx.AsyncClient, engine: MemoryEngine) -> None:
+    """The webhooks are served ahead of FastAPI's router (`TwilioWebhooks`): the same answers anyway."""
+    assert (await client.get("/webhooks/twilio/status")).status_code == 405
+    params = {"MessageStatus": "delivered"}
+    long_url = "/webhooks/twilio/status?t=" + "x" * 201
+    assert (await post(client, long_url, params, signed(long_url, params))).status_code == 422
+    engine.store_down = True
+    url = "/webhooks/twilio/status?t=a1.a2"
+    down = await post(client, url, params, signed(url, params))
+    assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+    assert "/webhooks/twilio/status" not in (await client.get("/openapi.json")).text
