@@ -15,9 +15,6 @@ from __future__ import annotations
 import csv
 import io
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from notifier.reports.html import to_html
 from notifier.reports.model import ReportData
 from notifier.reports.tables import SUMMARY_LABELS, display, raw, summary_values, tables
@@ -81,6 +78,10 @@ def to_json(data: ReportData) -> str:
 
 def plot_curve(data: ReportData) -> bytes:
     """Cumulative confirmations over minutes from the start, with the time limit and the total."""
+    # imported here: matplotlib is ~45 MB of resident memory that a daemon not rendering a PNG never needs
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 4), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
