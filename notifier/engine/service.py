@@ -7,17 +7,19 @@ durable; a failing store raises `StoreUnavailable` and the API answers 503 so th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.twiml.voice_response import VoiceResponse
 
 from notifier.channels import voice
 from notifier.domain.alerts import Alert
 from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
-from notifier.domain.routing import route_alert
+from notifier.domain.routing import RouteDecision, route_alert
 from notifier.domain.snapshot import Snapshot
 from notifier.engine import views
 from notifier.engine.contract import (
@@ -49,6 +51,17 @@ def _goodbye(text: str) -> str:
 _RESPONSE = {"ack": "confirm", "confirm": "confirm", "decline": "decline"}
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """An alert written in a transaction; its receipt is made once the transaction committed."""
+
+    alert: Alert
+    decision: RouteDecision | None
+    draft: Draft
+    started: bool
+    open_id: str | None  # the open activation this alert repeats or resolves
+
+
 class EngineService:
     def __init__(self, engine: Engine, public_base_url: str = "") -> None:
         self.engine = engine
@@ -59,16 +72,58 @@ class EngineService:
     async def submit_alerts(self, incoming: list[Alert]) -> list[AlertReceipt]:
         receipts: list[AlertReceipt] = []
         for alert in incoming:
-            try:
-                receipts.append(await self._submit(alert))
-            except (OperationalError, DBAPIError, OSError) as exc:
-                log.error("alert not stored", error=type(exc).__name__)
-                raise StoreUnavailable("the alert could not be stored; retry later") from exc
+            receipts += await self._stored([alert])
         return receipts
 
-    async def _submit(self, alert: Alert) -> AlertReceipt:
-        """Dedup, record and (if routed) start the call tree in one transaction: the first SMS is
-        claimed in the same commit that accepts the alert, and a crash keeps both or neither."""
+    async def submit_alerts_together(self, incoming: list[Alert]) -> list[AlertReceipt]:
+        """Like `submit_alerts`, but alerts with distinct dedup keys share one transaction: a burst
+        costs one commit, not one per alert (the MQTT intake stores what has piled up this way).
+
+        All of it is stored or none (StoreUnavailable), so a retry never records anything twice;
+        except that a dedup key seen earlier in `incoming` starts a new transaction, after the
+        earlier one's follow-ups, as one at a time would (a `firing` after a `resolved` of the same
+        key must find the activation closed): callers wanting all-or-nothing pass distinct keys.
+        """
+        receipts: list[AlertReceipt] = []
+        batch: list[Alert] = []
+        for alert in incoming:
+            if any(alert.dedup_key == earlier.dedup_key for earlier in batch):
+                receipts += await self._stored(batch)
+                batch = []
+            batch.append(alert)
+        if batch:
+            receipts += await self._stored(batch)
+        return receipts
+
+    async def _stored(self, batch: list[Alert]) -> list[AlertReceipt]:
+        try:
+            return await self._submit(batch)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            log.error("alert not stored", error=type(exc).__name__, alerts=len(batch))
+            raise StoreUnavailable("the alert could not be stored; retry later") from exc
+
+    async def _submit(self, batch: list[Alert]) -> list[AlertReceipt]:
+        """Dedup, record and (if routed) start the call tree, in one transaction for the whole
+        batch: the first SMS is claimed in the same commit that accepts the alert, and a crash
+        keeps both or neither."""
+        engine = self.engine
+        routed = [self._route(alert) for alert in batch]  # compiled outside the write lock
+        drafts = [Draft(new_activation_id()) for _ in batch]
+        recorded: list[_Recorded] = []
+        try:
+            async with engine.stepper.transaction() as conn:
+                for alert, (decision, snapshot), draft in zip(batch, routed, drafts, strict=True):
+                    recorded.append(await self._record(conn, alert, decision, snapshot, draft))
+        except BaseException:
+            for draft in drafts:
+                engine.discard(draft)
+            raise
+        for done in recorded:
+            if done.started:
+                engine.started(done.draft)
+        return [await self._receipt(done) for done in recorded]
+
+    def _route(self, alert: Alert) -> tuple[RouteDecision | None, Snapshot | None]:
         engine = self.engine
         config = engine.config
         decision = route_alert(alert, config.plan, config.trees)
@@ -78,80 +133,87 @@ class EngineService:
                 snapshot = engine.prepare(decision.calltree, decision.kind, decision.policy)
             except ActivationError as exc:
                 log.error("routed call tree cannot be activated", route=decision.route, error=str(exc))
+        return decision, snapshot
+
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        alert: Alert,
+        decision: RouteDecision | None,
+        snapshot: Snapshot | None,
+        draft: Draft,
+    ) -> _Recorded:
+        """One alert inside the caller's transaction (which sees the alerts recorded before it)."""
+        engine = self.engine
         now = engine.clock.now()
-        draft = Draft(new_activation_id())
         started = False
-        try:
-            async with engine.stepper.transaction() as conn:
-                open_row = (
-                    await conn.execute(
-                        select(alerts.c.activation_id)
-                        .join(activations, activations.c.id == alerts.c.activation_id)
-                        .where(
-                            and_(
-                                alerts.c.dedup_key == alert.dedup_key,
-                                activations.c.status.in_(["open", "completed"]),
-                            )
-                        )
-                        .limit(1)
-                    )
-                ).first()
-                if alert.status == "resolved":
-                    outcome = "resolved" if open_row else "resolved (no open activation)"
-                elif open_row:
-                    outcome = "duplicate"
-                elif decision is None:
-                    outcome = "unrouted"
-                elif snapshot is None:
-                    outcome = f"routed to {decision.calltree}, which cannot be activated"
-                else:
-                    outcome = f"routed to {decision.calltree}"
-                    fields = {
-                        "nature": alert.summary,
-                        "service": decision.service_name or "",
-                        "response": alert.annotations.get("description", ""),
-                    }
-                    await engine.start_in(
-                        conn,
-                        draft,
-                        snapshot,
-                        decision.kind,
-                        fields,
-                        started_by=f"alert:{alert.source}",
-                        reason=alert.summary,
-                    )
-                    started = True
-                await conn.execute(
-                    insert(alerts).values(
-                        source=alert.source,
-                        dedup_key=alert.dedup_key,
-                        status=alert.status,
-                        service=decision.service_id if decision else alert.labels.get("service"),
-                        payload=alert.model_dump(mode="json"),
-                        received_at=now,
-                        activation_id=open_row[0] if open_row else (draft.activation_id if started else None),
-                        outcome=outcome,
+        open_row = (
+            await conn.execute(
+                select(alerts.c.activation_id)
+                .join(activations, activations.c.id == alerts.c.activation_id)
+                .where(
+                    and_(
+                        alerts.c.dedup_key == alert.dedup_key,
+                        activations.c.status.in_(["open", "completed"]),
                     )
                 )
-        except BaseException:
-            engine.discard(draft)
-            raise
-        if started:
-            engine.started(draft)
-        if alert.status == "resolved":
-            if open_row:
-                await self._resolved(open_row[0], alert, decision.on_resolved if decision else "record")
-            return AlertReceipt(
-                dedup_key=alert.dedup_key, status="resolved", activation_id=open_row[0] if open_row else None
+                .limit(1)
             )
-        if open_row:
-            return AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_row[0])
-        if decision is None or not started:
+        ).first()
+        if alert.status == "resolved":
+            outcome = "resolved" if open_row else "resolved (no open activation)"
+        elif open_row:
+            outcome = "duplicate"
+        elif decision is None:
+            outcome = "unrouted"
+        elif snapshot is None:
+            outcome = f"routed to {decision.calltree}, which cannot be activated"
+        else:
+            outcome = f"routed to {decision.calltree}"
+            fields = {
+                "nature": alert.summary,
+                "service": decision.service_name or "",
+                "response": alert.annotations.get("description", ""),
+            }
+            await engine.start_in(
+                conn,
+                draft,
+                snapshot,
+                decision.kind,
+                fields,
+                started_by=f"alert:{alert.source}",
+                reason=alert.summary,
+            )
+            started = True
+        await conn.execute(
+            insert(alerts).values(
+                source=alert.source,
+                dedup_key=alert.dedup_key,
+                status=alert.status,
+                service=decision.service_id if decision else alert.labels.get("service"),
+                payload=alert.model_dump(mode="json"),
+                received_at=now,
+                activation_id=open_row[0] if open_row else (draft.activation_id if started else None),
+                outcome=outcome,
+            )
+        )
+        return _Recorded(alert, decision, draft, started, open_row[0] if open_row else None)
+
+    async def _receipt(self, done: _Recorded) -> AlertReceipt:
+        """After the commit: a resolved alert's follow-up, and the receipt."""
+        alert, decision, open_id = done.alert, done.decision, done.open_id
+        if alert.status == "resolved":
+            if open_id:
+                await self._resolved(open_id, alert, decision.on_resolved if decision else "record")
+            return AlertReceipt(dedup_key=alert.dedup_key, status="resolved", activation_id=open_id)
+        if open_id:
+            return AlertReceipt(dedup_key=alert.dedup_key, status="duplicate", activation_id=open_id)
+        if decision is None or not done.started:
             return AlertReceipt(dedup_key=alert.dedup_key, status="unrouted")
         return AlertReceipt(
             dedup_key=alert.dedup_key,
             status="accepted",
-            activation_id=draft.activation_id,
+            activation_id=done.draft.activation_id,
             route=decision.route,
         )
 

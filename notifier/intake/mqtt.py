@@ -9,8 +9,20 @@ PUBACK (paho acknowledges when its `on_message` callback returns, which merely q
 We switch paho to manual acknowledgement before connecting and send the PUBACK ourselves only after
 the alert is durably stored (or set aside in the dead-letter topic). While the store is down the
 message is kept and retried with backoff; if we crash or lose the connection first, the broker
-delivers it again, and the engine's dedup key makes the repeat harmless. Messages are handled one
-at a time, so acknowledgements leave in the order the broker sent them, as MQTT requires.
+delivers it again, and the engine's dedup key makes the repeat harmless.
+
+Throughput: storing an alert is a transaction, so one message at a time (about 33 alerts/s on
+SQLite) cannot keep up with a burst. Every message that has arrived (up to `MAX_WINDOW` not yet
+acknowledged; the broker's own in-flight limit, 20 by default in mosquitto, is usually the tighter
+one) is parsed at once and handed to a group commit: the messages that pile up while one group is
+being stored are stored together next, in one call of `submit` and one transaction (at most
+`MAX_BATCH` alerts), which stores all of them or none. If a group fails with anything but an
+unavailable store, its messages are tried again one by one, so a poisonous message fails alone.
+Two messages carrying the same dedup key are never in one group: the later one waits until the
+earlier one is stored (a repeat must see the activation the first one started; a `resolved` must
+follow its `firing`). Acknowledgements leave strictly in the order the broker sent the messages,
+as MQTT requires: a message stored early waits for the ones before it, and nothing is acknowledged
+before it is stored.
 
 A payload that is not a valid native alert is logged (topic and reason, never the payload: it may
 hold personal data) and published to `<prefix>/deadletter` with the reason, the topic and the
@@ -32,6 +44,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiomqtt
+import sqlalchemy.exc
 import structlog
 
 from notifier.api.engine_api import AlertReceipt, StoreUnavailable
@@ -44,11 +57,18 @@ from notifier.settings import MqttSettings
 log = structlog.get_logger("notifier.mqtt")
 
 Submit = Callable[[list[Alert]], Awaitable[list[AlertReceipt]]]
+"""Stores all the alerts (one receipt each, in order) or none: `EngineService.submit_alerts_together`."""
 MAX_PENDING_EVENTS = 10_000
 MAX_PAYLOAD = 1_000_000
 
 
 UNEXPECTED_TRIES = 3
+#: messages taken from the broker and not yet acknowledged
+MAX_WINDOW = 200
+#: alerts stored in one transaction (a single message with more is stored on its own)
+MAX_BATCH = 200
+#: the store cannot take the alerts now; they are kept and tried again (pool timeout: no connection free)
+NOT_NOW = (StoreUnavailable, sqlalchemy.exc.TimeoutError)
 
 
 class _Unexpected(Exception):
@@ -119,6 +139,7 @@ class MqttIntake:
         self._tracker = EventTracker()
         self._stopping = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._group = _GroupCommit(submit, MAX_BATCH)  # one per session
         self._task: asyncio.Task[None] | None = None
 
     # --- topics ----------------------------------------------------------------------------
@@ -226,30 +247,103 @@ class MqttIntake:
                 raise result
 
     async def _consume(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            if await self._handle(client, message) and message.qos > 0:
-                client._client.ack(message.mid, message.qos)
+        """Read messages into a window of concurrent jobs; acknowledge them in arrival order."""
+        order: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[bool]]] = asyncio.Queue()
+        room = asyncio.Semaphore(MAX_WINDOW)
+        jobs: set[asyncio.Task[bool]] = set()
+        self._group = _GroupCommit(self.submit, MAX_BATCH)
+        reader = asyncio.create_task(self._read(client, order, room, jobs), name="mqtt-read")
+        acker = asyncio.create_task(self._acknowledge(client, order, room), name="mqtt-ack")
+        try:
+            done, _ = await asyncio.wait({reader, acker}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a disconnect or a failed dead-letter publish ends the session
+        finally:
+            # whatever was not acknowledged stays at the broker and comes again (dedup keys)
+            tasks: list[asyncio.Task[Any]] = [reader, acker, *jobs]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._group.close()
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> bool:
-        """True when the message may be acknowledged: stored, or set aside as a dead letter."""
+    async def _read(
+        self,
+        client: aiomqtt.Client,
+        order: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[bool]]],
+        room: asyncio.Semaphore,
+        jobs: set[asyncio.Task[bool]],
+    ) -> None:
+        last: dict[str, asyncio.Task[bool]] = {}  # dedup key -> the latest job storing it
+        messages = client.messages
+        while True:
+            await room.acquire()  # released by the acknowledgement
+            message = await anext(messages)
+            job = self._start(client, message, last)
+            jobs.add(job)
+            job.add_done_callback(jobs.discard)
+            order.put_nowait((message, job))
+
+    def _start(
+        self, client: aiomqtt.Client, message: aiomqtt.Message, last: dict[str, asyncio.Task[bool]]
+    ) -> asyncio.Task[bool]:
+        """A job that stores the message (or sets it aside); True when it may be acknowledged."""
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
         try:
             alerts = parse_payload(payload, self.clock)
         except BadPayload as exc:
-            await self._set_aside(client, topic, payload, str(exc))
-            return True
+            return asyncio.create_task(self._set_aside(client, topic, payload, str(exc)))
+        keys = {alert.dedup_key for alert in alerts}
+        before = {last[key] for key in keys if key in last}
+        job = asyncio.create_task(self._handle(client, topic, payload, alerts, before))
+        for key in keys:
+            last[key] = job
+
+        def forget(done: asyncio.Task[bool]) -> None:
+            for key in keys:
+                if last.get(key) is done:
+                    del last[key]
+
+        job.add_done_callback(forget)
+        return job
+
+    async def _acknowledge(
+        self,
+        client: aiomqtt.Client,
+        order: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[bool]]],
+        room: asyncio.Semaphore,
+    ) -> None:
+        while True:
+            message, job = await order.get()
+            if not await job:
+                return  # asked to stop before it was stored: neither it nor any later one is acked
+            if message.qos > 0:
+                client._client.ack(message.mid, message.qos)
+            room.release()
+
+    async def _handle(
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        payload: bytes,
+        alerts: list[Alert],
+        before: set[asyncio.Task[bool]],
+    ) -> bool:
+        """True when the message may be acknowledged: stored, or set aside as a dead letter."""
+        if before:  # an earlier message with one of these dedup keys goes first
+            await asyncio.wait(before)
         try:
             return await self._store(alerts, topic)
         except _Unexpected as exc:
             await self._set_aside(client, topic, payload, str(exc))
             return True
 
-    async def _set_aside(self, client: aiomqtt.Client, topic: str, payload: bytes, reason: str) -> None:
+    async def _set_aside(self, client: aiomqtt.Client, topic: str, payload: bytes, reason: str) -> bool:
         log.warning("mqtt payload set aside", topic=topic, reason=reason, size=len(payload))
         body = dead_letter(reason, topic, payload, self.clock)
         await client.publish(f"{self.prefix}/deadletter", body, qos=1)
         self.counts["deadletter"] += 1
+        return True
 
     async def _store(self, alerts: list[Alert], topic: str) -> bool:
         """Submit until stored; a failing store is retried with backoff and never acknowledged meanwhile.
@@ -262,8 +356,8 @@ class MqttIntake:
         unexpected = 0
         while True:
             try:
-                receipts = await self.submit(alerts)
-            except StoreUnavailable as exc:
+                receipts = await self._group.submit(alerts)
+            except NOT_NOW as exc:
                 self.counts["retries"] += 1
                 log.warning(
                     "mqtt alert not stored yet; keeping it", topic=topic, error=str(exc), retry_in=delay
@@ -299,6 +393,81 @@ class MqttIntake:
             await self._events_ready.wait()
 
 
+class _GroupCommit:
+    """Submissions made while a group is being stored are stored together next, in one call of
+    `submit` (one transaction): a burst of messages costs a commit per group, not per message."""
+
+    def __init__(self, submit: Submit, limit: int) -> None:
+        self._submit = submit
+        self.limit = limit
+        self._waiting: deque[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]] = deque()
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, alerts: list[Alert]) -> list[AlertReceipt]:
+        future: asyncio.Future[list[AlertReceipt]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((alerts, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="mqtt-store")
+        return await future  # cancelling the caller cancels the future: it leaves the queue
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group: list[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]] = []
+            size = 0
+            while self._waiting and (not group or size + len(self._waiting[0][0]) <= self.limit):
+                alerts, future = self._waiting.popleft()
+                if not future.done():
+                    group.append((alerts, future))
+                    size += len(alerts)
+            if group:
+                await self._store(group)
+
+    async def _store(self, group: list[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]]) -> None:
+        try:
+            receipts = await self._submit([alert for alerts, _ in group for alert in alerts])
+        except NOT_NOW as exc:
+            for _, future in group:  # nothing stored: each caller waits and tries again
+                _settle(future, exc=exc)
+            return
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0][1], exc=exc)
+                return
+            for entry in group:  # nothing stored; one of them may be poisonous: each on its own
+                await self._store([entry])
+            return
+        except BaseException:
+            for _, future in group:
+                future.cancel()
+            raise
+        start = 0
+        for alerts, future in group:
+            _settle(future, receipts[start : start + len(alerts)])
+            start += len(alerts)
+
+
+def _settle(
+    future: asyncio.Future[list[AlertReceipt]],
+    result: list[AlertReceipt] | None = None,
+    *,
+    exc: BaseException | None = None,
+) -> None:
+    if future.done():  # its caller went away (the session ended)
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result or [])
+
+
 def start_mqtt(runtime: Any) -> MqttIntake | None:
     """Wire the intake into a started `notifier.runtime.Runtime` when `mqtt.enabled`; None otherwise."""
     settings = runtime.settings.mqtt
@@ -308,7 +477,7 @@ def start_mqtt(runtime: Any) -> MqttIntake | None:
 
     intake = MqttIntake(
         settings,
-        runtime.service.submit_alerts,
+        runtime.service.submit_alerts_together,
         runtime.clock,
         on_connection=lambda connected: set_mqtt_connected(runtime.metrics, connected),
     )
