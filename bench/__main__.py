@@ -22,14 +22,14 @@ from bench.report import Report
 from notifier import eventloop
 
 NAMES = ("broadcast", "rate", "latency", "timers", "inbound", "memory")
-FULL = {
-    "broadcast": 2000,
+FULL = {  # the sizes issue 7 names
+    "broadcast": 10_000,
     "rate": (1000, 100.0),
     "latency": 500,
     "timers": (100_000, 1000),
-    "inbound": 500,
+    "inbound": 1000,
     "memory": (10_000, 100),
-    "growth": (500, 1000, 2000),
+    "growth": (1000, 10_000, 50_000),
 }
 QUICK = {
     "broadcast": 500,
@@ -42,8 +42,20 @@ QUICK = {
 }
 
 
-async def run(names: list[str], stores_wanted: list[str], quick: bool, report: Report) -> int:
-    sizes = QUICK if quick else FULL
+SMOKE = {  # tests/bench: every benchmark's code path in seconds, figures meaningless
+    "broadcast": 40,
+    "rate": (30, 30.0),
+    "latency": 10,
+    "timers": (300, 20),
+    "inbound": 20,
+    "memory": (60, 3),
+    "growth": (20, 40, 60),
+}
+SIZES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
+
+
+async def run(names: list[str], stores_wanted: list[str], size: str, report: Report) -> int:
+    sizes = SIZES[size]
     work = Path(tempfile.mkdtemp(prefix="notifier-bench-"))
     stores = Stores(work)
     failures = 0
@@ -84,7 +96,8 @@ def _bench(name: str, kind: str, sizes: dict[str, Any], stores: Stores, work: Pa
 async def _memory(kind: str, sizes: dict[str, Any], stores: Stores, work: Path) -> dict[str, Any]:
     contacts, activations = sizes["memory"]
     live = await memory.resident(stores, kind, contacts, activations, work)
-    growth = [await memory.resident(stores, kind, n, 1, work) for n in sizes["growth"]]
+    first = min(sizes["growth"])  # the same number of messages at every size: cost per message
+    growth = [await memory.resident(stores, kind, n, 1, work, first=first) for n in sizes["growth"]]
     return {"live": live, "growth": growth}
 
 
@@ -105,7 +118,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*", default=["all"], help="all, or some of: " + ", ".join(NAMES))
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmarks run at all")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args()
     names = list(NAMES) if "all" in args.which else [n for n in args.which if n in NAMES]
@@ -115,9 +129,10 @@ def main() -> int:
     os.environ.setdefault("NOTIFIER_CONFIG", "/nonexistent/notifier.yaml")
     quiet_logs()
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
-    report = Report(describe(), quick=args.quick, command=" ".join(["python -m bench", *sys.argv[1:]]))
+    size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    report = Report(describe(), quick=size != "full", command=" ".join(["python -m bench", *sys.argv[1:]]))
     started = time.perf_counter()
-    failures = eventloop.run(run(names, stores, args.quick, report))
+    failures = eventloop.run(run(names, stores, size, report))
     report.total_seconds = time.perf_counter() - started
     args.output.write_text(report.markdown())
     print(f"wrote {args.output} ({report.total_seconds:.0f} s)")

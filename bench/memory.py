@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def resident(
-    stores: Stores, kind: str, contacts: int, activations: int, workdir: Path
+    stores: Stores, kind: str, contacts: int, activations: int, workdir: Path, first: int | None = None
 ) -> dict[str, float]:
+    """Figures of the probe process; with `first`, measured once the first `first` messages went out."""
     per = max(1, contacts // activations)
     config = workdir / f"memory-{kind}-{contacts}-{activations}"
     write_config(config, contacts, [Tree(f"t{i}", range(i * per, (i + 1) * per)) for i in range(activations)])
@@ -36,6 +37,7 @@ async def resident(
             url,
             str(sandbox.port),
             str(activations),
+            *([str(first)] if first is not None else []),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=ROOT,
