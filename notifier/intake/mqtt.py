@@ -51,7 +51,7 @@ from notifier.api.engine_api import AlertReceipt, StoreUnavailable
 from notifier.clock import Clock
 from notifier.domain.alerts import Alert, PayloadError, parse_native
 from notifier.engine.stepper import StepResult
-from notifier.intake.events import EventTracker
+from notifier.intake.events import step_events
 from notifier.settings import MqttSettings
 
 log = structlog.get_logger("notifier.mqtt")
@@ -136,7 +136,6 @@ class MqttIntake:
         self.counts: dict[str, int] = {"stored": 0, "deadletter": 0, "retries": 0, "events": 0, "dropped": 0}
         self._events: deque[tuple[str, bytes]] = deque()
         self._events_ready = asyncio.Event()
-        self._tracker = EventTracker()
         self._stopping = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._group = _GroupCommit(submit, MAX_BATCH)  # one per session
@@ -156,7 +155,10 @@ class MqttIntake:
     # --- engine listener -------------------------------------------------------------------
     def on_step(self, result: StepResult) -> None:
         """Engine step listener: queue the activation's changes for publishing (never blocks)."""
-        for event in self._tracker.observe(result.activation_id, result.state, self.clock.now()):
+        events = step_events(
+            result.activation_id, result.before, result.state, result.changed, self.clock.now()
+        )
+        for event in events:
             topic = f"{self.prefix}/events/activations/{result.activation_id}"
             self._events.append((topic, json.dumps(event).encode()))
             if len(self._events) > MAX_PENDING_EVENTS:
