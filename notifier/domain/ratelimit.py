@@ -4,7 +4,9 @@ Why. Twilio meters SMS per sender (a US long code sends 1 segment/s, a short cod
 hand over faster only waits in Twilio's queue, where `validity_period` may expire it. So the
 dispatcher asks the pool *when* and *from which sender* the next send may start, and the pool
 spreads the load: each send goes to the sender that can start earliest, so k senders give k times
-the rate with no idle gaps while there is work.
+the rate with no idle gaps while there is work. The pool also paces itself at k times the rate, so
+that k senders take turns evenly (one send every 1/(k*rate) s) instead of all sending at once and
+then all waiting a full interval: the same rate, without bursts and pauses.
 
 How. Each sender is a GCRA (generic cell rate) bucket: `ready` is the theoretical time its bucket
 empties. A send of `cost` segments may start at max(now, ready - (burst - 1) / rate, penalty) and
@@ -37,6 +39,7 @@ class SenderPool:
     rate_per_sender: float  # segments (sends of cost 1) per second per sender
     burst: int = 1
     _buckets: dict[str, _Bucket] = field(init=False, repr=False)
+    _pool: _Bucket = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.senders:
@@ -48,6 +51,7 @@ class SenderPool:
         if self.burst < 1:
             raise ValueError("burst must be at least 1")
         self._buckets = {sender: _Bucket() for sender in self.senders}
+        self._pool = _Bucket()
 
     @property
     def interval(self) -> float:
@@ -58,9 +62,17 @@ class SenderPool:
         tolerance = (self.burst - 1) * self.interval
         return max(now, bucket.ready - tolerance, bucket.penalised_until)
 
+    @property
+    def _pool_interval(self) -> float:
+        return self.interval / len(self.senders)
+
+    def _paced(self, at: float) -> float:
+        """`at`, or later if the pool as a whole is ahead of its pace (burst: as per sender)."""
+        return max(at, self._pool.ready - (self.burst - 1) * self.interval)
+
     def earliest(self, now: float) -> float:
         """When the next send could start, without reserving it."""
-        return min(self._earliest(sender, now) for sender in self.senders)
+        return self._paced(min(self._earliest(sender, now) for sender in self.senders))
 
     def reserve(self, now: float, cost: float = 1.0) -> Reservation:
         """Claim the earliest slot in the pool for one send of `cost` segments.
@@ -74,9 +86,10 @@ class SenderPool:
             self.senders,
             key=lambda s: (self._earliest(s, now), self._buckets[s].ready),
         )
-        at = self._earliest(sender, now)
+        at = self._paced(self._earliest(sender, now))
         bucket = self._buckets[sender]
         bucket.ready = max(bucket.ready, at) + cost * self.interval
+        self._pool.ready = max(self._pool.ready, at) + cost * self._pool_interval
         return Reservation(sender, at)
 
     def penalise(self, sender: str, until: float) -> None:

@@ -24,7 +24,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from notifier.plan.problems import FieldPath, Location, Problem
 
 MAX_DEPTH = 100
-MAX_NODES = 200_000
+#: values that aliases may add to a document (the "billion laughs" guard). Counted only where an
+#: alias repeats a value already read, so a plan of any size written out in full is never refused
+#: (a 50,000-person plan has some 500,000 values of its own)
+MAX_ALIAS_VALUES = 200_000
 
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
@@ -119,8 +122,12 @@ def _mark(filename: str, mark: yaml.Mark | None) -> Location:
 def _syntax_problem(exc: yaml.MarkedYAMLError, filename: str, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     if exc.context == "expected a single document in the stream":
-        return Problem("a file holds one YAML document; remove this second '---' and what follows it or "
-                       "move it to its own file", (), _mark(filename, mark))
+        return Problem(
+            "a file holds one YAML document; remove this second '---' and what follows it or "
+            "move it to its own file",
+            (),
+            _mark(filename, mark),
+        )
     message = f"YAML syntax error: {exc.problem or exc.context or 'cannot read this'}"
     if exc.context and exc.problem and exc.context_mark is not None:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"
@@ -155,19 +162,25 @@ class _Walker:
     def __init__(self, loader: _PlanLoader, doc: YamlDocument) -> None:
         self.loader = loader
         self.doc = doc
-        self.visited = 0
+        self.seen: set[int] = set()
+        self.repeated = 0
         self.gave_up = False
 
     def error(self, message: str, path: FieldPath, node: Node) -> None:
         self.doc.problems.append(Problem(message, path, _mark(self.doc.file, node.start_mark)))
 
     def convert(self, node: Node, path: FieldPath, ancestors: tuple[int, ...]) -> Any:
-        self.visited += 1
-        if self.visited > MAX_NODES:
-            if not self.gave_up:
-                self.gave_up = True
-                self.error(f"document expands to more than {MAX_NODES} values (aliases?)", path, node)
-            return None
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > MAX_ALIAS_VALUES:
+                if not self.gave_up:
+                    self.gave_up = True
+                    self.error(
+                        f"aliases expand the document by more than {MAX_ALIAS_VALUES} values", path, node
+                    )
+                return None
+        else:
+            self.seen.add(id(node))
         self.doc.locations.setdefault(path, _mark(self.doc.file, node.start_mark))
         if id(node) in ancestors:
             self.error("an alias refers to a value that contains it (a loop)", path, node)
@@ -218,8 +231,9 @@ class _Walker:
             child: FieldPath = (*path, part)
             if key in first_seen:
                 first = first_seen[key].start_mark.line + 1
-                self.error(f"duplicate key '{key}' (first written at line {first}); keep only one", child,
-                           key_node)
+                self.error(
+                    f"duplicate key '{key}' (first written at line {first}); keep only one", child, key_node
+                )
                 continue
             first_seen[key] = key_node
             self.doc.locations[child] = _mark(self.doc.file, key_node.start_mark)

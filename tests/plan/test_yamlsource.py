@@ -129,3 +129,17 @@ def test_problem_format_and_path() -> None:
 def test_mask_address_hides_personal_data() -> None:
     assert mask_address("+442079460101") == "+4420******01"
     assert mask_address("a.dupont@example.org") == "a***@example.org"
+
+
+def test_alias_expansion_is_capped_but_a_large_plan_written_out_is_not() -> None:
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefgh":  # 10**7 values from 80 lines
+        previous = chr(ord(level) - 1)
+        laughs += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    doc = parse_yaml(laughs, "laughs.yaml")
+    assert [p.message for p in doc.problems] == ["aliases expand the document by more than 200000 values"]
+    people = "people:\n" + "".join(
+        f"  - {{id: p{i}, name: Person {i}, tags: [a, b, c]}}\n" for i in range(50_000)
+    )
+    big = parse_yaml(people, "plan.yaml")  # ~300,000 values, none of them from an alias
+    assert big.ok and len(big.data["people"]) == 50_000
