@@ -31,23 +31,24 @@ async def main(config: Path, url: str, sandbox_port: int, trees: int, first: int
     engine = runtime.engine
     assert engine is not None
     figures = {"start_s": time.perf_counter() - t0, "rss_start_mb": rss_mb()}
-    t1 = time.perf_counter()
-    for i in range(trees):
-        await engine.activate(f"t{i}", started_by="bench")
-    figures["activate_s"] = time.perf_counter() - t1
-    if first is None:
-        await engine.wait_idle(600)
-        figures["all_sent_s"] = time.perf_counter() - t1
-    else:
-        while engine.dispatcher.sent_count < first:
-            await asyncio.sleep(0.005)
-        figures["first_sent_s"] = time.perf_counter() - t1
-    gc.collect()
-    figures["rss_live_mb"] = rss_mb()
-    figures["sent"] = engine.dispatcher.sent_count
-    print(json.dumps(figures), flush=True)
-    await runtime.stop(timeout=10)
-
+    try:
+        t1 = time.perf_counter()
+        for i in range(trees):
+            await engine.activate(f"t{i}", started_by="bench")
+        figures["activate_s"] = time.perf_counter() - t1
+        if first is None:
+            await engine.wait_idle(600)
+            figures["all_sent_s"] = time.perf_counter() - t1
+        else:
+            while engine.dispatcher.sent_count < first:
+                await asyncio.sleep(0.005)
+            figures["first_sent_s"] = time.perf_counter() - t1
+        gc.collect()
+        figures["rss_live_mb"] = rss_mb()
+        figures["sent"] = engine.dispatcher.sent_count
+        print(json.dumps(figures), flush=True)
+    finally:  # also when activating failed: stop the daemon's tasks the way the daemon does
+        await runtime.stop(timeout=10)
 
 if __name__ == "__main__":
     os.environ.setdefault("NOTIFIER_CONFIG", "/nonexistent/notifier.yaml")

@@ -161,10 +161,7 @@ async def upsert_deadlines(
     """Replace the deadline of each key: a key has at most one pending deadline, guarded by its fence."""
     if not items:
         return
-    keys = [key for key, _, _ in items]
-    await conn.execute(
-        delete(deadlines).where(and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys)))
-    )
+    await delete_deadlines(conn, activation_id, [key for key, _, _ in items])
     await conn.execute(
         insert(deadlines),
         [{"activation_id": activation_id, "key": k, "due_at": due, "fence": f} for k, due, f in items],
@@ -172,11 +169,10 @@ async def upsert_deadlines(
 
 
 async def delete_deadlines(conn: AsyncConnection, activation_id: str, keys: Iterable[str]) -> None:
-    keys = list(keys)
-    if keys:
+    for chunk in _chunks(list(keys)):
         await conn.execute(
             delete(deadlines).where(
-                and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(keys))
+                and_(deadlines.c.activation_id == activation_id, deadlines.c.key.in_(chunk))
             )
         )
 
@@ -185,12 +181,12 @@ async def consume_deadlines(
     conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, int]]
 ) -> None:
     """Delete the deadlines that fired, but only where the row still carries the fence that fired."""
-    if items:
+    for chunk in _chunks(list(items)):
         await conn.execute(
             delete(deadlines).where(
                 and_(
                     deadlines.c.activation_id == activation_id,
-                    tuple_(deadlines.c.key, deadlines.c.fence).in_(list(items)),
+                    tuple_(deadlines.c.key, deadlines.c.fence).in_(chunk),
                 )
             )
         )
@@ -298,8 +294,12 @@ async def find_outbox(conn: AsyncConnection, activation_id: str, attempt_id: str
 
 
 async def opted_out_among(conn: AsyncConnection, addresses: Sequence[str]) -> set[str]:
-    query = select(opt_outs.c.address).where(opt_outs.c.address.in_(list(set(addresses))))
-    return set((await conn.execute(query)).scalars())
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(addresses))):
+        found.update(
+            (await conn.execute(select(opt_outs.c.address).where(opt_outs.c.address.in_(chunk)))).scalars()
+        )
+    return found
 
 
 async def set_opt_out(conn: AsyncConnection, address: str, opted_out: bool, now: datetime) -> None:
@@ -318,3 +318,12 @@ async def open_contacts(conn: AsyncConnection, address: str) -> list[tuple[str, 
         .order_by(activations.c.id)
     )
     return [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
+
+
+_CHUNK = 1000
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    """`IN (...)` lists in pieces: PostgreSQL (asyncpg) takes at most 32,767 parameters per
+    statement, and a 50,000-person broadcast's first step deletes and writes 50,000 deadlines."""
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]

@@ -1,0 +1,43 @@
+"""A 50,000-person broadcast's first step writes 50,000 deadlines in one transaction; PostgreSQL
+(asyncpg) refuses statements with more than 32,767 parameters, which `IN (...)` lists of that size
+would need. The engine's SQL splits them; checked here on both stores with 40,000 keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, insert, select
+
+from notifier.engine import repo
+from notifier.store.db import make_engine
+from notifier.store.engine_tables import activations, deadlines, opt_outs
+
+NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+KEYS = [f"ack:p{i:06d}/p{i:06d}" for i in range(40_000)]
+
+
+async def test_forty_thousand_deadlines_in_one_step(migrated_db_url: str) -> None:
+    engine = make_engine(migrated_db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(activations).values(
+                    id="a-large", ref="L4R", tree_id="all-staff", kind="incident", status="open",
+                    started_at=NOW, started_by="test", reason="", fields={}, snapshot={}, state={},
+                    revision=0, updated_at=NOW,
+                )
+            )  # fmt: skip
+            await repo.upsert_deadlines(conn, "a-large", [(k, NOW, 1) for k in KEYS])
+            await repo.upsert_deadlines(conn, "a-large", [(k, NOW, 2) for k in KEYS])  # replaces them
+            await conn.execute(insert(opt_outs).values(address="+32470000003", opted_out_at=NOW))
+            numbers = [f"+3247{i:07d}" for i in range(40_000)]
+            assert await repo.opted_out_among(conn, numbers) == {"+32470000003"}
+        async with engine.begin() as conn:
+            count = select(func.count()).select_from(deadlines)
+            assert (await conn.execute(count)).scalar_one() == len(KEYS)
+            assert (await conn.execute(select(func.max(deadlines.c.fence)))).scalar_one() == 2
+            await repo.consume_deadlines(conn, "a-large", [(k, 2) for k in KEYS[:35_000]])
+            await repo.delete_deadlines(conn, "a-large", KEYS[35_000:])
+            assert (await conn.execute(count)).scalar_one() == 0
+    finally:
+        await engine.dispose()
