@@ -23,6 +23,7 @@ def describe() -> dict[str, str]:
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "python": sys.version.split()[0],
         "platform": platform.platform(terse=True),
+        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),  # 1/5/15 min, when the run started
     }
 
 

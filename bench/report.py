@@ -145,7 +145,8 @@ class Report:
             f"Written by `{self.command}` on {m['date']} in {self.total_seconds:.0f} s"
             + (" (--quick: smaller sizes than the issue asks)." if self.quick else "."),
             "",
-            f"Machine: {m['cores']} cores, {m['memory']} memory, Python {m['python']}, {m['platform']}.",
+            f"Machine: {m['cores']} cores, {m['memory']} memory, Python {m['python']}, {m['platform']}; "
+            f"load average at the start {m.get('load', '?')} (1/5/15 min).",
             "Stores: SQLite (aiosqlite, WAL, file in /tmp) and PostgreSQL "
             "(temporary local cluster, fsync off).",
             "The sandbox runs in its own process; the engine, HTTP API and benchmark client share one.",
