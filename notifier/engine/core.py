@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.channels.base import Provider
@@ -28,6 +28,7 @@ from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.planner import initial_state
 from notifier.domain.ratelimit import SenderPool
 from notifier.domain.snapshot import Snapshot, compile_snapshot
+from notifier.engine import repo
 from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.stepper import Draft, Stepper, StepResult
@@ -156,23 +157,24 @@ class Engine:
         activation_id = draft.activation_id
         state = initial_state(snapshot, now)
         ref = await self._unique_ref(conn)
-        await conn.execute(
-            insert(activations).values(
-                id=activation_id,
-                ref=ref,
-                tree_id=snapshot.tree_id,
-                kind=str(kind),
-                status=state.status,
-                started_at=now,
-                started_by=started_by,
-                reason=reason,
-                plan_version=self.config.plan_version,
-                fields=dict(fields or {}),
-                snapshot=snapshot.model_dump(mode="json"),
-                state=state.model_dump(mode="json"),
-                revision=0,
-                updated_at=now,
-            )
+        await repo.insert_activation(
+            conn,
+            {
+                "id": activation_id,
+                "ref": ref,
+                "tree_id": snapshot.tree_id,
+                "kind": str(kind),
+                "status": state.status,
+                "started_at": now,
+                "started_by": started_by,
+                "reason": reason,
+                "plan_version": self.config.plan_version,
+                "fields": dict(fields or {}),
+                "revision": 0,
+                "updated_at": now,
+            },
+            snapshot.model_dump(mode="json"),
+            state.model_dump(mode="json"),
         )
         self.stepper.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
         await self.stepper.write_step(conn, draft, [Start()])

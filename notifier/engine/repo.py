@@ -21,6 +21,7 @@ from notifier.clock import as_utc
 from notifier.domain.statedelta import apply_delta
 from notifier.store.engine_tables import (
     activation_changes,
+    activation_documents,
     activations,
     activity_log,
     deadlines,
@@ -73,8 +74,19 @@ async def lock_activation(conn: AsyncConnection, activation_id: str) -> Any:
     return (await conn.execute(query)).first()
 
 
+async def insert_activation(
+    conn: AsyncConnection, values: dict[str, Any], snapshot: dict[str, Any], state: dict[str, Any]
+) -> None:
+    await conn.execute(insert(activations).values(**values))
+    await conn.execute(
+        insert(activation_documents).values(activation_id=values["id"], snapshot=snapshot, state=state)
+    )
+
+
 async def load_activation_documents(conn: AsyncConnection, activation_id: str) -> Any:
-    query = select(activations.c.snapshot, activations.c.state).where(activations.c.id == activation_id)
+    query = select(activation_documents.c.snapshot, activation_documents.c.state).where(
+        activation_documents.c.activation_id == activation_id
+    )
     return (await conn.execute(query)).one()
 
 
@@ -99,14 +111,17 @@ async def current_state(
 
 
 async def load_activation_row(conn: AsyncConnection, activation_id: str) -> Any:
-    """The whole activation row, its `state` brought up to date with the journal (for readers)."""
+    """The activation row with its `snapshot` and its current `state` (checkpoint + journal)."""
     row = (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
     return None if row is None else await with_current_state(conn, row)
 
 
 async def with_current_state(conn: AsyncConnection, row: Any) -> Any:
+    """`row` (of `activations`) with `snapshot` and the current `state`, for readers."""
+    documents = await load_activation_documents(conn, row.id)
     values = dict(row._mapping)
-    values["state"] = await current_state(conn, row.id, row.state)
+    values["snapshot"] = documents.snapshot
+    values["state"] = await current_state(conn, row.id, documents.state)
     return SimpleNamespace(**values)
 
 
@@ -116,9 +131,14 @@ async def save_state(
     """A checkpoint: the whole state replaces the last one and the journal is emptied."""
     await conn.execute(delete(activation_changes).where(activation_changes.c.activation_id == activation_id))
     await conn.execute(
+        update(activation_documents)
+        .where(activation_documents.c.activation_id == activation_id)
+        .values(state=state)
+    )
+    await conn.execute(
         update(activations)
         .where(activations.c.id == activation_id)
-        .values(state=state, status=status, updated_at=now, revision=activations.c.revision + 1, **extra)
+        .values(status=status, updated_at=now, revision=activations.c.revision + 1, **extra)
     )
 
 

@@ -17,7 +17,7 @@ from notifier.domain.events import AckOnBehalf, Close
 from notifier.domain.state import ActivationState
 from notifier.engine import repo
 from notifier.runtime import Runtime
-from notifier.store.engine_tables import activation_changes, activations
+from notifier.store.engine_tables import activation_changes, activation_documents
 from tests.engine.conftest import running_system
 
 
@@ -73,7 +73,11 @@ async def test_store_and_memory_agree_and_a_cold_engine_carries_on(tmp_path: Pat
         assert stored.status == "closed"
         async with engine.db.connect() as conn:
             checkpoint = (
-                await conn.execute(select(activations.c.state).where(activations.c.id == activation_id))
+                await conn.execute(
+                    select(activation_documents.c.state).where(
+                        activation_documents.c.activation_id == activation_id
+                    )
+                )
             ).scalar_one()
         # closing checkpoints; a later callback (the return-to-normal messages) may journal again
         assert ActivationState.model_validate(checkpoint).status == "closed"

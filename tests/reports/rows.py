@@ -5,30 +5,32 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notifier.store.engine_tables import activations, activity_log
+from notifier.engine import repo
+from notifier.store.engine_tables import activity_log
 from tests.reports.scenario import Driver
 
 
 async def store(conn: AsyncConnection, driver: Driver, activation_id: str, ref: str) -> None:
     record = driver.record(activation_id, ref)
-    await conn.execute(
-        insert(activations).values(
-            id=record.id,
-            ref=record.ref,
-            tree_id=record.tree_id,
-            kind=record.kind,
-            status=record.status,
-            started_at=record.started_at,
-            completed_at=record.completed_at,
-            closed_at=record.closed_at,
-            started_by=record.started_by,
-            reason=record.reason,
-            fields=record.fields,
-            snapshot=record.snapshot.model_dump(mode="json"),
-            state=record.state.model_dump(mode="json"),
-            revision=1,
-            updated_at=driver.now,
-        )
+    await repo.insert_activation(
+        conn,
+        {
+            "id": record.id,
+            "ref": record.ref,
+            "tree_id": record.tree_id,
+            "kind": record.kind,
+            "status": record.status,
+            "started_at": record.started_at,
+            "completed_at": record.completed_at,
+            "closed_at": record.closed_at,
+            "started_by": record.started_by,
+            "reason": record.reason,
+            "fields": record.fields,
+            "revision": 1,
+            "updated_at": driver.now,
+        },
+        record.snapshot.model_dump(mode="json"),
+        record.state.model_dump(mode="json"),
     )
     await conn.execute(
         insert(activity_log),

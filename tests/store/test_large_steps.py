@@ -23,8 +23,7 @@ async def test_forty_thousand_deadlines_in_one_step(migrated_db_url: str) -> Non
             await conn.execute(
                 insert(activations).values(
                     id="a-large", ref="L4R", tree_id="all-staff", kind="incident", status="open",
-                    started_at=NOW, started_by="test", reason="", fields={}, snapshot={}, state={},
-                    revision=0, updated_at=NOW,
+                    started_at=NOW, started_by="test", reason="", fields={}, revision=0, updated_at=NOW,
                 )
             )  # fmt: skip
             await repo.upsert_deadlines(conn, "a-large", [(k, NOW, 1) for k in KEYS])
