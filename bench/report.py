@@ -114,7 +114,7 @@ class Report:
         first = g[0]["contacts"]
         steps = ", ".join(
             f"{p['contacts']:.0f}: start {p['start_s']:.1f} s, activate {p['activate_s']:.1f} s, first "
-            f"{first:.0f} sent {p['first_sent_s']:.1f} s, RSS {p['rss_live_mb']:.0f} MB"
+            f"{first:.0f} sent {_sending(p):.1f} s later, RSS {p['rss_live_mb']:.0f} MB"
             for p in g
         )
         exps = {
@@ -123,7 +123,7 @@ class Report:
         mem = [(p["contacts"], p["rss_live_mb"] - g[0]["rss_start_mb"] + 1e-9) for p in g]
         exps["memory above start"] = growth_exponent(mem)
         # the same number of messages at every size: flat if a message's cost does not grow with N
-        per_message = g[-1]["first_sent_s"] / g[0]["first_sent_s"] if g[0]["first_sent_s"] else float("nan")
+        per_message = _sending(g[-1]) / _sending(g[0]) if _sending(g[0]) > 0 else float("nan")
         shown = ", ".join(f"{k} {v:.2f}" for k, v in exps.items())
         shown += (
             f"; first {first:.0f} sent at {g[-1]['contacts']:.0f} vs {first:.0f} contacts: x{per_message:.2f}"
@@ -165,3 +165,9 @@ class Report:
         if ANALYSIS.is_file():
             lines += ["", ANALYSIS.read_text().rstrip()]
         return "\n".join(lines) + "\n"
+
+
+def _sending(point: dict[str, Any]) -> float:
+    """Seconds from the end of the activation to the first messages sent (the probe times both from
+    the start of the activation)."""
+    return float(point["first_sent_s"] - point["activate_s"])
