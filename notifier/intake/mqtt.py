@@ -40,24 +40,21 @@ import base64
 import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
-import sqlalchemy.exc
 import structlog
 
-from notifier.api.engine_api import AlertReceipt, StoreUnavailable
 from notifier.clock import Clock
 from notifier.domain.alerts import Alert, PayloadError, parse_native
 from notifier.engine.stepper import StepResult
 from notifier.intake.events import step_events
+from notifier.intake.groupcommit import NOT_NOW, GroupCommit, Submit
 from notifier.settings import MqttSettings
 
 log = structlog.get_logger("notifier.mqtt")
 
-Submit = Callable[[list[Alert]], Awaitable[list[AlertReceipt]]]
-"""Stores all the alerts (one receipt each, in order) or none: `EngineService.submit_alerts_together`."""
 MAX_PENDING_EVENTS = 10_000
 MAX_PAYLOAD = 1_000_000
 
@@ -67,8 +64,6 @@ UNEXPECTED_TRIES = 3
 MAX_WINDOW = 200
 #: alerts stored in one transaction (a single message with more is stored on its own)
 MAX_BATCH = 200
-#: the store cannot take the alerts now; they are kept and tried again (pool timeout: no connection free)
-NOT_NOW = (StoreUnavailable, sqlalchemy.exc.TimeoutError)
 
 
 class _Unexpected(Exception):
@@ -138,7 +133,7 @@ class MqttIntake:
         self._events_ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._client: aiomqtt.Client | None = None
-        self._group = _GroupCommit(submit, MAX_BATCH)  # one per session
+        self._group = GroupCommit(submit, MAX_BATCH)  # one per session
         self._task: asyncio.Task[None] | None = None
 
     # --- topics ----------------------------------------------------------------------------
@@ -253,7 +248,7 @@ class MqttIntake:
         order: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[bool]]] = asyncio.Queue()
         room = asyncio.Semaphore(MAX_WINDOW)
         jobs: set[asyncio.Task[bool]] = set()
-        self._group = _GroupCommit(self.submit, MAX_BATCH)
+        self._group = GroupCommit(self.submit, MAX_BATCH)
         reader = asyncio.create_task(self._read(client, order, room, jobs), name="mqtt-read")
         acker = asyncio.create_task(self._acknowledge(client, order, room), name="mqtt-ack")
         try:
@@ -393,81 +388,6 @@ class MqttIntake:
                 self.counts["events"] += 1
             self._events_ready.clear()
             await self._events_ready.wait()
-
-
-class _GroupCommit:
-    """Submissions made while a group is being stored are stored together next, in one call of
-    `submit` (one transaction): a burst of messages costs a commit per group, not per message."""
-
-    def __init__(self, submit: Submit, limit: int) -> None:
-        self._submit = submit
-        self.limit = limit
-        self._waiting: deque[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]] = deque()
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def submit(self, alerts: list[Alert]) -> list[AlertReceipt]:
-        future: asyncio.Future[list[AlertReceipt]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((alerts, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="mqtt-store")
-        return await future  # cancelling the caller cancels the future: it leaves the queue
-
-    async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
-        for _, future in self._waiting:
-            future.cancel()
-        self._waiting.clear()
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            group: list[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]] = []
-            size = 0
-            while self._waiting and (not group or size + len(self._waiting[0][0]) <= self.limit):
-                alerts, future = self._waiting.popleft()
-                if not future.done():
-                    group.append((alerts, future))
-                    size += len(alerts)
-            if group:
-                await self._store(group)
-
-    async def _store(self, group: list[tuple[list[Alert], asyncio.Future[list[AlertReceipt]]]]) -> None:
-        try:
-            receipts = await self._submit([alert for alerts, _ in group for alert in alerts])
-        except NOT_NOW as exc:
-            for _, future in group:  # nothing stored: each caller waits and tries again
-                _settle(future, exc=exc)
-            return
-        except Exception as exc:
-            if len(group) == 1:
-                _settle(group[0][1], exc=exc)
-                return
-            for entry in group:  # nothing stored; one of them may be poisonous: each on its own
-                await self._store([entry])
-            return
-        except BaseException:
-            for _, future in group:
-                future.cancel()
-            raise
-        start = 0
-        for alerts, future in group:
-            _settle(future, receipts[start : start + len(alerts)])
-            start += len(alerts)
-
-
-def _settle(
-    future: asyncio.Future[list[AlertReceipt]],
-    result: list[AlertReceipt] | None = None,
-    *,
-    exc: BaseException | None = None,
-) -> None:
-    if future.done():  # its caller went away (the session ended)
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result or [])
 
 
 def start_mqtt(runtime: Any) -> MqttIntake | None:
