@@ -54,7 +54,8 @@ def test_daemon_notifies_ready_watchdog_and_stopping(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and sum("WATCHDOG=1" in m for _, m in received) < 4:
             try:
-                received.append((time.monotonic(), listener.recv(4096).decode()))
+                message = listener.recv(4096).decode()
+                received.append((time.monotonic(), message))  # when it arrived, not when we began waiting
             except TimeoutError:
                 assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
         messages = [m for _, m in received]
