@@ -3,6 +3,7 @@ exactly one pending deadline per open cursor (and none for any other)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 
@@ -118,14 +119,21 @@ def check_invariants(sim: Sim, sent: list[Send]) -> None:
         assert (node.status == "acknowledged") <= (node.acked_by is not None)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    mode=st.sampled_from([Mode.CASCADE, Mode.BROADCAST]),
-    completion=st.integers(0, len(COMPLETIONS) - 1),
-    flags=st.integers(0, 15),
-    script=st.lists(ops, max_size=60),
-    gaps=st.lists(st.integers(0, 20), min_size=60, max_size=60),
-)
+def random_runs(test: Callable[..., None]) -> Callable[..., None]:
+    """Random activations and scripts: tree mode, completion rule, policy flags (alternates, decline
+    moves on, skip level, rounds), up to 60 operations and the minutes between them."""
+    return settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])(
+        given(
+            mode=st.sampled_from([Mode.CASCADE, Mode.BROADCAST]),
+            completion=st.integers(0, len(COMPLETIONS) - 1),
+            flags=st.integers(0, 15),
+            script=st.lists(ops, max_size=60),
+            gaps=st.lists(st.integers(0, 20), min_size=60, max_size=60),
+        )(test)
+    )
+
+
+@random_runs
 def test_random_event_sequences_keep_the_invariants(
     mode: Mode, completion: int, flags: int, script: list[tuple[object, ...]], gaps: list[int]
 ) -> None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from notifier.domain.calltree import CompletionRule, Mode
-from notifier.domain.planner import decide
+from notifier.domain.events import Start
+from notifier.domain.planner import decide, initial_state
 from notifier.domain.state import RESOLVED, ActivationState
 from notifier.domain.statedelta import apply_delta, delta_size, state_delta, state_size
 from tests.domain.planner_fixture import Sim
-from tests.domain.test_planner_properties import COMPLETIONS, ops, to_event, variant
+from tests.domain.test_planner_properties import random_runs, to_event, variant
 
 
 def as_json(state: ActivationState) -> dict[str, Any]:
@@ -60,24 +58,13 @@ def check_completion_agrees(sim: Sim) -> None:
         assert state.exhausted, "nothing is left to try but the activation is not marked exhausted"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    mode=st.sampled_from([Mode.CASCADE, Mode.BROADCAST]),
-    completion=st.integers(0, len(COMPLETIONS) - 1),
-    flags=st.integers(0, 15),
-    script=st.lists(ops, max_size=60),
-    gaps=st.lists(st.integers(0, 20), min_size=60, max_size=60),
-)
+@random_runs
 def test_replaying_deltas_rebuilds_every_state(
     mode: Mode, completion: int, flags: int, script: list[tuple[object, ...]], gaps: list[int]
 ) -> None:
     sim = Sim(variant(mode, completion, flags))
-    from notifier.domain.planner import initial_state
-
     first = initial_state(sim.snap, sim.now)
     sim.state = first
-    from notifier.domain.events import Start
-
     sim.step(Start())
     document = as_json(first)
     apply_delta(document, state_delta(first, sim.st))
@@ -106,8 +93,6 @@ def test_replaying_deltas_rebuilds_every_state(
 
 def test_an_unchanged_state_gives_a_header_only_delta() -> None:
     sim = Sim(variant(Mode.BROADCAST, 0, 0))
-    from notifier.domain.events import Start
-
     sim.step(Start())
     delta = state_delta(sim.st, sim.st)
     assert set(delta) == {"header"} and delta_size(delta) == 1
@@ -115,8 +100,6 @@ def test_an_unchanged_state_gives_a_header_only_delta() -> None:
 
 def test_a_list_that_is_not_an_append_is_written_whole() -> None:
     sim = Sim(variant(Mode.BROADCAST, 0, 0))
-    from notifier.domain.events import Start
-
     sim.step(Start())
     old = sim.st.model_copy(update={"reached": ("p-a", "p-b")})
     new = sim.st.model_copy(update={"reached": ("p-b",)})
