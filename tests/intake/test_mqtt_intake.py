@@ -64,9 +64,9 @@ async def until(predicate: Any, what: str, timeout: float = 15.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_an_alert_is_kept_while_the_store_is_down(broker: Broker) -> None:
-    store = Store(failures=2)
-    consumer = intake(broker, store, "notifier-retry")
+async def publish_until_stored(broker: Broker, store: Store, client_id: str) -> MqttIntake:
+    """Publish TARIC_DOWN once and run an intake until `store` holds it; the stopped intake."""
+    consumer = intake(broker, store, client_id)
     consumer.start()
     try:
         await until(lambda: consumer.connected, "connect")
@@ -74,6 +74,12 @@ async def test_an_alert_is_kept_while_the_store_is_down(broker: Broker) -> None:
         await until(lambda: store.alerts, "the alert to be stored")
     finally:
         await consumer.stop()
+    return consumer
+
+
+async def test_an_alert_is_kept_while_the_store_is_down(broker: Broker) -> None:
+    store = Store(failures=2)
+    consumer = await publish_until_stored(broker, store, "notifier-retry")
     assert [a.dedup_key for a in store.alerts] == ["taric-1"] and [a.source for a in store.alerts] == ["mqtt"]
     assert consumer.counts["retries"] == 2 and consumer.counts["stored"] == 1
 
@@ -87,14 +93,7 @@ async def test_no_free_database_connection_is_retried_not_dead_lettered(broker: 
             return await super().submit(alerts)
 
     store = Busy()
-    consumer = intake(broker, store, "notifier-pool")
-    consumer.start()
-    try:
-        await until(lambda: consumer.connected, "connect")
-        await asyncio.to_thread(broker.publish, "notifier/alerts/taric", json.dumps(TARIC_DOWN))
-        await until(lambda: store.alerts, "the alert to be stored")
-    finally:
-        await consumer.stop()
+    consumer = await publish_until_stored(broker, store, "notifier-pool")
     assert consumer.counts["retries"] == UNEXPECTED_TRIES and consumer.counts["deadletter"] == 0
 
 
