@@ -26,7 +26,7 @@ from bench.harness import (
     start_runtime,
     write_config,
 )
-from notifier.channels.sandbox.signing import SIGNATURE_HEADER, sign
+from notifier.sandbox.signing import SIGNATURE_HEADER, sign
 from notifier.store.engine_tables import responses
 
 

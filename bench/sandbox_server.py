@@ -17,7 +17,7 @@ import sys
 from aiohttp import web
 
 from notifier import eventloop
-from notifier.channels.sandbox import Sandbox
+from notifier.sandbox import Sandbox
 
 
 async def main(port: int, stats_port: int, sid: str, token: str, inbound: str | None) -> None:

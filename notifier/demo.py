@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from notifier.channels.sandbox import Persona, preset
+from notifier.sandbox import Persona, preset
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.snapshot import Snapshot

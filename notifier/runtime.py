@@ -87,7 +87,7 @@ class Runtime:
         twilio_base = settings.twilio.base_url
         smtp_host, smtp_port = settings.smtp.host, settings.smtp.port
         if settings.sandbox:
-            from notifier.channels.sandbox import Sandbox
+            from notifier.sandbox import Sandbox
 
             self.sandbox = Sandbox(
                 settings.twilio.account_sid,

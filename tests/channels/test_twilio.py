@@ -16,7 +16,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import OutboundMessage, Outcome
-from notifier.channels.sandbox import Persona, Sandbox, preset
+from notifier.sandbox import Persona, Sandbox, preset
 from notifier.channels.twilio import TwilioProvider, classify_rest_error
 from notifier.channels.voice import VoiceUrls, digits_response, voice_document
 from notifier.clock import ScaledClock

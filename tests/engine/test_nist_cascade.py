@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from notifier.channels.sandbox import Persona, preset
+from notifier.sandbox import Persona, preset
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.plan import ChannelKind
 from notifier.runtime import Runtime

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from notifier.channels.sandbox import Persona
+from notifier.sandbox import Persona
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, opt_outs, outbox

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from notifier.channels.sandbox import preset
+from notifier.sandbox import preset
 from notifier.domain.calltree import ActivationKind
 from notifier.metrics import Metrics, set_mqtt_connected
 from notifier.runtime import Runtime

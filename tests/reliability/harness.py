@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notifier.channels.sandbox import Faults, Persona, Sandbox
+from notifier.sandbox import Faults, Persona, Sandbox
 from notifier.clock import RealClock
 from tests.engine.conftest import free_port
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.api.engine_api import ActivationView, StartRequest
-from notifier.channels.sandbox import Faults, Persona, Sandbox
+from notifier.sandbox import Faults, Persona, Sandbox
 from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from notifier.channels.sandbox import preset
+from notifier.sandbox import preset
 from tests.reliability.harness import (
     Cluster,
     SandboxThread,

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.api.tokens import Role, TokenStore
-from notifier.channels.sandbox import SIGNATURE_HEADER, preset, sign
+from notifier.sandbox import SIGNATURE_HEADER, preset, sign
 from notifier.domain.alerts import PayloadError, parse_alertmanager, parse_grafana, parse_webhook
 from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.replies import CONFIRM_WORDS, DECLINE_WORDS, ReplyAction, parse_reply

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from notifier.channels.sandbox import Faults, preset
+from notifier.sandbox import Faults, preset
 from tests.conftest import PostgresServer
 from tests.reliability.harness import Cluster, SandboxThread, http, numbers_for, wait_for, write_tree
 from tests.reliability.results import record

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from notifier.channels.sandbox import Faults, preset
+from notifier.sandbox import Faults, preset
 from tests.reliability.harness import numbers_for
 from tests.reliability.inprocess import System, faulty_system
 

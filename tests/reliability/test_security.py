@@ -19,7 +19,7 @@ import httpx
 from sqlalchemy import func, select
 
 from notifier.api.tokens import Role, TokenStore
-from notifier.channels.sandbox import SIGNATURE_HEADER, preset, sign
+from notifier.sandbox import SIGNATURE_HEADER, preset, sign
 from notifier.store.engine_tables import activations, alerts, responses
 from tests.api.test_roles import ENDPOINTS
 from tests.reliability.harness import numbers_for

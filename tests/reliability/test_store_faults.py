@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.channels.sandbox import Faults, preset
+from notifier.sandbox import Faults, preset
 from tests.conftest import _as_server_user, _find_bindir, _free_port, _server_user
 from tests.reliability.harness import Cluster, SandboxThread, http, numbers_for, wait_for, write_tree
 from tests.reliability.results import record

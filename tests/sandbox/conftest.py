@@ -12,7 +12,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from notifier.channels.sandbox import Sandbox
+from notifier.sandbox import Sandbox
 from notifier.clock import ScaledClock
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

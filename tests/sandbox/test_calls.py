@@ -8,8 +8,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from notifier.channels.sandbox import Persona, Sandbox, preset
-from notifier.channels.sandbox.voice import APPLICATION_ERROR, MAX_HOPS
+from notifier.sandbox import Persona, Sandbox, preset
+from notifier.sandbox.voice import APPLICATION_ERROR, MAX_HOPS
 
 from .conftest import SENDER, Receiver
 

@@ -8,7 +8,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from notifier.channels.sandbox import Sandbox
+from notifier.sandbox import Sandbox
 
 from .conftest import SENDER, Receiver
 
@@ -44,7 +44,7 @@ async def test_5xx_before_create_sends_nothing(sandbox: Sandbox, client: Client)
 
 
 async def test_5xx_ratio_is_reproducible_with_a_seed(sandbox: Sandbox, client: Client) -> None:
-    from notifier.channels.sandbox import Faults
+    from notifier.sandbox import Faults
 
     sandbox.state.faults = sandbox.state.limiter.faults = Faults(error_5xx_ratio=0.5, seed=7)
     first = [await outcome(client) for _ in range(10)]

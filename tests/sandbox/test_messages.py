@@ -10,7 +10,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from notifier.channels.sandbox import Persona, Sandbox, preset
+from notifier.sandbox import Persona, Sandbox, preset
 from notifier.clock import ScaledClock
 
 from .conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER, Receiver

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from notifier.channels.sandbox import TwilioError, mask_number, sign, validate_form
-from notifier.channels.sandbox.schema import SCHEMA_FILE, extract
-from notifier.channels.sandbox.twiml import Gather, Hangup, Redirect, Say, TwimlError, parse
+from notifier.sandbox import TwilioError, mask_number, sign, validate_form
+from notifier.sandbox.schema import SCHEMA_FILE, extract
+from notifier.sandbox.twiml import Gather, Hangup, Redirect, Say, TwimlError, parse
 
 # the project's shared/ folder sits beside the checkout (here and in CI)
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "twilio-oai" / "twilio_api_v2010.json"

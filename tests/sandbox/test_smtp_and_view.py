@@ -8,7 +8,7 @@ import aiohttp
 import aiosmtplib
 from twilio.rest import Client
 
-from notifier.channels.sandbox import Persona, Sandbox
+from notifier.sandbox import Persona, Sandbox
 
 from .conftest import SENDER, Receiver
 

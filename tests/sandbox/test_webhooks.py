@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from notifier.channels.sandbox import webhooks
-from notifier.channels.sandbox.webhooks import WebhookClient, WebhookError
+from notifier.sandbox import webhooks
+from notifier.sandbox.webhooks import WebhookClient, WebhookError
 
 FORM = b"MessageSid=SM1&MessageStatus=sent&To=%2B32470000001"
 HEADERS = {

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from notifier.channels.sandbox import Persona, preset
+from notifier.sandbox import Persona, preset
 from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.reports.build import render_report

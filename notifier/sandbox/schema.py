@@ -4,7 +4,7 @@ Why: a fake that accepts anything lets bugs through that real Twilio would refus
 `twilio_request_schemas.json`, an extract of the `CreateMessageRequest` and `CreateCallRequest`
 form schemas (and the enums they reference) from twilio/twilio-oai `twilio_api_v2010.json`
 (MIT licence, Copyright (c) Twilio Inc.). Regenerate it with
-`python -m notifier.channels.sandbox.schema /path/to/twilio_api_v2010.json`.
+`python -m notifier.sandbox.schema /path/to/twilio_api_v2010.json`.
 
 The OpenAPI text says only what a field *is*; the rules that span fields (From or
 MessagingServiceSid; Body, MediaUrl or ContentSid; Url, Twiml or ApplicationSid) come from Twilio's
@@ -30,7 +30,7 @@ _OPERATIONS = {
 }
 _ORIGIN = (
     "Extracted from twilio/twilio-oai spec/json/twilio_api_v2010.json (MIT licence, Copyright (c) "
-    "Twilio Inc.) by notifier.channels.sandbox.schema.extract; do not edit by hand."
+    "Twilio Inc.) by notifier.sandbox.schema.extract; do not edit by hand."
 )
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _BOOLEANS = {"true", "false", "True", "False"}
@@ -192,7 +192,7 @@ def mask_number(number: str) -> str:
 def main(argv: list[str]) -> int:
     """Regenerate the shipped extract from a twilio-oai checkout."""
     if len(argv) != 1:
-        print("usage: python -m notifier.channels.sandbox.schema twilio_api_v2010.json", file=sys.stderr)
+        print("usage: python -m notifier.sandbox.schema twilio_api_v2010.json", file=sys.stderr)
         return 2
     source = Path(argv[0])
     extracted = extract(json.loads(source.read_text()))

@@ -5,12 +5,12 @@ signed status callbacks, inbound SMS and TwiML fetches back like Twilio does, an
 personas on the other end. The real `twilio` SDK is pointed at it with `client.api.base_url`.
 """
 
-from notifier.channels.sandbox.faults import Faults
-from notifier.channels.sandbox.harness import Device, Sandbox
-from notifier.channels.sandbox.personas import PRESETS, Persona, PersonaBook, load_personas, preset
-from notifier.channels.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
-from notifier.channels.sandbox.schema import TwilioError, mask_number, validate_form
-from notifier.channels.sandbox.signing import SIGNATURE_HEADER, sign
+from notifier.sandbox.faults import Faults
+from notifier.sandbox.harness import Device, Sandbox
+from notifier.sandbox.personas import PRESETS, Persona, PersonaBook, load_personas, preset
+from notifier.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
+from notifier.sandbox.schema import TwilioError, mask_number, validate_form
+from notifier.sandbox.signing import SIGNATURE_HEADER, sign
 
 __all__ = [
     "PRESETS",

@@ -17,10 +17,10 @@ from urllib.parse import urljoin
 import aiohttp
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from notifier.channels.sandbox.core import SandboxState
-from notifier.channels.sandbox.personas import Persona
-from notifier.channels.sandbox.records import Callback, ReceivedEmail
-from notifier.channels.sandbox.webhooks import TIMEOUT as WEBHOOK_TIMEOUT
+from notifier.sandbox.core import SandboxState
+from notifier.sandbox.personas import Persona
+from notifier.sandbox.records import Callback, ReceivedEmail
+from notifier.sandbox.webhooks import TIMEOUT as WEBHOOK_TIMEOUT
 
 
 class _Recorder:

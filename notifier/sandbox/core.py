@@ -13,17 +13,17 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from notifier.channels.sandbox.faults import Faults, Limiter
-from notifier.channels.sandbox.personas import PersonaBook
-from notifier.channels.sandbox.records import (
+from notifier.sandbox.faults import Faults, Limiter
+from notifier.sandbox.personas import PersonaBook
+from notifier.sandbox.records import (
     Callback,
     PlacedCall,
     RawRequest,
     ReceivedEmail,
     SentMessage,
 )
-from notifier.channels.sandbox.signing import SIGNATURE_HEADER, form_items, sign
-from notifier.channels.sandbox.webhooks import WebhookClient, WebhookError
+from notifier.sandbox.signing import SIGNATURE_HEADER, form_items, sign
+from notifier.sandbox.webhooks import WebhookClient, WebhookError
 from notifier.clock import Clock
 
 

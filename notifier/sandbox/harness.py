@@ -20,13 +20,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from notifier.channels.sandbox import messaging, smtp
-from notifier.channels.sandbox.core import InboundMessage, SandboxState
-from notifier.channels.sandbox.faults import Faults
-from notifier.channels.sandbox.personas import Persona, PersonaBook
-from notifier.channels.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
-from notifier.channels.sandbox.twilio_api import build_app
-from notifier.channels.sandbox.webhooks import WebhookClient
+from notifier.sandbox import messaging, smtp
+from notifier.sandbox.core import InboundMessage, SandboxState
+from notifier.sandbox.faults import Faults
+from notifier.sandbox.personas import Persona, PersonaBook
+from notifier.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
+from notifier.sandbox.twilio_api import build_app
+from notifier.sandbox.webhooks import WebhookClient
 from notifier.clock import Clock, RealClock
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from notifier.channels.sandbox import messaging, voice
-from notifier.channels.sandbox.core import SandboxState
-from notifier.channels.sandbox.faults import SERVER_ERROR
-from notifier.channels.sandbox.personas import persona_from_mapping
-from notifier.channels.sandbox.records import PlacedCall, RawRequest, SentMessage
-from notifier.channels.sandbox.schema import TwilioError, validate_form
+from notifier.sandbox import messaging, voice
+from notifier.sandbox.core import SandboxState
+from notifier.sandbox.faults import SERVER_ERROR
+from notifier.sandbox.personas import persona_from_mapping
+from notifier.sandbox.records import PlacedCall, RawRequest, SentMessage
+from notifier.sandbox.schema import TwilioError, validate_form
 
 STATE_KEY = web.AppKey("sandbox_state", SandboxState)
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
-from notifier.channels.sandbox import twiml
-from notifier.channels.sandbox.core import SandboxState
-from notifier.channels.sandbox.personas import Persona
-from notifier.channels.sandbox.records import API_VERSION, PlacedCall, new_sid, rfc2822
-from notifier.channels.sandbox.schema import TwilioError
+from notifier.sandbox import twiml
+from notifier.sandbox.core import SandboxState
+from notifier.sandbox.personas import Persona
+from notifier.sandbox.records import API_VERSION, PlacedCall, new_sid, rfc2822
+from notifier.sandbox.schema import TwilioError
 
 MAX_HOPS = 10
 DIAL_DELAY = 0.2

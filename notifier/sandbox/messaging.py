@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from notifier.channels.sandbox.core import InboundMessage, SandboxState
-from notifier.channels.sandbox.personas import Persona
-from notifier.channels.sandbox.records import API_VERSION, Callback, SentMessage, new_sid, num_segments
-from notifier.channels.sandbox.schema import TwilioError
+from notifier.sandbox.core import InboundMessage, SandboxState
+from notifier.sandbox.personas import Persona
+from notifier.sandbox.records import API_VERSION, Callback, SentMessage, new_sid, num_segments
+from notifier.sandbox.schema import TwilioError
 
 SEND_DELAY = 0.2
 DELIVERY_DELAY = 0.5

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from notifier.channels.sandbox.schema import TwilioError
+from notifier.sandbox.schema import TwilioError
 
 TOO_MANY_REQUESTS = TwilioError(429, 20429, "Too Many Requests")
 SERVER_ERROR = TwilioError(500, 20500, "Internal Server Error")
