@@ -28,7 +28,6 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from notifier.sandbox import Persona, preset
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.snapshot import Snapshot
@@ -36,6 +35,7 @@ from notifier.domain.state import ActivationState
 from notifier.reports.model import ReportData
 from notifier.reports.tables import format_seconds
 from notifier.runtime import Runtime, make_clock
+from notifier.sandbox import Persona, preset
 from notifier.settings import Settings
 
 DEMO_TREE = "nist-sample"

@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         """Run the Twilio + SMTP sandbox: signed callbacks, scripted personas, JSON view of what was sent."""
         from pydantic import ValidationError
 
-        from notifier.sandbox import Persona, Sandbox, load_personas, mask_number
         from notifier.clock import RealClock, ScaledClock
+        from notifier.sandbox import Persona, Sandbox, load_personas, mask_number
         from notifier.settings import Settings
 
         try:

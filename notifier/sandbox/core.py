@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
+from notifier.clock import Clock
 from notifier.sandbox.faults import Faults, Limiter
 from notifier.sandbox.personas import PersonaBook
 from notifier.sandbox.records import (
@@ -24,7 +25,6 @@ from notifier.sandbox.records import (
 )
 from notifier.sandbox.signing import SIGNATURE_HEADER, form_items, sign
 from notifier.sandbox.webhooks import WebhookClient, WebhookError
-from notifier.clock import Clock
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from notifier.clock import Clock, RealClock
 from notifier.sandbox import messaging, smtp
 from notifier.sandbox.core import InboundMessage, SandboxState
 from notifier.sandbox.faults import Faults
@@ -27,7 +28,6 @@ from notifier.sandbox.personas import Persona, PersonaBook
 from notifier.sandbox.records import PlacedCall, RawRequest, ReceivedEmail, SentMessage
 from notifier.sandbox.twilio_api import build_app
 from notifier.sandbox.webhooks import WebhookClient
-from notifier.clock import Clock, RealClock
 
 
 class Sandbox:

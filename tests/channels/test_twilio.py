@@ -16,11 +16,11 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import OutboundMessage, Outcome
-from notifier.sandbox import Persona, Sandbox, preset
 from notifier.channels.twilio import TwilioProvider, classify_rest_error
 from notifier.channels.voice import VoiceUrls, digits_response, voice_document
 from notifier.clock import ScaledClock
 from notifier.domain.plan import ChannelKind
+from notifier.sandbox import Persona, Sandbox, preset
 
 ACCOUNT_SID = "AC" + "5eed0000" * 4
 AUTH_TOKEN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from notifier.sandbox import Persona, preset
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.plan import ChannelKind
 from notifier.runtime import Runtime
+from notifier.sandbox import Persona, preset
 from notifier.store.engine_tables import activity_log
 
 COORDINATOR = "p-lindqvist"

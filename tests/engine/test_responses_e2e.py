@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from notifier.sandbox import Persona
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
+from notifier.sandbox import Persona
 from notifier.store.engine_tables import activity_log, opt_outs, outbox
 from tests.engine.conftest import running_system, write_small_config
 

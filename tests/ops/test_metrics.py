@@ -14,10 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from notifier.sandbox import preset
 from notifier.domain.calltree import ActivationKind
 from notifier.metrics import Metrics, set_mqtt_connected
 from notifier.runtime import Runtime
+from notifier.sandbox import preset
 from tests.engine.conftest import running_system, write_small_config
 
 ANA, BEN, CLEO = "+32470990201", "+32470990202", "+32470990203"

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from notifier.sandbox import Faults, Persona, Sandbox
 from notifier.clock import RealClock
+from notifier.sandbox import Faults, Persona, Sandbox
 from tests.engine.conftest import free_port
 
 NOTIFIER = str(Path(sys.executable).with_name("notifier"))

@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.api.engine_api import ActivationView, StartRequest
-from notifier.sandbox import Faults, Persona, Sandbox
 from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
+from notifier.sandbox import Faults, Persona, Sandbox
 from notifier.settings import SmtpSettings, TwilioSettings
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activity_log, outbox

@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.api.tokens import Role, TokenStore
-from notifier.sandbox import SIGNATURE_HEADER, preset, sign
 from notifier.domain.alerts import PayloadError, parse_alertmanager, parse_grafana, parse_webhook
 from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.replies import CONFIRM_WORDS, DECLINE_WORDS, ReplyAction, parse_reply
+from notifier.sandbox import SIGNATURE_HEADER, preset, sign
 from tests.api.payloads import alertmanager_seed_down, grafana_eos_high
 from tests.reliability.harness import numbers_for
 from tests.reliability.inprocess import faulty_system

@@ -12,8 +12,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from notifier.sandbox import Sandbox
 from notifier.clock import ScaledClock
+from notifier.sandbox import Sandbox
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "9f86d081884c7d659a2feaa0c55ad015"

@@ -10,8 +10,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from notifier.sandbox import Persona, Sandbox, preset
 from notifier.clock import ScaledClock
+from notifier.sandbox import Persona, Sandbox, preset
 
 from .conftest import ACCOUNT_SID, AUTH_TOKEN, SENDER, Receiver
 

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from notifier.sandbox import Persona, preset
 from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.reports.build import render_report
 from notifier.runtime import Runtime
+from notifier.sandbox import Persona, preset
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activations
 from tests.engine.conftest import free_port, system_settings
