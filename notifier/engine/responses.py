@@ -4,11 +4,17 @@ SMS replies carry no reference to the message they answer (Twilio), so a reply i
 sender's number to the open activations that messaged that number; a reference code picks one when
 there are several, and we ask back when we cannot tell. Status callbacks and voice webhooks carry
 our callback token `<activation id>.<attempt id>` in their URL.
+
+Each webhook is applied once: its receipt (provider SID + status, `notifier/store/receipts.py`)
+commits with its effect, and a webhook whose receipt exists, or whose twin is being applied right
+now, is acknowledged and ignored. A genuine reply replayed (by Twilio, a proxy, or our own spool
+after a crash) is therefore neither stored nor acted on twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +26,7 @@ from notifier.domain.masking import mask_address
 from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
 from notifier.engine import repo
 from notifier.engine.stepper import Stepper
+from notifier.store import receipts
 from notifier.store.engine_tables import responses
 
 log = structlog.get_logger("notifier.responses")
@@ -38,14 +45,61 @@ def parse_token(token: str) -> Attempt | None:
     return Attempt(activation_id, attempt_id)
 
 
+#: the receipt status of an inbound SMS
+RECEIVED = "received"
+
+
 class Responses:
     def __init__(self, stepper: Stepper) -> None:
         self.stepper = stepper
         #: answers SMS that match no open activation (contact review replies); None: not ours
         self.review_handler: Callable[[str, str], Awaitable[str | None]] | None = None
+        #: webhooks being applied now, by (provider SID, status): a twin arriving meanwhile is a replay
+        self._applying: set[tuple[str, str]] = set()
+        #: replayed webhooks acknowledged and ignored since start
+        self.replays_ignored = 0
+
+    @contextlib.asynccontextmanager
+    async def _once(self, sid: str | None, status: str) -> AsyncIterator[bool]:
+        """Yields False when the webhook (`sid`, `status`) was applied before or is being applied
+        now (the caller acknowledges and ignores it); True when the caller should apply it."""
+        if not sid:
+            yield True
+            return
+        key = (sid, status)
+        duplicate = key in self._applying
+        if not duplicate:
+            async with self.stepper.db.connect() as conn:  # a plain read, outside the write lock
+                duplicate = await receipts.seen(conn, sid, status)
+        if duplicate:
+            self.replays_ignored += 1
+            log.info("replayed webhook ignored", sid=sid, status=status)
+            yield False
+            return
+        self._applying.add(key)
+        try:
+            yield True
+        finally:
+            self._applying.discard(key)
+
+    def _receipt(self, sid: str | None, status: str) -> Callable[[Any], Awaitable[None]] | None:
+        if not sid:
+            return None
+
+        async def write(conn: Any) -> None:
+            await receipts.add(conn, sid, status, self.stepper.clock.now())
+
+        return write
 
     async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
-        """Record the reply, act on it, and return the SMS text to answer with ('' for none)."""
+        """Record the reply, act on it, and return the SMS text to answer with ('' for none).
+        A reply whose `MessageSid` was applied before is acknowledged with no answer and ignored."""
+        async with self._once(message_sid, RECEIVED) as fresh:
+            if not fresh:
+                return ""
+            return await self._inbound_sms(from_, body, message_sid)
+
+    async def _inbound_sms(self, from_: str, body: str, message_sid: str | None) -> str:
         parsed = parse_reply(body)
         now = self.stepper.clock.now()
         # a plain read: a burst of replies must not queue one by one behind the (SQLite) write lock;
@@ -59,6 +113,8 @@ class Responses:
             opt_out = False
         if opt_out is not None or not contacts:
             async with self.stepper.transaction() as conn:
+                if message_sid:
+                    await receipts.add(conn, message_sid, RECEIVED, now)
                 if opt_out is not None:
                     await repo.set_opt_out(conn, from_, opt_out, now)
                 if not contacts:
@@ -128,6 +184,8 @@ class Responses:
         sid: str | None,
     ) -> None:
         now = self.stepper.clock.now()
+        if sid:
+            await receipts.add(conn, sid, RECEIVED, now)
         if contacts:
             await conn.execute(
                 insert(responses),
@@ -147,12 +205,33 @@ class Responses:
             )
 
     async def provider_status(
-        self, token: str, status: str, answered_by: str | None, error_code: str | None
+        self,
+        token: str,
+        status: str,
+        answered_by: str | None,
+        error_code: str | None,
+        sid: str | None = None,
     ) -> bool:
-        """A message or call status callback. Returns False when the token names no attempt."""
+        """A message or call status callback. Returns False when the token names no attempt.
+        A callback with the `sid` and status (and AnsweredBy) of one applied before is ignored."""
         attempt = parse_token(token)
         if attempt is None:
             return False
+        what = status + (f"/{answered_by}" if answered_by else "")
+        async with self._once(sid, what) as fresh:
+            if not fresh:
+                return True
+            return await self._provider_status(attempt, status, answered_by, error_code, sid, what)
+
+    async def _provider_status(
+        self,
+        attempt: Attempt,
+        status: str,
+        answered_by: str | None,
+        error_code: str | None,
+        sid: str | None,
+        what: str,
+    ) -> bool:
         result = await self.stepper.submit(
             attempt.activation_id,
             [
@@ -163,20 +242,36 @@ class Responses:
                     error_code=error_code,
                 )
             ],
+            before_save=self._receipt(sid, what),
         )
         return result is not None
 
-    async def attempt_reply(self, token: str, response: str, channel: str, raw: str) -> bool:
-        """A voice keypress or an email link POST: the attempt identifies person and activation."""
+    async def attempt_reply(
+        self, token: str, response: str, channel: str, raw: str, sid: str | None = None
+    ) -> bool:
+        """A voice keypress or an email link POST: the attempt identifies person and activation.
+        A keypress with the `sid` (CallSid) and digits of one applied before is ignored."""
         attempt = parse_token(token)
         if attempt is None:
             return False
+        async with self._once(sid, f"digits:{raw}") as fresh:
+            if not fresh:
+                return True
+            return await self._attempt_reply(attempt, response, channel, raw, sid)
+
+    async def _attempt_reply(
+        self, attempt: Attempt, response: str, channel: str, raw: str, sid: str | None
+    ) -> bool:
         async with self.stepper.db.connect() as conn:
             row = await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
         if row is None:
             return False
 
+        receipt = self._receipt(sid, f"digits:{raw}")
+
         async def store_response(conn: Any) -> None:
+            if receipt is not None:
+                await receipt(conn)
             await conn.execute(
                 insert(responses).values(
                     activation_id=row.activation_id,

@@ -329,13 +329,23 @@ class EngineService:
     async def message_status(self, token: str, params: dict[str, str]) -> None:
         status = form_value(params, "MessageStatus") or form_value(params, "SmsStatus")
         if status:
-            await self.responses.provider_status(token, status, None, form_value(params, "ErrorCode"))
+            await self.responses.provider_status(
+                token,
+                status,
+                None,
+                form_value(params, "ErrorCode"),
+                sid=form_value(params, "MessageSid") or form_value(params, "SmsSid"),
+            )
 
     async def call_status(self, token: str, params: dict[str, str]) -> None:
         status = form_value(params, "CallStatus")
         if status:
             await self.responses.provider_status(
-                token, status, form_value(params, "AnsweredBy"), form_value(params, "ErrorCode")
+                token,
+                status,
+                form_value(params, "AnsweredBy"),
+                form_value(params, "ErrorCode"),
+                sid=form_value(params, "CallSid"),
             )
 
     async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
@@ -345,7 +355,9 @@ class EngineService:
             return _goodbye("This call is no longer active. Goodbye.")
         answered_by = form_value(params, "AnsweredBy")
         if voice.is_machine(answered_by):
-            await self.responses.provider_status(token, "in-progress", answered_by, None)
+            await self.responses.provider_status(
+                token, "in-progress", answered_by, None, sid=form_value(params, "CallSid")
+            )
         repeated = form_value(params, "repeat") == "1"
         return voice.voice_document(str(row.message.get("text", "")), urls, answered_by, repeated=repeated)
 
@@ -355,7 +367,9 @@ class EngineService:
             return _goodbye("This call is no longer active. Goodbye.")
         action = voice.parse_digits(digits)
         if action in (voice.KeyAction.CONFIRM, voice.KeyAction.DECLINE):
-            await self.responses.attempt_reply(token, str(action), "voice", digits)
+            await self.responses.attempt_reply(
+                token, str(action), "voice", digits, sid=form_value(params, "CallSid")
+            )
         return voice.digits_response(
             digits, str(row.message.get("text", "")), voice.VoiceUrls(self.public_base_url, token)
         )

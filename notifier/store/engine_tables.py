@@ -139,6 +139,16 @@ responses = Table(
     Index("ix_responses_provider", "provider_id"),
 )
 
+#: provider webhooks already applied, by provider SID and status (a reply's status is "received"):
+#: written with the webhook's effect, so a replayed callback or reply is acknowledged and ignored
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("provider_sid", String(64), primary_key=True),
+    Column("status", String(48), primary_key=True),
+    Column("received_at", _TS, nullable=False),
+)
+
 opt_outs = Table(
     "opt_outs",
     metadata,

@@ -14,6 +14,7 @@ import base64
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -131,3 +132,64 @@ async def test_signed_reply_acknowledges_and_everything_else_changes_nothing(dae
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
     after = await snapshot(daemon, activation_id)
     assert after[2] == "acknowledged" and after[0] > before[0] and after[1] > before[1]
+
+
+async def _post_signed(token: str, url: str, params: dict[str, str]) -> httpx.Response:
+    signature = RequestValidator(token).compute_signature(url, params)
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, data=params, headers={"X-Twilio-Signature": signature})
+
+
+async def _delivered_coordinator_sms(daemon: Runtime) -> tuple[str, Any]:
+    assert daemon.engine is not None
+    activation_id = await daemon.engine.activate(
+        "nist-sample", ActivationKind.INCIDENT, {"nature": "Data centre power loss"}, started_by="test"
+    )
+    sms = await daemon.sandbox.device(COORDINATOR_MOBILE).expect_sms(r"Reply 1 to confirm", timeout=15)
+    await daemon.engine.wait_idle()
+    await delivered(daemon, activation_id)
+    return activation_id, sms
+
+
+async def test_a_replayed_status_callback_is_acknowledged_and_applied_once(daemon: Runtime) -> None:
+    """Twilio may deliver a status callback twice (same `MessageSid`, same status): the replay is
+    answered 200 and changes nothing (no second step: the activation's row revision stays)."""
+    assert daemon.engine is not None
+    token = daemon.settings.twilio.auth_token.get_secret_value()
+    activation_id, sms = await _delivered_coordinator_sms(daemon)
+    callback = next(c for c in sms.callbacks if c.params.get("MessageStatus") == "delivered")
+    before = await snapshot(daemon, activation_id)
+    answer = await _post_signed(token, callback.url, {k: str(v) for k, v in callback.params.items()})
+    assert answer.status_code == 200
+    await daemon.engine.wait_idle()
+    assert await snapshot(daemon, activation_id) == before, "a replayed status callback was applied again"
+
+
+async def test_a_replayed_reply_is_acknowledged_and_stored_once(daemon: Runtime) -> None:
+    """A genuine reply posted twice with the same `MessageSid` (a replay) is answered 200 the second
+    time and neither stored nor acted on again."""
+    assert daemon.engine is not None and daemon.db is not None and daemon.service is not None
+    settings = daemon.settings
+    token = settings.twilio.auth_token.get_secret_value()
+    activation_id, sms = await _delivered_coordinator_sms(daemon)
+    reply = {
+        "MessageSid": "SM" + secrets.token_hex(16),
+        "AccountSid": settings.twilio.account_sid,
+        "From": COORDINATOR_MOBILE,
+        "To": sms.from_,
+        "Body": "1",
+        "NumMedia": "0",
+    }
+    url = f"{settings.public_base_url}/webhooks/twilio/sms"
+    first = await _post_signed(token, url, reply)
+    assert first.status_code == 200 and "Confirmed" in first.text
+    assert (await snapshot(daemon, activation_id))[2] == "acknowledged"
+    replayed = await _post_signed(token, url, reply)
+    assert replayed.status_code == 200 and replayed.headers["content-type"].startswith("application/xml")
+    await daemon.engine.wait_idle()
+    async with daemon.db.connect() as conn:
+        stored = await conn.execute(
+            select(func.count()).select_from(responses).where(responses.c.provider_id == reply["MessageSid"])
+        )
+        assert stored.scalar_one() == 1, "a replayed reply was stored twice"
+    assert daemon.service.responses.replays_ignored == 1

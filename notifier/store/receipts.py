@@ -1,0 +1,41 @@
+"""Webhook receipts (`webhook_receipts`): which provider callbacks and replies were applied.
+
+A receipt is keyed by the provider's SID (Twilio `MessageSid` / `CallSid`) and what happened
+(`received` for an inbound SMS, the callback status, a keypress). It is inserted in the transaction
+that applies the webhook, so it exists exactly when the effect does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from notifier.store.engine_tables import webhook_receipts
+
+#: the longest status a receipt keeps (the column's width)
+STATUS_WIDTH = 48
+
+
+async def seen(conn: AsyncConnection, sid: str, status: str) -> bool:
+    """True when the webhook (`sid`, `status`) has already been applied."""
+    query = select(webhook_receipts.c.provider_sid).where(
+        and_(webhook_receipts.c.provider_sid == sid[:64], webhook_receipts.c.status == status[:STATUS_WIDTH])
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def add(conn: AsyncConnection, sid: str, status: str, now: datetime) -> None:
+    """Record the receipt; a receipt that exists already is left as it is (no error)."""
+    values = {"provider_sid": sid[:64], "status": status[:STATUS_WIDTH], "received_at": now}
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        await conn.execute(pg_insert(webhook_receipts).values(**values).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        await conn.execute(sqlite_insert(webhook_receipts).values(**values).on_conflict_do_nothing())
+    else:  # pragma: no cover - the two supported stores are above
+        if not await seen(conn, sid, status):
+            await conn.execute(insert(webhook_receipts).values(**values))
