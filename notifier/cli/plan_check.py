@@ -3,7 +3,9 @@
 `notifier validate` says whether the files can be loaded at all; this command reviews a plan that
 loads (missing alternates, stale contact data, BIA contradictions...). Output is one line per
 finding, like a compiler, so an editor or CI log can jump to the line; `--json` is for tools. The
-exit code is 1 when any finding is an error, so a CI job can gate plan changes on it.
+exit code is 1 when any finding is at or above the `--fail-on` level (default `error`), so a CI job
+can gate plan changes on it: `--fail-on warning` for a strict gate, `--fail-on never` to only
+report. Every rule code is listed in docs/plan-check.md.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from notifier.plan.problems import Location, format_path
 DEFAULT_PATHS = (Path("config"), Path("calltrees"))
 _PATHS_HELP = "plan and call-tree files or directories [default: config calltrees]"
 _TODAY_HELP = "review as of this date (YYYY-MM-DD), for reproducible output"
+_FAIL_ON_HELP = "exit 1 when a finding is at least this severe: error, warning, info or never"
+_FAIL_LEVELS: dict[str, int] = {"error": 0, "warning": 1, "info": 2, "never": -1}
 
 
 def locate_finding(loaded: Loaded, finding: Finding) -> Location | None:
@@ -90,9 +94,12 @@ def check(
     paths: Annotated[list[Path] | None, typer.Argument(help=_PATHS_HELP)] = None,
     today: Annotated[str | None, typer.Option("--today", help=_TODAY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as a JSON document")] = False,
+    fail_on: Annotated[str, typer.Option("--fail-on", help=_FAIL_ON_HELP)] = "error",
 ) -> None:
-    """Review the plan and call trees as a NIST SP 800-34 reviewer would; exit 1 on any error finding."""
+    """Review the plan and call trees as a NIST SP 800-34 reviewer would; exit 1 on findings at --fail-on."""
     as_of = _parse_today(today)
+    if fail_on not in _FAIL_LEVELS:
+        raise typer.BadParameter(f"{fail_on!r}: use error, warning, info or never", param_hint="--fail-on")
     loaded = load(list(paths) if paths else list(DEFAULT_PATHS))
     if not loaded.ok or loaded.plan is None:
         for problem in loaded.problems:
@@ -117,7 +124,8 @@ def check(
         for finding, location in located:
             out_console.print(format_finding(finding, location), markup=False)
         out_console.print(_summary(findings), markup=False)
-    if any(f.severity == "error" for f in findings):
+    level = _FAIL_LEVELS[fail_on]
+    if any(SEVERITY_ORDER[f.severity] <= level for f in findings):
         raise typer.Exit(1)
 
 

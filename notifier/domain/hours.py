@@ -50,6 +50,13 @@ def candidates(
     dead: AbstractSet[str],
 ) -> list[MethodChoice]:
     """Every (method step, contact) pair usable now, in policy order; see the module docstring."""
+    return choices_at(policy, person, in_business_hours(now, person.timezone, business), dead)
+
+
+def choices_at(
+    policy: EscalationPolicy, person: PersonSnap, business_now: bool, dead: AbstractSet[str]
+) -> list[MethodChoice]:
+    """`candidates` for a person who is (or is not) within business hours where they are."""
     usable = [
         (index, contact)
         for index, contact in enumerate(person.contacts)
@@ -63,7 +70,6 @@ def candidates(
     ]
     if not policy.respect_hours and pairs:
         return pairs
-    business_now = in_business_hours(now, person.timezone, business)
     fitting = [pair for pair in pairs if hours_fit(pair.contact.hours, business_now)]
     if fitting:
         return fitting

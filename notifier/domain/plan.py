@@ -19,28 +19,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import phonenumbers
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-Id = Annotated[str, Field(pattern=_ID, min_length=1, max_length=64)]
+from notifier.domain.base import Id as Id
+from notifier.domain.base import Model as Model
+from notifier.domain.bia import BusinessProcess, Drivers, ImpactCategory, Resource
+from notifier.domain.governance import Governance
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class _HasId(Protocol):
     @property
     def id(self) -> str: ...
-
-
-class Model(BaseModel):
-    """Base of every plan and call-tree object: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
 def _check_timezone(name: str) -> str:
@@ -153,6 +148,7 @@ class ReviewPolicy(Model):
 
     plan_review_days: int = Field(365, ge=1)
     contact_review_days: int = Field(90, ge=1)
+    tree_test_days: int = Field(365, ge=1, description="each call tree is drilled at least this often")
 
 
 class Tier(Model):
@@ -181,6 +177,10 @@ class Organisation(Model):
     rto_tiers: dict[int, Tier] = Field(default_factory=dict)
     rpo_tiers: dict[int, Tier] = Field(default_factory=dict)
     strategies: dict[Id, Strategy] = Field(default_factory=dict)
+    impact_categories: dict[Id, ImpactCategory] = Field(
+        default_factory=dict, description="BIA impact categories (NIST App. B), e.g. cost"
+    )
+    governance: Governance = Governance()
 
 
 class Person(Model):
@@ -244,6 +244,15 @@ class Service(Model):
     recovery_team: Id | None = None
     dependencies: tuple[Id, ...] = ()
     note: str = ""
+    # The rest of the NIST SP 800-34 App. B business impact analysis (see bia.py).
+    bia_date: date | None = Field(None, description="when the BIA of this service was done")
+    rto_hours: float | None = Field(None, ge=0, description="RTO in hours, within the RTO tier")
+    rpo_hours: float | None = Field(None, ge=0, description="RPO in hours, within the RPO tier")
+    recovery_priority: int | None = Field(None, ge=1, description="1 is recovered first")
+    drivers: Drivers = Drivers()
+    processes: tuple[BusinessProcess, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    workarounds: tuple[str, ...] = Field((), description="manual work-arounds while it is down")
 
 
 class Vendor(Model):
@@ -256,12 +265,30 @@ class Vendor(Model):
     contacts: tuple[Id, ...] = Field((), description="person ids of the vendor's points of contact")
 
 
+class SitePurpose(StrEnum):
+    """NIST SP 800-34 App. F (moderate/high templates): alternate storage, site and telecommunications."""
+
+    PRIMARY = "primary"
+    ALTERNATE_SITE = "alternate_site"  # alternate processing site
+    ALTERNATE_STORAGE = "alternate_storage"  # offsite storage of backup media and plan copies
+    ALTERNATE_TELECOM = "alternate_telecom"  # alternate telecommunications capacity
+
+
 class Site(Model):
     id: Id
     name: str = Field(min_length=1)
     kind: str = Field("", description="e.g. data_centre, service_desk, alternate")
     provider: str = ""
     address: str = ""
+    purpose: SitePurpose = SitePurpose.PRIMARY
+    readiness: str = Field("", description="e.g. cold, warm, hot, mirrored")
+    vendor: Id | None = Field(None, description="the vendor providing the site or capacity")
+    agreement: str = Field("", description="contract or agreement reference")
+    contacts: tuple[Id, ...] = Field((), description="person ids of the site's points of contact")
+    authorised_roles: tuple[Id, ...] = Field(
+        (), description="roles authorised to go there, retrieve media or use the capacity"
+    )
+    backs_up: tuple[Id, ...] = Field((), description="site ids this site stands in for")
 
 
 class Plan(Model):

@@ -152,6 +152,12 @@ class _Checker:
         self.ref("plan", ("organisation", "coordinator_role"), "roles", org.coordinator_role)
         self.ref("plan", ("organisation", "plan_owner_role"), "roles", org.plan_owner_role)
         self.refs("plan", ("organisation", "report_recipients"), "people", org.report_recipients)
+        self.check_governance(plan)
+        for i, site in enumerate(plan.sites):
+            self.ref("plan", ("sites", i, "vendor"), "vendors", site.vendor)
+            self.refs("plan", ("sites", i, "contacts"), "people", site.contacts)
+            self.refs("plan", ("sites", i, "authorised_roles"), "roles", site.authorised_roles)
+            self.refs("plan", ("sites", i, "backs_up"), "sites", site.backs_up)
         for i, person in enumerate(plan.people):
             self.ref("plan", ("people", i, "site"), "sites", person.site)
         for i, role in enumerate(plan.roles):
@@ -171,9 +177,40 @@ class _Checker:
             self.refs("plan", ("vendors", i, "services"), "services", vendor.services)
             self.refs("plan", ("vendors", i, "contacts"), "people", vendor.contacts)
 
+    def check_governance(self, plan: Plan) -> None:
+        governance = plan.organisation.governance
+        base: ModelPath = ("organisation", "governance")
+        if governance.approval is not None:
+            self.ref("plan", (*base, "approval", "role"), "roles", governance.approval.role)
+            self.ref("plan", (*base, "approval", "person"), "people", governance.approval.person)
+        for i, entry in enumerate(governance.distribution):
+            known = entry.holder in self.known["people"] or entry.holder in self.known["roles"]
+            if self.judges["people"] and not known:
+                self.add("plan", (*base, "distribution", i, "holder"),
+                         f"unknown person or role '{entry.holder}' as holder of a copy of the plan")
+
+    def check_bia(self, plan: Plan, i: int) -> None:
+        service = plan.services[i]
+        categories = plan.organisation.impact_categories
+        for k, process in enumerate(service.processes):
+            for name, value in process.impacts.items():
+                path: ModelPath = ("services", i, "processes", k, "impacts", name)
+                category = categories.get(name)
+                if category is None:
+                    defined = ", ".join(sorted(categories)) or "none"
+                    self.add("plan", path, f"unknown impact category '{name}'; the organisation defines "
+                             f"{defined} (organisation.impact_categories)")
+                elif category.values and value not in category.values:
+                    allowed = ", ".join(category.values)
+                    self.add("plan", path, f"impact '{value}' is not a value of category '{name}' "
+                             f"({allowed})")
+        for k, resource in enumerate(service.resources):
+            self.ref("plan", ("services", i, "resources", k, "site"), "sites", resource.site)
+
     def check_services(self, plan: Plan) -> None:
         org = plan.organisation
         for i, service in enumerate(plan.services):
+            self.check_bia(plan, i)
             self.ref("plan", ("services", i, "owner_role"), "roles", service.owner_role)
             self.ref("plan", ("services", i, "recovery_team"), "teams", service.recovery_team)
             self.refs("plan", ("services", i, "dependencies"), "services", service.dependencies)

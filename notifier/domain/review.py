@@ -1,233 +1,108 @@
 """What a NIST SP 800-34 reviewer would flag in a plan that is otherwise valid.
 
 `references.py` rejects plans that cannot work (a role naming a person who does not exist). This
-module looks for plans that work but are weak or contradict themselves: a team leader with nobody
-to stand in, a contact list nobody has checked for months, a recovery strategy slower than the RTO
-it is meant to meet. Each check is a small function returning `Finding`s whose `path` points into
-the plan or call-tree data, so the CLI can turn it into `file:line:column`.
+module and the rule modules it runs look for plans that work but are weak or contradict
+themselves: a team leader with nobody to stand in, a contact list nobody has checked for months, a
+recovery strategy slower than the RTO it is meant to meet, a call tree that cannot finish within
+its time limit. Each rule is a small function returning `Finding`s whose `path` points into the
+plan or call-tree data, so the CLI can turn it into `file:line:column`.
 
-Severities: `error` - the plan contradicts itself or leaves nobody to call (a reviewer would not
-sign it off); `warning` - NIST asks for it and it is missing; `info` - worth a look.
+Severities: `error` - the plan contradicts itself or leaves nobody to call when it matters (a
+reviewer would not sign it off); `warning` - NIST asks for it and it is missing; `info` - worth a
+look. Codes are stable: CI jobs and `--fail-on` rely on them (`RULES` lists every code).
+
+The rules by area: `review_people.py` (roles, alternates, contact data, standing roles, review
+policy), `review_bia.py` (BIA, vendors, alternate sites), `review_trees.py` (time limits, worst
+case, policies, tree structure), `review_governance.py` (approval, review, tests, distribution).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from typing import Literal
 
-from notifier.domain.calltree import Node, TreeSet
-from notifier.domain.plan import ChannelKind, Classification, Person, Plan, Service
+from notifier.domain import review_bia, review_governance, review_people, review_trees
+from notifier.domain.calltree import TreeSet
+from notifier.domain.findings import SEVERITY_ORDER as SEVERITY_ORDER
+from notifier.domain.findings import FieldPath, Review
+from notifier.domain.findings import Finding as Finding
+from notifier.domain.findings import Severity as Severity
+from notifier.domain.plan import Plan
 
-Severity = Literal["error", "warning", "info"]
-Source = Literal["plan", "trees"]
-PathPart = str | int
+#: Every code `plan check` can report, with what it means (docs/plan-check.md explains each).
+RULES: dict[str, str] = {
+    "role-no-holder": "a role nobody holds",
+    "lead-no-alternate": "a leader role (team lead, coordinator, plan owner) without an alternate",
+    "role-no-alternate": "another role without an alternate",
+    "alternate-overloaded": "one person is the alternate of several leader roles",
+    "alternate-same-site": "a role's primary and alternate work at the same site",
+    "alternate-in-same-tree": "an alternate already holds another node of the same call tree",
+    "contact-numbers": "staff without one office and one non-office phone number",
+    "contact-duplicate-number": "the office number entered again as mobile or home",
+    "contact-business-hours-only": "every contact method limited to business hours",
+    "contact-unverified": "contact details never verified",
+    "contact-stale": "contact details verified longer ago than the review policy allows",
+    "contact-verified-in-future": "a verification date in the future",
+    "person-no-role": "staff who hold no role",
+    "org-no-coordinator": "no coordinator role",
+    "org-no-plan-owner": "no plan-owner role",
+    "review-policy-too-long": "a review policy longer than NIST allows",
+    "bia-no-rto": "a critical, strategic or tier-1 service without an RTO",
+    "bia-no-strategy": "a critical, strategic or tier-1 service without a recovery strategy",
+    "service-no-owner": "a critical, strategic or tier-1 service without an owner role",
+    "service-no-recovery-team": "a critical, strategic or tier-1 service without a recovery team",
+    "bia-strategy-slower-than-rto": "a strategy whose fastest recovery is not within the RTO",
+    "bia-strategy-may-miss-rto": "a strategy whose slowest recovery exceeds the RTO",
+    "bia-strategy-no-time": "a strategy that states no recovery time",
+    "bia-rto-exceeds-mtd": "an RTO (or RTO tier) that can exceed the MTD",
+    "bia-rto-equals-mtd": "an RTO equal to the MTD",
+    "bia-rto-hours-outside-tier": "rto_hours outside the service's RTO tier",
+    "bia-rpo-hours-outside-tier": "rpo_hours outside the service's RPO tier",
+    "bia-rpo-tier": "a tier-1 or strategic service without tier-1 RPO",
+    "bia-dependency-slower": "a dependency that recovers later than the service needing it",
+    "service-duplicate": "two services an alert could name the same way",
+    "vendor-no-contact": "a vendor without a point of contact",
+    "vendor-contact-email-only": "a vendor reachable only by e-mail",
+    "vendor-no-contract": "a vendor without a contract number",
+    "vendor-no-sla": "a vendor without contractual response and on-site times",
+    "vendor-sla-exceeds-rto": "a vendor's on-site time longer than the RTO of a service it supports",
+    "site-no-alternate": "no alternate processing site, storage or telecommunications",
+    "site-alternate-no-contact": "an alternate site without contacts or authorised roles",
+    "tree-worst-case-exceeds-limit": "a call tree whose worst-case time exceeds its time limit",
+    "tree-limit-exceeds-rto": "a call tree whose time limit exceeds the RTO of a service routed to it",
+    "tree-worst-case-exceeds-rto": "a call tree whose worst case exceeds the RTO of a service routed to it",
+    "tree-coordinator-no-alternate": "a tree's coordinator role without an alternate",
+    "tree-outage-assessment-late": "the outage assessment team is not notified first",
+    "policy-email-only": "an escalation policy that only sends e-mail",
+    "policy-no-alternates": "an escalation policy that never tries alternates",
+    "role-unused": "a role no call tree reaches",
+    "plan-not-approved": "no plan approval (role, person, date)",
+    "plan-approval-not-holder": "the approver does not hold the approving role",
+    "plan-never-reviewed": "no last-reviewed date",
+    "plan-review-overdue": "the last review is older than the review policy allows",
+    "tree-untested": "a call tree never tested, or not within tree_test_days",
+    "plan-no-distribution": "no distribution list",
+    "distribution-unacknowledged": "a copy of the plan whose receipt was not acknowledged",
+}
 
-SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
 
-NIST_ALTERNATE = 'NIST SP 800-34: "Team leaders should have a designated alternate"'
-NIST_NUMBERS = 'NIST SP 800-34: "at least one office and one non-office contact number is recommended"'
-NIST_RTO_MTD = 'NIST SP 800-34: "the RTO must normally be shorter than the MTD"'
-NIST_VENDOR = 'NIST SP 800-34 vendor contact list: "contractual response and onsite times"'
+def review_plan(
+    plan: Plan, trees: TreeSet | None, today: date, drills: Mapping[str, date] | None = None
+) -> list[Finding]:
+    """Every finding for `plan` (and `trees`, when given), most severe first, then by rule.
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing to fix. `path` is a field path into the plan or the merged call-tree set."""
-
-    code: str
-    severity: Severity
-    source: Source
-    path: tuple[PathPart, ...]
-    subject: str
-    message: str
-
-
-def review_plan(plan: Plan, trees: TreeSet | None, today: date) -> list[Finding]:
-    """Every finding for `plan` (and `trees`, when given), most severe first, then by check."""
+    `drills` maps a call-tree id to the day of its latest drill in the daemon's store; it counts as
+    the tree's last test when newer than the plan's own record.
+    """
+    review = Review(plan, trees, today, drills or {})
     findings: list[Finding] = []
-    for check in _PLAN_CHECKS:
-        findings.extend(check(plan, today))
+    for check in PLAN_CHECKS:
+        findings.extend(check(review))
     if trees is not None:
-        for tree_check in _TREE_CHECKS:
-            findings.extend(tree_check(plan, trees))
+        for tree_check in TREE_CHECKS:
+            findings.extend(tree_check(review))
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.source != "plan"))
-
-
-# --- roles and people -------------------------------------------------------------------------
-
-
-def _lead_roles(plan: Plan) -> dict[str, str]:
-    """Role id -> why it leads (team lead, organisation coordinator...)."""
-    leads: dict[str, str] = {}
-    for team in plan.teams:
-        leads.setdefault(team.lead, f"leads team {team.id}")
-    org = plan.organisation
-    if org.coordinator_role:
-        leads.setdefault(org.coordinator_role, "is the organisation's coordinator role")
-    if org.plan_owner_role:
-        leads.setdefault(org.plan_owner_role, "owns the plan")
-    return leads
-
-
-def check_role_alternates(plan: Plan, today: date) -> Iterator[Finding]:
-    """Roles nobody holds, and roles with no alternate (a warning for leaders, info otherwise)."""
-    leads = _lead_roles(plan)
-    for index, role in enumerate(plan.roles):
-        if not role.holders:
-            message = f"role {role.id} has no primary and no alternates: assign someone to hold it"
-            yield Finding("role-no-holder", "error", "plan", ("roles", index), role.id, message)
-        elif not role.alternates and role.id in leads:
-            message = (
-                f"role {role.id} {leads[role.id]} but has no alternate: designate one ({NIST_ALTERNATE})"
-            )
-            yield Finding("lead-no-alternate", "warning", "plan", ("roles", index), role.id, message)
-        elif not role.alternates:
-            message = f"role {role.id} has no alternate: consider designating one so the role can be reached"
-            yield Finding("role-no-alternate", "info", "plan", ("roles", index), role.id, message)
-
-
-def _phone_labels(person: Person) -> tuple[bool, bool]:
-    """(has an office number, has a non-office number)."""
-    phones = [c for c in person.contacts if c.kind is not ChannelKind.EMAIL]
-    return any(c.label.is_office for c in phones), any(not c.label.is_office for c in phones)
-
-
-def check_contact_numbers(plan: Plan, today: date) -> Iterator[Finding]:
-    """Staff need one office and one non-office number: a disaster may empty the office."""
-    for index, person in enumerate(plan.people):
-        if person.affiliation:
-            continue  # vendor points of contact are judged by the vendor contact list rules
-        office, non_office = _phone_labels(person)
-        missing = [name for name, present in (("office", office), ("non-office", non_office)) if not present]
-        if missing:
-            message = (
-                f"person {person.id} has no {' and no '.join(missing)} phone number: add one ({NIST_NUMBERS})"
-            )
-            yield Finding(
-                "contact-numbers", "warning", "plan", ("people", index, "contacts"), person.id, message
-            )
-
-
-def check_last_verified(plan: Plan, today: date) -> Iterator[Finding]:
-    """Contact data goes stale faster than the plan: NIST asks for more frequent review."""
-    limit = plan.organisation.review_policy.contact_review_days
-    for index, person in enumerate(plan.people):
-        if person.last_verified is None:
-            message = (
-                f"person {person.id} has no last_verified date: "
-                "verify the contact details and record the date"
-            )
-            yield Finding("contact-unverified", "warning", "plan", ("people", index), person.id, message)
-            continue
-        age = (today - person.last_verified).days
-        if age > limit:
-            message = (
-                f"contact details of {person.id} were last verified {age} days ago "
-                f"(review policy: every {limit} days): verify them and update last_verified"
-            )
-            yield Finding(
-                "contact-stale", "warning", "plan", ("people", index, "last_verified"), person.id, message
-            )
-
-
-def check_people_without_role(plan: Plan, today: date) -> Iterator[Finding]:
-    """Staff who hold no role are never reached by a role-based call tree."""
-    holders = {holder for role in plan.roles for holder in role.holders}
-    vendor_contacts = {contact for vendor in plan.vendors for contact in vendor.contacts}
-    for index, person in enumerate(plan.people):
-        if person.affiliation or person.id in holders or person.id in vendor_contacts:
-            continue
-        message = f"person {person.id} holds no role: assign a role or remove the entry"
-        yield Finding("person-no-role", "info", "plan", ("people", index), person.id, message)
-
-
-# --- services (business impact analysis) ------------------------------------------------------
-
-
-def _hours(value: float) -> str:
-    return f"{value:g} h"
-
-
-def check_strategy_meets_rto(plan: Plan, today: date) -> Iterator[Finding]:
-    """A strategy whose fastest recovery is not faster than the RTO tier's limit cannot meet it."""
-    org = plan.organisation
-    for index, service in enumerate(plan.services):
-        tier = org.rto_tiers.get(service.rto_tier) if service.rto_tier is not None else None
-        strategy = org.strategies.get(service.strategy) if service.strategy else None
-        if tier is None or strategy is None or tier.max_hours is None:
-            continue
-        if strategy.min_recovery_hours >= tier.max_hours:
-            message = (
-                f"service {service.id} has RTO tier {service.rto_tier} (under {_hours(tier.max_hours)}) "
-                f"but strategy {service.strategy} recovers in {_hours(strategy.min_recovery_hours)} or more: "
-                "choose a faster strategy or a later RTO tier"
-            )
-            yield Finding(
-                "bia-strategy-slower-than-rto",
-                "error",
-                "plan",
-                ("services", index, "strategy"),
-                service.id,
-                message,
-            )
-
-
-def check_rto_within_mtd(plan: Plan, today: date) -> Iterator[Finding]:
-    """An RTO tier that starts after the maximum tolerable downtime contradicts the BIA."""
-    for index, service in enumerate(plan.services):
-        if service.mtd_hours is None or service.rto_tier is None:
-            continue
-        tier = plan.organisation.rto_tiers.get(service.rto_tier)
-        if tier is not None and tier.min_hours > service.mtd_hours:
-            message = (
-                f"service {service.id} tolerates {_hours(service.mtd_hours)} of downtime but RTO tier "
-                f"{service.rto_tier} starts at {_hours(tier.min_hours)}: choose an RTO tier within the MTD "
-                f"({NIST_RTO_MTD})"
-            )
-            yield Finding(
-                "bia-rto-exceeds-mtd", "error", "plan", ("services", index, "rto_tier"), service.id, message
-            )
-
-
-def _is_essential(service: Service) -> bool:
-    return service.classification in (Classification.CRITICAL, Classification.STRATEGIC)
-
-
-def check_rpo_for_urgent_services(plan: Plan, today: date) -> Iterator[Finding]:
-    """A tier-1 or strategic service usually needs tier-1 data recovery too."""
-    for index, service in enumerate(plan.services):
-        urgent = service.rto_tier == 1 or service.classification is Classification.STRATEGIC
-        if urgent and service.rpo_tier != 1:
-            rpo = "no RPO tier" if service.rpo_tier is None else f"RPO tier {service.rpo_tier}"
-            message = (
-                f"service {service.id} needs fast recovery (RTO tier {service.rto_tier}, "
-                f"{service.classification or 'unclassified'}) but has {rpo}: "
-                "confirm the data loss it tolerates"
-            )
-            yield Finding(
-                "bia-rpo-tier", "info", "plan", ("services", index, "rpo_tier"), service.id, message
-            )
-
-
-def check_service_ownership(plan: Plan, today: date) -> Iterator[Finding]:
-    """Critical and strategic services need someone to decide and a team to recover them."""
-    for index, service in enumerate(plan.services):
-        if not _is_essential(service):
-            continue
-        label = service.classification.value if service.classification else ""
-        if not service.owner_role:
-            message = (
-                f"{label} service {service.id} has no owner_role: name the role that decides on its recovery"
-            )
-            yield Finding("service-no-owner", "warning", "plan", ("services", index), service.id, message)
-        if not service.recovery_team:
-            message = f"{label} service {service.id} has no recovery_team: name the team that recovers it"
-            yield Finding(
-                "service-no-recovery-team", "warning", "plan", ("services", index), service.id, message
-            )
 
 
 def normalise_name(name: str) -> str:
@@ -235,11 +110,11 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.casefold())
 
 
-def check_duplicate_services(plan: Plan, today: date) -> Iterator[Finding]:
+def check_duplicate_services(r: Review) -> Iterator[Finding]:
     """Two services an alert could name the same way: the alert reaches only the first of them."""
     first_owner: dict[str, int] = {}
-    for index, service in enumerate(plan.services):
-        names: list[tuple[tuple[PathPart, ...], str]] = [
+    for index, service in enumerate(r.plan.services):
+        names: list[tuple[FieldPath, str]] = [
             (("services", index, "id"), service.id),
             (("services", index, "name"), service.name),
         ]
@@ -252,7 +127,7 @@ def check_duplicate_services(plan: Plan, today: date) -> Iterator[Finding]:
             owner = first_owner.setdefault(key, index)
             if owner != index and owner not in reported:
                 reported.add(owner)
-                other = plan.services[owner]
+                other = r.plan.services[owner]
                 message = (
                     f"service {service.id} is also called {name!r}, like service {other.id}: "
                     "likely a duplicate service; merge the entries or rename one so alerts reach "
@@ -261,97 +136,37 @@ def check_duplicate_services(plan: Plan, today: date) -> Iterator[Finding]:
                 yield Finding("service-duplicate", "warning", "plan", path, service.id, message)
 
 
-# --- vendors ----------------------------------------------------------------------------------
+Check = Callable[[Review], Iterator[Finding]]
 
-
-def check_vendors(plan: Plan, today: date) -> Iterator[Finding]:
-    """The vendor contact list needs people to call and the SLA times a drill is judged against."""
-    for index, vendor in enumerate(plan.vendors):
-        if not vendor.contacts:
-            message = f"vendor {vendor.id} has no contacts: add an emergency point of contact"
-            yield Finding("vendor-no-contact", "warning", "plan", ("vendors", index), vendor.id, message)
-        missing = [
-            name
-            for name, value in (
-                ("sla_response_hours", vendor.sla_response_hours),
-                ("sla_onsite_hours", vendor.sla_onsite_hours),
-            )
-            if value is None
-        ]
-        if missing:
-            message = (
-                f"vendor {vendor.id} has no {' or '.join(missing)}: "
-                f"record the contractual times ({NIST_VENDOR})"
-            )
-            yield Finding("vendor-no-sla", "warning", "plan", ("vendors", index), vendor.id, message)
-
-
-# --- call trees -------------------------------------------------------------------------------
-
-
-def check_tree_coordinators(plan: Plan, trees: TreeSet) -> Iterator[Finding]:
-    """The coordinator hears about every unreachable branch; nobody may stand behind one person."""
-    for index, tree in enumerate(trees.calltrees):
-        role_id = tree.coordinator_role or plan.organisation.coordinator_role
-        role = plan.role(role_id) if role_id else None
-        if role is None or role.alternates:
-            continue
-        source: Source = "trees" if tree.coordinator_role else "plan"
-        path: tuple[PathPart, ...] = ("calltrees", index, "coordinator_role")
-        if not tree.coordinator_role:
-            path = ("organisation", "coordinator_role")
-        message = (
-            f"call tree {tree.id} reports to coordinator role {role.id}, which has no alternate: "
-            f"designate one ({NIST_ALTERNATE})"
-        )
-        yield Finding("tree-coordinator-no-alternate", "warning", source, path, tree.id, message)
-
-
-def _walk(nodes: tuple[Node, ...]) -> Iterator[Node]:
-    for node in nodes:
-        yield node
-        yield from _walk(node.children)
-
-
-def roles_in_trees(plan: Plan, trees: TreeSet) -> set[str]:
-    """Every role a tree can reach: role nodes, team nodes (lead and members), coordinators."""
-    used: set[str] = set()
-    for tree in trees.calltrees:
-        if tree.coordinator_role:
-            used.add(tree.coordinator_role)
-        for node in _walk(tree.nodes):
-            kind, target = node.target
-            if kind == "role":
-                used.add(target)
-            elif kind == "team" and (team := plan.team(target)) is not None:
-                used.update((team.lead, *team.members))
-    if plan.organisation.coordinator_role:
-        used.add(plan.organisation.coordinator_role)
-    return used
-
-
-def check_unused_roles(plan: Plan, trees: TreeSet) -> Iterator[Finding]:
-    """A role no call tree reaches is never notified, however well it is staffed."""
-    used = roles_in_trees(plan, trees)
-    for index, role in enumerate(plan.roles):
-        if role.id not in used:
-            message = f"role {role.id} is in no call tree: add it to a tree or remove it"
-            yield Finding("role-unused", "info", "plan", ("roles", index), role.id, message)
-
-
-_PLAN_CHECKS: tuple[Callable[[Plan, date], Iterator[Finding]], ...] = (
-    check_strategy_meets_rto,
-    check_rto_within_mtd,
-    check_rpo_for_urgent_services,
-    check_service_ownership,
+PLAN_CHECKS: tuple[Check, ...] = (
+    review_bia.check_service_essentials,
+    review_bia.check_strategy_meets_rto,
+    review_bia.check_rto_within_mtd,
+    review_bia.check_hours_within_tiers,
+    review_bia.check_rpo_for_urgent_services,
+    review_bia.check_dependencies,
     check_duplicate_services,
-    check_role_alternates,
-    check_contact_numbers,
-    check_last_verified,
-    check_people_without_role,
-    check_vendors,
+    review_people.check_standing_roles,
+    review_people.check_review_policy,
+    review_people.check_role_alternates,
+    review_people.check_overloaded_alternates,
+    review_people.check_alternate_sites,
+    review_people.check_contact_numbers,
+    review_people.check_contact_hours,
+    review_people.check_last_verified,
+    review_people.check_people_without_role,
+    review_bia.check_vendors,
+    review_bia.check_alternate_sites,
+    review_governance.check_approval,
+    review_governance.check_review_dates,
+    review_governance.check_distribution,
 )
-_TREE_CHECKS: tuple[Callable[[Plan, TreeSet], Iterator[Finding]], ...] = (
-    check_tree_coordinators,
-    check_unused_roles,
+TREE_CHECKS: tuple[Check, ...] = (
+    review_trees.check_tree_times,
+    review_trees.check_policies,
+    review_trees.check_tree_coordinators,
+    review_trees.check_outage_assessment_first,
+    review_trees.check_alternates_in_same_tree,
+    review_trees.check_unused_roles,
+    review_governance.check_trees_tested,
 )

@@ -35,7 +35,7 @@ def example(tree_id: str, kind: ActivationKind) -> Snapshot:
 
 @pytest.mark.parametrize("tree_id", TREES)
 def test_everyone_answers(tree_id: str) -> None:
-    driver = play_quick_drill(example(tree_id, ActivationKind.DRILL), T0, pace=0.5)
+    driver = play_quick_drill(example(tree_id, ActivationKind.DRILL), T0, pace=0.05)
     data = compute(driver.record(f"{tree_id}-drill"), driver.log, [])
     counts, rule = data.counts, driver.snap.completion
     if rule.quorum:  # the quorum completes the tree; whoever had not answered yet is stopped

@@ -13,6 +13,8 @@ from notifier.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [str(ROOT / "config"), str(ROOT / "calltrees")]
+#: what the examples keep on purpose (see the header of config/plan.yaml)
+SUMMARY = "55 findings (3 errors, 20 warnings, 32 info)"
 runner = CliRunner()
 
 CLEAN_PLAN = """\
@@ -20,10 +22,16 @@ organisation:
   name: DG TAXUD ITSM (test)
   timezone: Europe/Brussels
   coordinator_role: iscp-coordinator
+  plan_owner_role: iscp-coordinator
   rto_tiers:
     1: {min_hours: 0, max_hours: 3.5}
   strategies:
     Fast: {max_recovery_hours: 3.5}
+  governance:
+    approval: {role: iscp-coordinator, person: p-coord, date: 2026-10-20}
+    last_reviewed: 2026-10-20
+    distribution:
+      - {holder: iscp-coordinator, label: printed copy 1, issued: 2026-10-21, acknowledged: 2026-10-21}
 people:
   - id: p-coord
     name: Sofia Lindqvist
@@ -44,6 +52,13 @@ services:
      owner_role: iscp-coordinator, recovery_team: CCT}
 teams:
   - {id: CCT, name: Crisis Coordination Team, lead: iscp-coordinator}
+sites:
+  - {id: lux, name: Luxembourg site, purpose: alternate_site, contacts: [p-alt],
+     authorised_roles: [iscp-coordinator]}
+  - {id: vault, name: Off-site vault, purpose: alternate_storage, contacts: [p-alt],
+     authorised_roles: [iscp-coordinator]}
+  - {id: wan2, name: Second circuit, purpose: alternate_telecom, contacts: [p-alt],
+     authorised_roles: [iscp-coordinator]}
 """
 
 
@@ -70,9 +85,8 @@ def test_examples_report_seed_and_taric_with_locations() -> None:
         assert int(row) > 0 and int(column) > 0
         text = Path(file).read_text().splitlines()[int(row) - 1]
         assert text.strip().startswith("strategy:"), text
-    alternate = [line for line in lines if ": warning lead-no-alternate: " in line]
-    assert len(alternate) == 1 and "telecom-lead" in alternate[0] and alternate[0].startswith(plan + ":")
-    assert lines[-1].startswith("11 findings (3 errors, 6 warnings, 2 info)")
+    assert not [line for line in lines if "lead-no-alternate" in line]  # every leader has a deputy now
+    assert lines[-1].startswith(SUMMARY)
 
 
 def test_errors_are_listed_before_warnings_and_info() -> None:
@@ -90,13 +104,13 @@ def test_json_output() -> None:
     taric = next(f for f in document["findings"] if f["subject"] == "TARIC")
     assert taric["code"] == "bia-strategy-slower-than-rto" and taric["path"] == "services[17].strategy"
     assert taric["file"].endswith("config/plan.yaml") and taric["line"] > 0
-    assert document["summary"] == {"error": 3, "warning": 6, "info": 2}
+    assert document["summary"] == {"error": 3, "warning": 20, "info": 32}
 
 
 def test_today_decides_what_is_stale() -> None:
     _, early, _ = invoke("--today", "2026-01-15", *EXAMPLES)
     _, late, _ = invoke("--today", "2027-06-01", *EXAMPLES)
-    assert "p-leclercq" not in early
+    assert "contact details of p-leclercq" not in early
     assert "p-kaya was" not in late and "contact details of p-kaya" in late
 
 
@@ -106,11 +120,27 @@ def test_clean_plan_exits_zero(tmp_path: Path) -> None:
     assert (code, out.strip()) == (0, "no findings")
 
 
-def test_warnings_alone_exit_zero(tmp_path: Path) -> None:
-    (tmp_path / "plan.yaml").write_text(CLEAN_PLAN.replace(", alternates: [p-alt]", ""))
-    code, out, _ = invoke("--today", "2026-11-22", str(tmp_path / "plan.yaml"))
+def test_warnings_alone_exit_zero_unless_fail_on_warning(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(CLEAN_PLAN.replace("    last_verified: 2026-11-01\n", "", 1))
+    code, out, _ = invoke("--today", "2026-11-22", str(plan))
     assert code == 0
-    assert "warning lead-no-alternate" in out and f"{tmp_path / 'plan.yaml'}:" in out
+    assert "warning contact-unverified" in out and f"{plan}:" in out
+    assert invoke("--today", "2026-11-22", "--fail-on", "warning", str(plan))[0] == 1
+    assert invoke("--today", "2026-11-22", "--fail-on", "info", str(plan))[0] == 1
+
+
+def test_leader_without_alternate_is_an_error(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(CLEAN_PLAN.replace(", alternates: [p-alt]", ""))
+    code, out, _ = invoke("--today", "2026-11-22", str(plan))
+    assert code == 1 and "error lead-no-alternate" in out
+    assert invoke("--today", "2026-11-22", "--fail-on", "never", str(plan))[0] == 0
+
+
+def test_unknown_fail_on_level_is_a_usage_error() -> None:
+    code, _, err = invoke("--fail-on", "fatal", *EXAMPLES)
+    assert code == 2 and "error, warning, info or never" in err
 
 
 def test_files_that_do_not_load_print_problems_and_exit_one(tmp_path: Path) -> None:
@@ -118,7 +148,7 @@ def test_files_that_do_not_load_print_problems_and_exit_one(tmp_path: Path) -> N
     bad.write_text(CLEAN_PLAN.replace('"+442079460103"', '"+3212"'))
     code, out, err = invoke("--today", "2026-11-22", str(bad))
     assert code == 1 and out == ""
-    assert f"{bad}:14:" in err and "people[0].contacts[0].address" in err
+    assert f"{bad}:20:" in err and "people[0].contacts[0].address" in err
     assert err.strip().splitlines()[-1].startswith("error: the files did not load")
 
 

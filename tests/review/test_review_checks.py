@@ -7,122 +7,13 @@ roles of an ISCP coordinator and a team leader, each with an alternate; every te
 from __future__ import annotations
 
 import copy
-from datetime import date
 from typing import Any
 
 from notifier.domain.calltree import TreeSet
 from notifier.domain.plan import Plan
 from notifier.domain.review import Finding, normalise_name, review_plan
-
-TODAY = date(2026, 11, 22)
-
-
-def _person(pid: str, n: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "name": f"Person {pid}",
-        "last_verified": "2026-11-01",
-        "contacts": [
-            {"kind": "voice", "address": f"+44207946{n:04d}", "label": "work"},
-            {"kind": "sms", "address": f"+3247099{n:04d}", "label": "mobile"},
-            {"kind": "email", "address": f"{pid}@example.org"},
-        ],
-        **extra,
-    }
-
-
-BASE: dict[str, Any] = {
-    "organisation": {
-        "name": "DG TAXUD ITSM (test)",
-        "timezone": "Europe/Brussels",
-        "coordinator_role": "iscp-coordinator",
-        "rto_tiers": {
-            1: {"min_hours": 0, "max_hours": 3.5},
-            2: {"min_hours": 3.5, "max_hours": 48},
-            3: {"min_hours": 48},
-        },
-        "rpo_tiers": {1: {"min_hours": 12, "max_hours": 24}, 2: {"min_hours": 24, "max_hours": 120}},
-        "strategies": {
-            "Fast": {"max_recovery_hours": 3.5},
-            "Intermediate": {"min_recovery_hours": 3.5, "max_recovery_hours": 48},
-            "Gradual": {"min_recovery_hours": 48},
-        },
-    },
-    "people": [
-        _person("p-coord", 1),
-        _person("p-coord-alt", 2),
-        _person("p-lead", 3),
-        _person("p-lead-alt", 4),
-        _person("v-kim", 801, affiliation="v-contoso"),
-    ],
-    "roles": [
-        {
-            "id": "iscp-coordinator",
-            "name": "ISCP Coordinator",
-            "primary": "p-coord",
-            "alternates": ["p-coord-alt"],
-        },
-        {
-            "id": "server-recovery-lead",
-            "name": "Server Recovery TL",
-            "primary": "p-lead",
-            "alternates": ["p-lead-alt"],
-        },
-    ],
-    "teams": [{"id": "RT-SRV", "name": "Server Recovery Team", "lead": "server-recovery-lead"}],
-    "services": [
-        {
-            "id": "SEED",
-            "name": "SEED",
-            "classification": "strategic",
-            "mtd_hours": 3.5,
-            "rto_tier": 1,
-            "rpo_tier": 1,
-            "strategy": "Fast",
-            "owner_role": "iscp-coordinator",
-            "recovery_team": "RT-SRV",
-        },
-        {
-            "id": "SPEED-ECN",
-            "name": "SPEED-ECN",
-            "aliases": ["SPEED"],
-            "classification": "critical",
-            "mtd_hours": 48,
-            "rto_tier": 2,
-            "rpo_tier": 1,
-            "strategy": "Intermediate",
-            "owner_role": "iscp-coordinator",
-            "recovery_team": "RT-SRV",
-        },
-    ],
-    "vendors": [
-        {
-            "id": "v-contoso",
-            "name": "Contoso Storage",
-            "contract_number": "ITSM-HW-1",
-            "sla_response_hours": 2,
-            "sla_onsite_hours": 4,
-            "contacts": ["v-kim"],
-        }
-    ],
-}
-
-TREES: dict[str, Any] = {
-    "calltrees": [
-        {
-            "id": "nist-sample",
-            "name": "NIST sample",
-            "policy": "standard",
-            "coordinator_role": "iscp-coordinator",
-            "nodes": [{"role": "iscp-coordinator", "children": [{"team": "RT-SRV"}]}],
-        }
-    ],
-    "policies": [{"id": "standard", "methods": [{"kind": "sms"}]}],
-}
-
-
-def plan_data() -> dict[str, Any]:
-    return copy.deepcopy(BASE)
+from tests.review.minimal import TODAY, TREES, plan_data
+from tests.review.minimal import person as _person
 
 
 def review(data: dict[str, Any], trees: dict[str, Any] | None = None) -> list[Finding]:
@@ -140,12 +31,12 @@ def test_clean_plan_has_no_findings() -> None:
     assert review(plan_data()) == []
 
 
-def test_team_lead_without_alternate_is_a_warning_citing_nist() -> None:
+def test_team_lead_without_alternate_is_an_error_citing_nist() -> None:
     data = plan_data()
     data["roles"][1]["alternates"] = []
     finding = only(review(data), "lead-no-alternate")
     assert (finding.severity, finding.path, finding.subject) == (
-        "warning",
+        "error",
         ("roles", 1),
         "server-recovery-lead",
     )

@@ -1,0 +1,88 @@
+"""How long a call tree can take at worst, from its escalation policies alone.
+
+NIST SP 800-34 Rev.1 asks that call trees be tested "to determine if calling can be executed
+within prescribed time limits" (§3.5.1). Before any drill, the policies already bound that time:
+the worst case is everyone letting every message go unanswered until its wait runs out.
+
+Rules, as the planner applies them (see `planner.py` and `hours.py`):
+
+* **A person** is tried `rounds` times through every (method step, contact of that kind) pair the
+  policy allows; each pair costs its wait. With `respect_hours`, the pairs depend on whether the
+  person is within business hours, so the worst of the two cases counts (a person with a business
+  and an after-hours number is tried on one of them, not both).
+* **A node** tries its holders one after the other: the primary, then (with `use_alternates`)
+  each alternate. Its worst case is the sum over the holders it would try.
+* **Cascade**: a node's children are notified when it acknowledges (at worst, just before its last
+  wait runs out) or is given up on, so a branch's worst case is the sum of its nodes' worst cases
+  down the path. **Broadcast**: every node
+  starts at once, and the tree's worst case is its slowest node.
+
+The tree's worst case is its slowest branch. It is an upper bound for completion under every rule
+(`first` and `quorum` can finish earlier) and assumes messages leave at once: provider queueing
+(sender rates) is not added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from notifier.domain.calltree import EscalationPolicy, Mode
+from notifier.domain.hours import choices_at
+from notifier.domain.snapshot import NodeSnap, PersonSnap, Snapshot
+
+
+def person_worst(policy: EscalationPolicy, person: PersonSnap) -> timedelta:
+    """The longest one holder can be tried under `policy` before the node moves on."""
+    per_round = max(
+        (
+            sum((c.wait for c in choices_at(policy, person, business, frozenset())), timedelta())
+            for business in (True, False)
+        ),
+        default=timedelta(),
+    )
+    return per_round * policy.rounds
+
+
+def node_worst(node: NodeSnap, people: dict[str, PersonSnap]) -> timedelta:
+    """The longest a node can take before it is acknowledged or given up on."""
+    holders = node.holders if node.policy.use_alternates else node.holders[:1]
+    return sum((person_worst(node.policy, people[h]) for h in holders if h in people), timedelta())
+
+
+@dataclass(frozen=True)
+class TreeWorst:
+    """The worst case of one tree under one default policy."""
+
+    tree_id: str
+    total: timedelta
+    branch: tuple[str, ...]  # labels from the root to the node that resolves last
+    node_times: dict[str, timedelta]  # node key -> worst time from the start to its resolution
+
+
+def worst_case(snapshot: Snapshot) -> TreeWorst:
+    """The worst case of the tree frozen in `snapshot` (see the module docstring)."""
+    nodes = snapshot.nodes
+    own = {key: node_worst(node, snapshot.people) for key, node in nodes.items()}
+    done: dict[str, timedelta] = {}
+    paths: dict[str, tuple[str, ...]] = {}
+
+    def visit(key: str, start: timedelta, path: tuple[str, ...]) -> None:
+        node = nodes[key]
+        done[key] = start + own[key]
+        paths[key] = (*path, node.label)
+        if snapshot.mode is Mode.BROADCAST:
+            return
+        for child in node.children:
+            visit(child, done[key], paths[key])
+
+    if snapshot.mode is Mode.BROADCAST:
+        for key in nodes:
+            visit(key, timedelta(), ())
+    else:
+        for root in snapshot.roots:
+            visit(root, timedelta(), ())
+    if not done:
+        return TreeWorst(snapshot.tree_id, timedelta(), (), {})
+    last = max(done, key=lambda k: (done[k], -len(paths[k])))
+    return TreeWorst(snapshot.tree_id, done[last], paths[last], done)
