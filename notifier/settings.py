@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from notifier.domain.jsonlimits import JsonLimits
+
 
 class TwilioSettings(BaseModel):
     account_sid: str = "AC" + "0" * 32
@@ -95,6 +97,33 @@ class ScheduleSettings(BaseModel):
     )
 
 
+class LimitSettings(BaseModel):
+    """Bounds on the work one input may cause; docs/limits.md lists each with what it guards."""
+
+    http_body_bytes: int = Field(1_000_000, ge=1024, description="any HTTP request body (413 beyond)")
+    json_depth: int = Field(32, ge=4, description="nesting of JSON bodies and MQTT payloads")
+    json_number_chars: int = Field(40, ge=20, description="characters of one JSON number")
+    json_key_chars: int = Field(256, ge=16, description="characters of one JSON field name")
+    webhook_form_bytes: int = Field(64_000, ge=1024, description="a Twilio webhook's form body")
+    webhook_form_fields: int = Field(100, ge=10, description="parameters in one Twilio webhook form")
+    webhook_value_chars: int = Field(4_000, ge=1600, description="one Twilio form value (SMS: 1,600)")
+    mqtt_payload_bytes: int = Field(1_000_000, ge=1024, description="one MQTT alert payload")
+    activation_fields: int = Field(50, ge=1, description="message fields given when starting one")
+    activation_field_name_chars: int = Field(64, ge=8, description="characters of a field name")
+    activation_field_value_chars: int = Field(2_000, ge=100, description="characters of a field value")
+    yaml_file_bytes: int = Field(64_000_000, ge=1024, description="one plan or call-tree YAML file")
+    log_value_chars: int = Field(2_000, ge=200, description="a string value in a log line (cut beyond)")
+
+    def json_limits(self, max_bytes: int | None = None) -> JsonLimits:
+        """The JSON limits, for a body of at most `max_bytes` (default: `http_body_bytes`)."""
+        return JsonLimits(
+            max_bytes=max_bytes or self.http_body_bytes,
+            max_depth=self.json_depth,
+            max_number_chars=self.json_number_chars,
+            max_key_chars=self.json_key_chars,
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", env_nested_delimiter="__", extra="ignore")
 
@@ -113,6 +142,13 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     mqtt: MqttSettings = MqttSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    limits: LimitSettings = LimitSettings()
+    phone_region: str | None = Field(
+        None,
+        pattern="^[A-Z]{2}$",
+        description="ISO 3166 region in which numbers without + are read when masking them for "
+        "viewers (0470 300 001); default: the country of most of the plan's numbers",
+    )
 
     @classmethod
     def settings_customise_sources(

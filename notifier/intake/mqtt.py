@@ -48,15 +48,19 @@ import structlog
 
 from notifier.clock import Clock
 from notifier.domain.alerts import Alert, PayloadError, parse_native
+from notifier.domain.jsonlimits import JsonLimits, JsonRejected, loads_bounded
 from notifier.engine.stepper import StepResult
 from notifier.intake.events import step_events
 from notifier.intake.groupcommit import NOT_NOW, GroupCommit, Submit
-from notifier.settings import MqttSettings
+from notifier.settings import LimitSettings, MqttSettings
 
 log = structlog.get_logger("notifier.mqtt")
 
 MAX_PENDING_EVENTS = 10_000
-MAX_PAYLOAD = 1_000_000
+DEFAULT_LIMITS = LimitSettings().json_limits(LimitSettings().mqtt_payload_bytes)
+MAX_REASON = 1_000
+#: payloads larger than this are read in a worker thread (the event loop keeps serving)
+OFF_LOOP_BYTES = 64_000
 
 
 UNEXPECTED_TRIES = 3
@@ -74,16 +78,16 @@ class BadPayload(ValueError):
     """The message cannot become an alert; the text is the dead-letter reason."""
 
 
-def parse_payload(payload: bytes, clock: Clock) -> list[Alert]:
-    """One native alert, or a JSON array of them, from an MQTT payload."""
-    if len(payload) > MAX_PAYLOAD:
-        raise BadPayload(f"payload larger than {MAX_PAYLOAD} bytes")
+def parse_payload(payload: bytes, clock: Clock, limits: JsonLimits = DEFAULT_LIMITS) -> list[Alert]:
+    """One native alert, or a JSON array of them, from an MQTT payload; BadPayload says why not.
+
+    Read within `limits` (size first, then depth, number and field-name lengths: see
+    `notifier.domain.jsonlimits`), so a hostile payload costs bounded work and is set aside.
+    """
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadPayload("payload is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BadPayload(f"payload is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        data = loads_bounded(payload, limits, "payload")
+    except JsonRejected as exc:
+        raise BadPayload(exc.problems[0] if len(exc.problems) == 1 else "; ".join(exc.problems)) from None
     items = data if isinstance(data, list) else [data]
     if not items:
         raise BadPayload("expected at least one alert")
@@ -98,6 +102,11 @@ def parse_payload(payload: bytes, clock: Clock) -> list[Alert]:
     if problems:
         raise BadPayload("; ".join(problems))
     return alerts
+
+
+def reason_text(reason: str) -> str:
+    """A dead-letter reason as logged and published: at most `MAX_REASON` characters."""
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON] + "..."
 
 
 def dead_letter(reason: str, topic: str, payload: bytes, clock: Clock) -> bytes:
@@ -120,8 +129,11 @@ class MqttIntake:
         *,
         on_connection: Callable[[bool], None] | None = None,
         backoff: tuple[float, float] = (0.5, 30.0),
+        limits: LimitSettings | None = None,
     ) -> None:
         self.settings = settings
+        limits = limits or LimitSettings()
+        self.limits = limits.json_limits(limits.mqtt_payload_bytes)
         self.submit = submit
         self.clock = clock
         self.on_connection = on_connection
@@ -275,21 +287,40 @@ class MqttIntake:
         while True:
             await room.acquire()  # released by the acknowledgement
             message = await anext(messages)
-            job = self._start(client, message, last)
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            job = self._start(client, topic, payload, await self._parse(topic, payload), last)
             jobs.add(job)
             job.add_done_callback(jobs.discard)
             order.put_nowait((message, job))
 
+    async def _parse(self, topic: str, payload: bytes) -> list[Alert] | str:
+        """The alerts of a payload, or why it is set aside. Whatever goes wrong while reading one
+        message sets that message aside (dead letter with the reason, then acknowledged): no
+        payload can end the session or come back forever. A large payload is read in a thread so
+        the daemon keeps answering meanwhile."""
+        try:
+            if len(payload) > OFF_LOOP_BYTES:
+                return await asyncio.to_thread(parse_payload, payload, self.clock, self.limits)
+            return parse_payload(payload, self.clock, self.limits)
+        except BadPayload as exc:
+            return str(exc)
+        except Exception as exc:  # a poison message: set aside, never a broken session
+            log.exception("mqtt payload could not be read", topic=topic, size=len(payload))
+            return f"internal error while reading the payload: {type(exc).__name__}"
+
     def _start(
-        self, client: aiomqtt.Client, message: aiomqtt.Message, last: dict[str, asyncio.Task[bool]]
+        self,
+        client: aiomqtt.Client,
+        topic: str,
+        payload: bytes,
+        parsed: list[Alert] | str,
+        last: dict[str, asyncio.Task[bool]],
     ) -> asyncio.Task[bool]:
         """A job that stores the message (or sets it aside); True when it may be acknowledged."""
-        topic = str(message.topic)
-        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-        try:
-            alerts = parse_payload(payload, self.clock)
-        except BadPayload as exc:
-            return asyncio.create_task(self._set_aside(client, topic, payload, str(exc)))
+        if isinstance(parsed, str):
+            return asyncio.create_task(self._set_aside(client, topic, payload, parsed))
+        alerts = parsed
         keys = {alert.dedup_key for alert in alerts}
         before = {last[key] for key in keys if key in last}
         job = asyncio.create_task(self._handle(client, topic, payload, alerts, before))
@@ -336,6 +367,7 @@ class MqttIntake:
             return True
 
     async def _set_aside(self, client: aiomqtt.Client, topic: str, payload: bytes, reason: str) -> bool:
+        reason = reason_text(reason)
         log.warning("mqtt payload set aside", topic=topic, reason=reason, size=len(payload))
         body = dead_letter(reason, topic, payload, self.clock)
         await client.publish(f"{self.prefix}/deadletter", body, qos=1)
@@ -402,6 +434,7 @@ def start_mqtt(runtime: Any) -> MqttIntake | None:
         runtime.service.submit_alerts_together,
         runtime.clock,
         on_connection=lambda connected: set_mqtt_connected(runtime.metrics, connected),
+        limits=runtime.settings.limits,
     )
     runtime.engine.on_step(intake.on_step)
     intake.start()
