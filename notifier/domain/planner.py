@@ -12,8 +12,16 @@ The rules, in the order an activation meets them:
 * **A node** is worked through its role's holders, primary first. **A holder** is worked through
   the node's policy: each method step in order, each of the person's contacts of that kind in
   order, `rounds` times, skipping methods outside their hours (see `hours.py`) and addresses found
-  invalid or opted out earlier in this activation. Every attempt sends and schedules an
-  acknowledgement deadline `ack:<node>/<person>` carrying the cursor's fence.
+  invalid or opted out earlier in this activation. Every attempt sends; the cursor keeps the
+  method's wait, and one deadline `ack:<node>/<person>` carrying the cursor's fence.
+* **A wait runs from the send, never from queueing.** The acknowledgement wait starts when the
+  provider has the message: its answer to the send (accepted), a status callback that overtook that
+  answer, or the end of a send whose outcome is unknown. Until then only the *give-up bound* runs:
+  the policy's `validity_period` (default 30 min) from queueing. A message the provider has not
+  taken by then is given up (logged "not sent") and the next attempt is tried. Starting the wait
+  moves the fence, so a give-up deadline already in flight is stale. Queueing behind a sender's rate
+  (a US long code sends 1 SMS/s) thus never counts against the person; the prescribed time limit
+  and the reports still measure from the activation's start.
 * **A deadline** with the current fence moves to the next attempt; any other is stale and ignored.
 * **A provider signal** that certainly failed (invalid number, opted out, failed/undelivered SMS,
   busy/no-answer/failed call, answering machine or fax) moves to the next attempt at once. An
@@ -218,7 +226,7 @@ def _advance(w: Work, ck: str) -> None:
         return
     extra = {"node": node.key, "label": node.label}
     attempt = w.send(person.id, node.key, choice.contact, _message_kind(w), extra)
-    due = w.now + choice.wait
+    give_up = w.now + policy.validity_period
     cursor = w.set_cursor(
         ck,
         round=round_,
@@ -226,10 +234,12 @@ def _advance(w: Work, ck: str) -> None:
         contact_index=choice.contact_index,
         fence=cursor.fence + 1,
         attempt=attempt.id,
-        due_at=due,
+        wait=choice.wait,
+        wait_from=None,
+        due_at=give_up,
         first_at=cursor.first_at or w.now,
     )
-    w.schedule(cursor.deadline_key, due, cursor.fence)
+    w.schedule(cursor.deadline_key, give_up, cursor.fence)
     how = (
         "fallback outside the policy hours"
         if choice.method_index == len(policy.methods)
@@ -239,8 +249,17 @@ def _advance(w: Work, ck: str) -> None:
         "notify",
         person.id,
         f"{attempt.channel.value} attempt {attempt.id} for {node.label} (round {round_ + 1}, {how}), "
-        f"waiting {format_duration(choice.wait)}",
+        f"waiting {format_duration(choice.wait)} once it is sent",
     )
+
+
+def _start_wait(w: Work, ck: str) -> None:
+    """The provider has the message (or may have it): the acknowledgement wait starts now."""
+    cursor = w.cursors[ck]
+    assert cursor.wait is not None
+    due = w.now + cursor.wait
+    cursor = w.set_cursor(ck, fence=cursor.fence + 1, wait_from=w.now, due_at=due)
+    w.schedule(cursor.deadline_key, due, cursor.fence)
 
 
 def _exhaust(w: Work, ck: str) -> None:
@@ -386,15 +405,21 @@ def _decline(w: Work, ck: str, via: str) -> None:
 
 
 def _provider_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> None:
-    """Record the signal; if the attempt whose wait is running certainly failed, move on now."""
+    """Record the signal; if the cursor's attempt certainly failed, move on now; if the provider
+    has just taken it (or may have), start its acknowledgement wait."""
     failed = record_signal(w, event)
-    if failed is None or w.status != "open":
+    attempt = w.attempts.get(event.attempt_id)
+    if attempt is None or w.status != "open":
         return
-    ck = cursor_key(failed.node, failed.person)
+    ck = cursor_key(attempt.node, attempt.person)
     cursor = w.cursors.get(ck)
-    if cursor is not None and cursor.attempt == failed.id and cursor.status == "notifying":
+    if cursor is None or cursor.attempt != attempt.id or cursor.status != "notifying":
+        return
+    if failed is not None:
         _advance(w, ck)
         check_completion(w)
+    elif cursor.wait is not None and cursor.wait_from is None and attempt.status != "queued":
+        _start_wait(w, ck)
 
 
 def _deadline(w: Work, event: DeadlineDue) -> None:
@@ -407,6 +432,15 @@ def _deadline(w: Work, event: DeadlineDue) -> None:
         return  # stale: the cursor moved on after this deadline was set
     attempt = w.attempts.get(cursor.attempt or "")
     what = f"{attempt.channel.value} attempt {attempt.id}" if attempt else "the last attempt"
-    w.log("no acknowledgement", cursor.person, f"no answer to {what} in time", "no acknowledgement")
+    if cursor.wait is not None and cursor.wait_from is None and attempt is not None:
+        validity = format_duration(w.snap.nodes[cursor.node].policy.validity_period)
+        w.log(
+            "not sent",
+            cursor.person,
+            f"{what} not taken by the provider within {validity}: given up",
+            "not sent",
+        )
+    else:
+        w.log("no acknowledgement", cursor.person, f"no answer to {what} in time", "no acknowledgement")
     _advance(w, ck)
     check_completion(w)

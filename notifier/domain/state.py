@@ -12,7 +12,7 @@ fencing token of Grafana OnCall's `active_escalation_id`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import Field
@@ -72,7 +72,12 @@ class PersonCursor(Model):
     contact_index: int = -1
     status: CursorStatus = "pending"
     fence: int = 0
-    attempt: str | None = None  # the attempt whose acknowledgement wait is running
+    attempt: str | None = None  # the attempt whose acknowledgement wait is running (or about to)
+    #: the acknowledgement wait of `attempt`; it starts (`wait_from`) when the provider accepted the
+    #: message, or when the send ended with an unknown outcome, never when it was queued
+    wait: timedelta | None = None
+    wait_from: datetime | None = None
+    #: the deadline now scheduled: the give-up time while `attempt` is not yet sent, then its wait's end
     due_at: datetime | None = None
     acked_at: datetime | None = None
     acked_via: str | None = None

@@ -6,7 +6,9 @@ members hold one role each. The service is TAXUD's SEED (excise, RTO tier 1). Nu
 Belgian mobile range with made-up subscriber digits; addresses are at example.org.
 
 `Sim` plays the engine: it keeps the deadline rows the planner asked for (by key, with fence),
-advances a fake `now`, and fires deadlines the way the engine's waiter would.
+advances a fake `now`, and fires deadlines the way the engine's waiter would. Unless told otherwise
+(`accept=False`) it also plays a provider that takes every message at once, as the dispatcher
+reports it (`AttemptOutcome` accepted), which is what starts each acknowledgement wait.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notifier.domain.calltree import ActivationKind, CallTree, EscalationPolicy, MethodStep, Node, TreeSet
-from notifier.domain.events import Action, DeadlineDue, Event, Log, Reply, Schedule, Send, Unschedule
+from notifier.domain.events import (
+    Action,
+    AttemptOutcome,
+    DeadlineDue,
+    Event,
+    Log,
+    Reply,
+    Schedule,
+    Send,
+    Unschedule,
+)
 from notifier.domain.plan import (
     ChannelKind,
     ContactLabel,
@@ -131,8 +143,20 @@ class Sim:
     state: ActivationState | None = None
     deadlines: dict[str, tuple[datetime, int]] = field(default_factory=dict)
     history: list[Action] = field(default_factory=list)
+    #: answer every Send with AttemptOutcome(accepted) at once (a provider with no queue)
+    accept: bool = True
 
     def step(self, event: Event) -> list[Action]:
+        """Apply `event`; the returned actions include those of the provider's answers (`accept`)."""
+        actions = self._apply(event)
+        pending = [a.attempt_id for a in actions if isinstance(a, Send)] if self.accept else []
+        while pending:
+            more = self._apply(AttemptOutcome(attempt_id=pending.pop(0), outcome="accepted"))
+            pending += [a.attempt_id for a in more if isinstance(a, Send)]
+            actions += more
+        return actions
+
+    def _apply(self, event: Event) -> list[Action]:
         decision = decide(self.snap, self.state, event, self.now)
         # the stored state must survive the JSON column it lives in
         assert ActivationState.model_validate_json(decision.state.model_dump_json()) == decision.state

@@ -128,6 +128,7 @@ def test_stale_fence_is_ignored() -> None:
 def test_each_attempt_schedules_its_own_wait() -> None:
     sim = Sim(snapshot())
     actions = sim.step(Start())
-    [schedule] = [a for a in actions if isinstance(a, Schedule) and a.key.startswith("ack:")]
+    # queued (give-up bound, fence 1), then accepted by the provider (the wait, fence 2)
+    give_up, wait = [a for a in actions if isinstance(a, Schedule) and a.key.startswith("ack:")]
     cursor = sim.st.cursors["cpc/p-cpc"]
-    assert (schedule.fence, cursor.fence, cursor.due_at) == (1, 1, schedule.due_at)
+    assert (give_up.fence, wait.fence, cursor.fence, cursor.due_at) == (1, 2, 2, wait.due_at)
