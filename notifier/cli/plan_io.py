@@ -116,7 +116,8 @@ def export_command(
         False,
         "--appendices",
         help="Write the printable plan appendices (HTML) instead: contact lists, call trees, record of "
-        "changes. -o may name a directory (writes plan-appendices.html in it).",
+        "changes, BIA, alternate sites. -o may name a directory (writes plan-appendices.html in it); "
+        "-o FILE.md writes the BIA and alternate-sites appendices as Markdown.",
     ),
     calltrees: list[Path] = typer.Option(
         None, "--calltrees", help="Call-tree files or directories for --appendices (default: settings)."
@@ -154,6 +155,7 @@ def _export_appendices(version: int | None, output: Path | None, target: str, ca
     from datetime import UTC, datetime
 
     from notifier.reports.appendices import VersionRecord, render_appendices
+    from notifier.reports.bia_appendix import bia_and_sites_markdown
 
     async def work() -> tuple[int, Plan, list[VersionRecord]]:
         async with _open_store(target) as store:
@@ -178,7 +180,11 @@ def _export_appendices(version: int | None, output: Path | None, target: str, ca
         err_console.print(
             f"warning: no valid call trees in {where}; the appendix leaves them out", markup=False
         )
-    text = render_appendices(plan, loaded.trees, history, datetime.now(UTC), chosen)
+    markdown = output is not None and output.suffix == ".md"
+    if markdown:  # the BIA and sites appendices as Markdown (for a wiki or a pull request review)
+        text = bia_and_sites_markdown(plan)
+    else:
+        text = render_appendices(plan, loaded.trees, history, datetime.now(UTC), chosen)
     if output is None:
         typer.echo(text, nl=False)
         return

@@ -1,18 +1,24 @@
 """`notifier validate [PATHS...]`: check plan and call-tree files before the daemon loads them.
 
-Prints every problem as `file:line:column: path: message` (all of them, not the first), then a
-summary line; exits 1 when any error was found, 0 otherwise (warnings do not fail).
+Prints every problem as `file:line:column: path: message` (all of them, not the first), then, when
+the files load, each call tree's worst-case time under each policy it can be started with (the
+figure `plan check` holds against the tree's time limit and the RTO of the services routed to it),
+then a summary line; exits 1 when any error was found, 0 otherwise (warnings do not fail).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from notifier.cli._common import err_console, out_console
+from notifier.domain.durations import format_duration
+from notifier.domain.findings import Review
+from notifier.domain.review_trees import tree_timings
 from notifier.plan.loader import Loaded, load
 
 DEFAULT_PATHS = [Path("config"), Path("calltrees")]
@@ -30,6 +36,34 @@ def summary(loaded: Loaded) -> str:
     where = f" in {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
     return (f"{len(errors)} error{'s' if len(errors) != 1 else ''}{where} "
             f"({checked} file{'s' if checked != 1 else ''} checked){tail}")
+
+
+def worst_cases(loaded: Loaded) -> list[dict[str, object]]:
+    """Each (tree, policy) way of starting a tree with its worst case, when the files loaded."""
+    if not loaded.ok or loaded.plan is None or loaded.trees is None:
+        return []
+    routed = Review(loaded.plan, loaded.trees, date.today()).services_by_route
+    return [
+        {
+            "calltree": t.tree.id,
+            "policy": t.policy,
+            "route": t.route,
+            "worst_case": format_duration(timedelta(seconds=round(t.worst.total.total_seconds()))),
+            "time_limit": format_duration(t.tree.time_limit),
+            "within_limit": t.worst.total <= t.tree.time_limit,
+            "slowest_branch": list(t.worst.branch),
+        }
+        for t in tree_timings(loaded.plan, loaded.trees, routed)
+    ]
+
+
+def _worst_line(case: dict[str, object]) -> str:
+    via = f" (route {case['route']})" if case["route"] else ""
+    verdict = "within" if case["within_limit"] else "OVER"
+    return (
+        f"worst case: {case['calltree']} under {case['policy']}{via}: {case['worst_case']}, "
+        f"{verdict} its limit of {case['time_limit']}"
+    )
 
 
 def validate(
@@ -53,11 +87,14 @@ def validate(
             "errors": len(loaded.errors),
             "warnings": len(loaded.warnings),
             "problems": [p.to_json() for p in loaded.problems],
+            "worst_cases": worst_cases(loaded),
         }
         out_console.print(json.dumps(document, indent=2), markup=False, soft_wrap=True)
     else:
         for problem in loaded.problems:
             out_console.print(problem.format(), markup=False, soft_wrap=True)
+        for case in worst_cases(loaded):
+            out_console.print(_worst_line(case), markup=False, soft_wrap=True)
         out_console.print(summary(loaded), markup=False)
     raise typer.Exit(0 if loaded.ok else 1)
 

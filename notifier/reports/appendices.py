@@ -1,4 +1,4 @@
-"""Printable plan appendices: personnel and vendor contact lists, call-tree diagrams, record of changes.
+"""Printable plan appendices: contact lists, call trees, record of changes, BIA and alternate sites.
 
 NIST SP 800-34 Rev.1 asks for these as plan appendices (templates App. A and B, §3.6 Table 3-7),
 and continuity managers still file a printed copy: the binder is what is left when the systems are
@@ -20,6 +20,7 @@ from html import escape
 from notifier.domain.calltree import CallTree, Node, TreeSet
 from notifier.domain.plan import ChannelKind, ContactLabel, Person, Plan
 from notifier.domain.plandiff import Change, ChangeKind
+from notifier.reports.bia_appendix import bia_html, sites_html
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,10 @@ def render_appendices(
 {diagrams}
 <h2>Appendix D: Record of changes</h2>
 {record_of_changes(list(history))}
+<h2>Appendix E: Business impact analysis</h2>
+{bia_html(plan)}
+<h2>Appendix F: Alternate storage, site and telecommunications</h2>
+{sites_html(plan)}
 <footer>{_e(PII_NOTICE)}</footer>
 </body></html>
 """

@@ -235,19 +235,43 @@ def _levels(nodes: list[NodeFigure]) -> tuple[LevelFigure, ...]:
     return tuple(levels)
 
 
+def _exceptions(activation: ActivationRecord, nodes: list[NodeFigure]) -> tuple[list[str], list[str]]:
+    """(leader nodes, other nodes) that are required and were not reached by anyone.
+
+    A leader is a node with children: when nobody holding it acknowledged, the branch under it ran
+    without its leader (NIST: "Team leaders should have a designated alternate")."""
+    leaders: list[str] = []
+    others: list[str] = []
+    for figure in nodes:
+        snap = activation.snapshot.nodes.get(figure.key)
+        if snap is None or not snap.required or figure.status not in ("unreachable", "declined"):
+            continue
+        (leaders if snap.children else others).append(f"{figure.label} ({figure.status})")
+    return leaders, others
+
+
 def _verdict(activation: ActivationRecord, nodes: list[NodeFigure]) -> tuple[int | None, Verdict, str]:
+    """PASS: completed within the time limit with every required node reached. PASS WITH EXCEPTIONS:
+    within the limit, but required nodes without children were not reached (named). FAIL: over the
+    limit, not completed, or a required leader node (one with children) was not reached."""
     state = activation.state
     limit = activation.snapshot.time_limit
     limit_text = f"the prescribed {format_duration(limit)}"
     completed_at = state.completed_at or activation.completed_at
     if completed_at is not None:
         taken = seconds(completed_at - state.started_at)
-        missed = sum(1 for n in nodes if n.status in ("unreachable", "declined"))
-        note = f"; {missed} node(s) resolved without an acknowledgement" if missed else ""
+        leaders, others = _exceptions(activation, nodes)
         taken_text = format_duration(timedelta(seconds=taken))
-        if taken <= seconds(limit):
-            return taken, "PASS", f"completed in {taken_text}, within {limit_text}{note}"
-        return taken, "FAIL", f"completed in {taken_text}, over {limit_text}{note}"
+        missed = leaders + others
+        note = f"; not reached: {', '.join(missed)}" if missed else ""
+        if taken > seconds(limit):
+            return taken, "FAIL", f"completed in {taken_text}, over {limit_text}{note}"
+        if leaders:
+            reason = f"completed in {taken_text}, within {limit_text}, but a leader was not reached{note}"
+            return taken, "FAIL", reason
+        if others:
+            return taken, "PASS WITH EXCEPTIONS", f"completed in {taken_text}, within {limit_text}{note}"
+        return taken, "PASS", f"completed in {taken_text}, within {limit_text}"
     status = activation.status
     if status in ("cancelled", "closed"):
         return None, "FAIL", f"{status} before the completion rule was met"

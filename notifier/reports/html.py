@@ -19,7 +19,8 @@ table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
 th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 .verdict { font-size: 1.2em; font-weight: bold; padding: .3em .6em; display: inline-block; }
-.PASS { background: #d8f0d8; } .FAIL { background: #f6d4d4; } .IN-PROGRESS { background: #fff3c4; }
+.PASS { background: #d8f0d8; } .PASS-WITH-EXCEPTIONS { background: #fff3c4; }
+.FAIL { background: #f6d4d4; } .IN-PROGRESS { background: #fff3c4; }
 img { max-width: 100%; }
 @media print {
   body { margin: 0; font-size: 10pt; } h2 { break-after: avoid; } tr { break-inside: avoid; }

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 
-Verdict = Literal["PASS", "FAIL", "IN PROGRESS"]
+Verdict = Literal["PASS", "PASS WITH EXCEPTIONS", "FAIL", "IN PROGRESS"]
 PersonOutcome = Literal["confirmed", "declined", "unreachable", "pending", "stopped"]
 
 

@@ -25,8 +25,12 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_valid_files_pass() -> None:
     code, output = run("validate", str(VALID))
-    assert code == 0
-    assert output.strip().splitlines() == ["2 files, 0 errors"]
+    assert code == 0  # an over-long worst case is for `plan check` to judge, not a load error
+    assert output.strip().splitlines() == [
+        "worst case: nist-iscp under standard: 1h2m, OVER its limit of 1h",
+        "worst case: nist-iscp under standard (route seed-down): 1h2m, OVER its limit of 1h",
+        "2 files, 0 errors",
+    ]
 
 
 def test_repository_examples_pass() -> None:
@@ -145,3 +149,14 @@ def test_schema_of_one_kind_and_usage_error() -> None:
     assert json.loads(output)["additionalProperties"] is False
     code, _ = run("schema", "calendar")
     assert code == 2
+
+
+def test_worst_case_of_each_tree_is_shown() -> None:
+    """The same figure `plan check` holds against the time limit (domain/worstcase.py)."""
+    code, output = run("validate", str(REPO / "config"), str(REPO / "calltrees"))
+    assert code == 0
+    assert "worst case: nist-sample under drill (route scheduled-drill): 42m, within its limit of 45m" in output
+    code, output = run("validate", "--json", str(REPO / "config"), str(REPO / "calltrees"))
+    cases = json.loads(output)["worst_cases"]
+    assert {c["calltree"] for c in cases} == {"nist-sample", "taxud-crisis", "taxud-team-leads", "all-staff"}
+    assert all(c["within_limit"] for c in cases)

@@ -458,3 +458,10 @@ def test_a_drill_in_the_store_counts_as_the_last_test() -> None:
     assert loaded.plan is not None
     again = review_plan(loaded.plan, loaded.trees, TODAY, drills={"nist-sample": date(2026, 11, 1)})
     assert "tree-untested" not in {f.code for f in again}
+
+
+def test_every_rule_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "plan-check.md").read_text()
+    assert all(f"`{code}`" in doc for code in RULES)
