@@ -155,7 +155,9 @@ def test_worst_case_of_each_tree_is_shown() -> None:
     """The same figure `plan check` holds against the time limit (domain/worstcase.py)."""
     code, output = run("validate", str(REPO / "config"), str(REPO / "calltrees"))
     assert code == 0
-    assert "worst case: nist-sample under drill (route scheduled-drill): 42m, within its limit of 45m" in output
+    assert (
+        "worst case: nist-sample under drill (route scheduled-drill): 42m, within its limit of 45m" in output
+    )
     code, output = run("validate", "--json", str(REPO / "config"), str(REPO / "calltrees"))
     cases = json.loads(output)["worst_cases"]
     assert {c["calltree"] for c in cases} == {"nist-sample", "taxud-crisis", "taxud-team-leads", "all-staff"}

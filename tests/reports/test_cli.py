@@ -40,7 +40,11 @@ def test_report_json_to_stdout(db: str) -> None:
     result = CliRunner().invoke(app, ["report", "incident-1", "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert (doc["counts"]["confirmed"], doc["counts"]["notified"], doc["verdict"]) == (12, 15, "PASS WITH EXCEPTIONS")
+    assert (doc["counts"]["confirmed"], doc["counts"]["notified"], doc["verdict"]) == (
+        12,
+        15,
+        "PASS WITH EXCEPTIONS",
+    )
 
 
 def test_report_markdown_is_the_default_and_png_goes_to_a_file(db: str, tmp_path: Path) -> None:

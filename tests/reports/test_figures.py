@@ -59,7 +59,11 @@ def test_seed_outage_times_to_acknowledge() -> None:
 def test_seed_outage_completes_within_the_limit() -> None:
     driver = play_seed_outage(seed_snapshot())
     data = compute(driver.record(), driver.log, [])
-    assert (data.completion_s, data.time_limit_s, data.verdict) == (18 * MIN, 30 * MIN, "PASS WITH EXCEPTIONS")
+    assert (data.completion_s, data.time_limit_s, data.verdict) == (
+        18 * MIN,
+        30 * MIN,
+        "PASS WITH EXCEPTIONS",
+    )
     assert data.verdict_reason.startswith("completed in 18m, within the prescribed 30m")
 
 

@@ -92,7 +92,9 @@ def _from_json(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
 def test_the_four_formats_agree_on_the_summary(data: ReportData) -> None:
     doc = json.loads(to_json(data))
     expected = {key: _from_json(doc, path) for key, (_, path) in SUMMARY.items()}
-    assert expected["confirmed"] == 12 and expected["verdict"] == "PASS WITH EXCEPTIONS"  # the reference itself is right
+    assert (
+        expected["confirmed"] == 12 and expected["verdict"] == "PASS WITH EXCEPTIONS"
+    )  # the reference itself is right
 
     cells = csv_cells(to_csv(data))
     from_csv = {key: _from_csv(key, cells[("summary", "", key)]) for key in SUMMARY}
