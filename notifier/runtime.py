@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.api.acktokens import make_ack_token
 from notifier.api.app import create_app
+from notifier.api.masking import plan_region
 from notifier.api.tokens import TokenStore
 from notifier.channels.base import Provider
 from notifier.channels.smtp import SmtpProvider
@@ -45,7 +46,7 @@ class StartupError(RuntimeError):
 
 
 def load_config(settings: Settings) -> Config:
-    loaded = load([*settings.plan_paths, *settings.calltree_paths])
+    loaded = load([*settings.plan_paths, *settings.calltree_paths], settings.limits.yaml_file_bytes)
     if not loaded.ok or loaded.plan is None or loaded.trees is None:
         lines = [p.format() for p in loaded.problems if p.severity == "error"]
         raise StartupError(
@@ -129,7 +130,9 @@ class Runtime:
 
         self.calendar = start_calendar(self)
         if http:
-            app = create_app(self.service, settings, TokenStore(self.db), self.clock)
+            numbers = (c.address for p in config.plan.people for c in p.contacts if c.address.startswith("+"))
+            region = settings.phone_region or plan_region(numbers)
+            app = create_app(self.service, settings, TokenStore(self.db), self.clock, phone_region=region)
             self.metrics.install(app)
             config_ = uvicorn.Config(
                 app,

@@ -8,17 +8,23 @@ from notifier.api import ackpages, health, routes_activations, routes_alerts, ro
 from notifier.api.context import ApiContext, TokenVerifier
 from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import install_error_handlers
+from notifier.api.limits import BodyLimits
 from notifier.api.twilio_webhooks import TwilioWebhooks
 from notifier.clock import Clock, RealClock
 from notifier.settings import Settings
 
 
 def create_app(
-    engine: EngineAPI, settings: Settings, tokens: TokenVerifier, clock: Clock | None = None
+    engine: EngineAPI,
+    settings: Settings,
+    tokens: TokenVerifier,
+    clock: Clock | None = None,
+    phone_region: str | None = None,
 ) -> FastAPI:
     """The HTTP surface: REST API under /api/v1, Twilio webhooks, email ack pages, health.
 
-    `tokens` is normally a `notifier.api.tokens.TokenStore` on the daemon's database.
+    `tokens` is normally a `notifier.api.tokens.TokenStore` on the daemon's database;
+    `phone_region` (default `settings.phone_region`) is where numbers without + are read.
     """
     app = FastAPI(
         title="notifier",
@@ -29,10 +35,15 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = ApiContext(
-        engine=engine, settings=settings, tokens=tokens, clock=clock or RealClock()
+        engine=engine,
+        settings=settings,
+        tokens=tokens,
+        clock=clock or RealClock(),
+        phone_region=phone_region or settings.phone_region,
     )
     install_error_handlers(app)
     for module in (health, routes_alerts, routes_activations, routes_plan, ackpages):
         app.include_router(module.router)
     app.add_middleware(TwilioWebhooks)  # /webhooks/twilio/*: served ahead of the router (see there)
+    app.add_middleware(BodyLimits, limits=settings.limits)  # ahead of both: bodies bounded first
     return app

@@ -23,6 +23,7 @@ class ApiContext:
     settings: Settings
     tokens: TokenVerifier
     clock: Clock
+    phone_region: str | None = None  # numbers without + are read as dialled here (viewer masking)
 
 
 def get_context(request: Request) -> ApiContext:

@@ -1,7 +1,8 @@
 """Error answers: a field path and a message for bad input, a status for each engine error.
 
-No request ever gets a traceback: invalid JSON is 422 with the position, invalid fields are 422
-with their JSON paths, a store failure (raised by the engine or by the database driver) is 503
+No request ever gets a traceback: a body that is not JSON is 400 with the position, one too large
+413, input beyond a limit (docs/limits.md) or invalid fields 422 with their JSON paths, a store
+failure (raised by the engine or by the database driver) is 503
 (senders retry), anything unforeseen is a bare 500 that is logged with its stack trace on our side.
 """
 
@@ -18,7 +19,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from notifier.api.engine_api import Conflict, EngineError, NotFound, Rejected, StoreUnavailable
+from notifier.api.limits import rejected_response
 from notifier.domain.alerts import PayloadError
+from notifier.domain.jsonlimits import JsonRejected
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,11 @@ _ENGINE_STATUS: dict[type[EngineError], int] = {
 }
 
 
+async def _rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, JsonRejected)
+    return rejected_response(exc)
+
+
 async def _engine(request: Request, exc: Exception) -> JSONResponse:
     status = next((code for kind, code in _ENGINE_STATUS.items() if isinstance(exc, kind)), 500)
     headers = {"Retry-After": "5"} if status == 503 else None
@@ -103,6 +111,7 @@ async def error_response(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(PayloadError, _payload)
+    app.add_exception_handler(JsonRejected, _rejected)
     app.add_exception_handler(EngineError, _engine)
     for store_failure in (DBAPIError, PoolTimeout, ConnectionError):
         app.add_exception_handler(store_failure, _store)

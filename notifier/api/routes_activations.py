@@ -6,6 +6,7 @@ the activity log says who really did it. Viewers get every view with contact det
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -14,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from notifier.api.auth import OPERATORS, READERS, require, sees_contacts
 from notifier.api.context import get_context
 from notifier.api.engine_api import ActivationSummary, ActivationView, StartRequest
-from notifier.api.masking import mask_data, mask_text
+from notifier.api.limits import check_fields
+from notifier.api.masking import mask_data
 from notifier.api.tokens import TokenRecord
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.masking import mask_for_viewer
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
 
@@ -52,10 +55,10 @@ class CloseBody(_Body):
     message: str | None = Field(None, max_length=2000)
 
 
-def visible(view: ActivationView, principal: TokenRecord) -> ActivationView:
+def visible(view: ActivationView, principal: TokenRecord, region: str | None = None) -> ActivationView:
     if sees_contacts(principal):
         return view
-    return ActivationView.model_validate(mask_data(view.model_dump(mode="json")))
+    return ActivationView.model_validate(mask_data(view.model_dump(mode="json"), region))
 
 
 def _found(view: ActivationView | None) -> ActivationView:
@@ -68,6 +71,7 @@ def _found(view: ActivationView | None) -> ActivationView:
 async def start(
     body: StartBody, request: Request, who: TokenRecord = Depends(require(OPERATORS))
 ) -> ActivationView:
+    check_fields(body.fields, get_context(request).settings.limits)
     req = StartRequest(
         tree_id=body.tree,
         kind=body.kind,
@@ -93,8 +97,9 @@ async def list_activations(
 async def get_activation(
     request: Request, activation_id: str = ActivationId, who: TokenRecord = Depends(require(READERS))
 ) -> ActivationView:
-    view = _found(await get_context(request).engine.get_activation(activation_id))
-    return visible(view, who)
+    context = get_context(request)
+    view = _found(await context.engine.get_activation(activation_id))
+    return visible(view, who, context.phone_region)
 
 
 @router.post("/{activation_id}/ack", response_model=ActivationView)
@@ -128,6 +133,10 @@ async def close(
     return await get_context(request).engine.close(activation_id, who.name, body.message)
 
 
+def _masked_report(content: bytes, region: str | None) -> bytes:
+    return mask_for_viewer(content.decode("utf-8", errors="replace"), region).encode()
+
+
 @router.get("/{activation_id}/report", response_class=Response)
 async def report(
     request: Request,
@@ -135,9 +144,10 @@ async def report(
     fmt: Literal["md", "html", "csv", "json"] = Query("md", alias="format"),
     who: TokenRecord = Depends(require(READERS)),
 ) -> Response:
-    content = await get_context(request).engine.report(activation_id, fmt)
+    context = get_context(request)
+    content = await context.engine.report(activation_id, fmt)
     if content is None:
         raise HTTPException(status_code=404, detail="no such activation")
-    if not sees_contacts(who):
-        content = mask_text(content.decode("utf-8", errors="replace")).encode()
+    if not sees_contacts(who):  # linear, but a report may be large: off the event loop
+        content = await asyncio.to_thread(_masked_report, content, context.phone_region)
     return Response(content=content, media_type=_MEDIA[fmt])

@@ -7,15 +7,15 @@ then handed to the engine, which stores it before we answer: 202 means durably a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from notifier.api.auth import ALERT_WRITERS, require
 from notifier.api.context import get_context
 from notifier.api.engine_api import AlertReceipt
+from notifier.api.limits import JSON_BODY, parse_json
 from notifier.api.tokens import TokenRecord
 from notifier.domain.alerts import (
     Alert,
@@ -25,8 +25,6 @@ from notifier.domain.alerts import (
     parse_grafana,
     parse_native,
 )
-
-MAX_BODY = 1_000_000
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
@@ -68,18 +66,13 @@ def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON; 413 when too large, 400 with the position when it is not JSON."""
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(status_code=413, detail=f"body larger than {MAX_BODY} bytes")
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise HTTPException(status_code=400, detail="body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise HTTPException(
-            status_code=400, detail=f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    """The request body as JSON, read within the limits (docs/limits.md): 413 when too large, 400
+    with the position when it is not JSON, 422 with the path of what is beyond a limit. Usually
+    `BodyLimits` has read it already, ahead of the router."""
+    if JSON_BODY in request.scope:
+        return request.scope[JSON_BODY]
+    limits = get_context(request).settings.limits.json_limits()
+    return await parse_json(await request.body(), limits)
 
 
 def _native_batch(payload: Any, request: Request) -> list[Alert]:

@@ -17,4 +17,4 @@ router = APIRouter(prefix="/api/v1", tags=["plan"])
 @router.get("/plan")
 async def get_plan(request: Request, who: TokenRecord = Depends(require(READERS))) -> dict[str, Any]:
     plan = await get_context(request).engine.plan_view()
-    return plan if sees_contacts(who) else dict(mask_data(plan))
+    return plan if sees_contacts(who) else dict(mask_data(plan, get_context(request).phone_region))

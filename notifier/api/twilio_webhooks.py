@@ -31,7 +31,8 @@ from notifier.api.twilio_signature import public_url, signature_valid
 log = structlog.get_logger(__name__)
 
 PREFIX = "/webhooks/twilio"
-MAX_FORM = 64_000
+MAX_QUERY = 2_000  # the callback token and what Twilio adds; the query is part of the signed URL
+MAX_NAME = 64
 MAX_TOKEN = 200
 TWIML = "application/xml"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -44,15 +45,33 @@ def message_twiml(text: str) -> str:
 
 
 async def verified_form(request: Request) -> dict[str, str]:
-    """The form parameters of a request proven to come from Twilio; 403 otherwise."""
+    """The form parameters of a request proven to come from Twilio; 403 otherwise.
+
+    The form is bounded before anything else (docs/limits.md): size (413, also enforced ahead of
+    us by `BodyLimits`), number of parameters (413) and length of each (422 naming it), so an
+    unsigned request with a 200,000-character `From` costs next to nothing.
+    """
+    settings = get_context(request).settings
+    limits = settings.limits
+    if len(request.url.query) > MAX_QUERY:
+        raise HTTPException(status_code=414, detail=f"query longer than {MAX_QUERY} characters")
     body = await request.body()
-    if len(body) > MAX_FORM:
+    if len(body) > limits.webhook_form_bytes:
         raise HTTPException(status_code=413, detail="form too large")
+    if body.count(b"&") >= limits.webhook_form_fields:
+        raise HTTPException(status_code=413, detail=f"more than {limits.webhook_form_fields} form parameters")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
         raise HTTPException(status_code=400, detail="form is not UTF-8") from None
-    settings = get_context(request).settings
+    for name, value in pairs:
+        if len(name) > MAX_NAME or len(value) > limits.webhook_value_chars:
+            shown = name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
+            raise HTTPException(
+                status_code=422,
+                detail=f"form parameter {shown}: too long (names up to {MAX_NAME} characters, "
+                f"values up to {limits.webhook_value_chars})",
+            )
     tokens = [settings.twilio.auth_token.get_secret_value()]
     if settings.twilio.alternate_auth_token is not None:
         tokens.append(settings.twilio.alternate_auth_token.get_secret_value())

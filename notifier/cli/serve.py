@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(f"configuration: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
-        configure_logging(settings.log_format)
+        configure_logging(settings.log_format, max_value_chars=settings.limits.log_value_chars)
         from notifier import eventloop
         from notifier.daemon import serve as run
 

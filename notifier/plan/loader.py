@@ -22,7 +22,7 @@ from notifier.domain.plan import Organisation, Person, Plan, Role, Service, Site
 from notifier.domain.references import Issue, check_references
 from notifier.plan.messages import describe
 from notifier.plan.problems import FieldPath, Location, Problem
-from notifier.plan.sources import Source, scan, source_from_text
+from notifier.plan.sources import MAX_FILE_BYTES, Source, scan, source_from_text
 
 SourceKind = Literal["plan", "trees"]
 
@@ -84,9 +84,9 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
             [Path(s.name) for s in sources if "trees" in s.kinds])
 
 
-def load(paths: Sequence[Path]) -> Loaded:
+def load(paths: Sequence[Path], max_file_bytes: int = MAX_FILE_BYTES) -> Loaded:
     """Load, merge and check every plan and call-tree file under `paths`. Never raises on bad input."""
-    sources, problems = scan(paths)
+    sources, problems = scan(paths, max_file_bytes)
     return _build(sources, problems)
 
 

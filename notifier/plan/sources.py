@@ -36,8 +36,13 @@ class Source:
         return self.doc.data if isinstance(self.doc.data, dict) else {}
 
 
-def scan(paths: Sequence[Path]) -> tuple[list[Source], list[Problem]]:
-    """Read every file under `paths` (directories expand to their *.yaml / *.yml, sorted)."""
+#: default of settings.limits.yaml_file_bytes: a plan of 50,000 people is about 15 MB
+MAX_FILE_BYTES = 64_000_000
+
+
+def scan(paths: Sequence[Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Source], list[Problem]]:
+    """Read every file under `paths` (directories expand to their *.yaml / *.yml, sorted); a file
+    larger than `max_bytes` is refused unread (settings.limits.yaml_file_bytes)."""
     problems: list[Problem] = []
     named: list[tuple[Path, bool]] = []
     for path in paths:
@@ -61,13 +66,20 @@ def scan(paths: Sequence[Path]) -> tuple[list[Source], list[Problem]]:
         if key in seen:
             continue
         seen.add(key)
-        sources.append(read_source(path, explicit))
+        sources.append(read_source(path, explicit, max_bytes))
     return sources, problems
 
 
-def read_source(path: Path, explicit: bool) -> Source:
+def read_source(path: Path, explicit: bool, max_bytes: int = MAX_FILE_BYTES) -> Source:
     name = str(path)
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            doc = YamlDocument(name)
+            doc.problems.append(Problem(
+                f"the file is {size} bytes, more than the limit of {max_bytes} (limits.yaml_file_bytes)",
+                (), Location(name, 0, 0)))
+            return Source(name, explicit, doc)
         raw = path.read_bytes()
     except OSError as exc:
         doc = YamlDocument(name)

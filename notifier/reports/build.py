@@ -7,6 +7,7 @@ are never averaged with real incidents.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,11 +128,22 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
         return None
     record = record_from_row(row)
     log = await load_log(conn, activation_id)
+    previous = (
+        await previous_drills(conn, record) if record.kind == "drill" and fmt not in ("log", "log-md") else []
+    )
+    # rendering is pure and may be long (a large activation): off the event loop, which keeps
+    # answering /healthz and sending meanwhile
+    return await asyncio.to_thread(render_loaded, record, log, previous, fmt)
+
+
+def render_loaded(
+    record: ActivationRecord, log: list[LogRow], previous: list[DrillSummary], fmt: str
+) -> bytes:
+    """The report of an activation already loaded from the store, in `fmt` (see FORMATS)."""
     if fmt in ("log", "log-md"):
         rows = activity_rows(record, log)
         title = f"{record.snapshot.tree_name} {record.kind} (ref {record.ref})"
         return (activity_log_csv(rows) if fmt == "log" else activity_log_markdown(rows, title)).encode()
-    previous = await previous_drills(conn, record) if record.kind == "drill" else []
     data = compute(record, log, previous)
     if fmt == "png":
         return plot_curve(data)

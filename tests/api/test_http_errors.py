@@ -74,7 +74,7 @@ async def test_unparseable_body_is_400(
     headers = {**integration, "Content-Type": "application/json"}
     response = await client.post("/api/v1/integrations/grafana", content=body, headers=headers)
     assert response.status_code == 400
-    assert "detail" in response.json()
+    assert response.json()["error"] == "invalid JSON" and response.json()["problems"]
 
 
 async def test_store_failure_is_503_so_alertmanager_retries(
