@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from notifier.channels.failover import ProviderHealth
     from notifier.engine.core import Engine
     from notifier.engine.stepper import StepResult
 
@@ -97,13 +99,35 @@ class Metrics:
         self.mqtt_connected = Gauge(
             "notifier_mqtt_connected", "1 while the MQTT consumer is connected to the broker", registry=r
         )
+        self.provider_events = Counter(
+            "notifier_provider_failovers",
+            "Failover events by channel and provider: failover (taken out for a cool-down), recovered "
+            "(back in service), passed (one message handed to the next provider, nothing sent)",
+            ["channel", "provider", "event"],
+            registry=r,
+        )
+        self.provider_in_service = Gauge(
+            "notifier_provider_in_service",
+            "1 while a provider is in service, 0 during its cool-down, read at scrape",
+            ["provider"],
+            registry=r,
+        )
         self.engine: Engine | None = None
+        self._health: ProviderHealth | None = None
+        self._provider_names: list[str] = []
         _BY_REGISTRY[self.registry] = self
 
     # --- engine --------------------------------------------------------------------------------
     def attach(self, engine: Engine) -> None:
         self.engine = engine
         engine.on_step(self.observe_step)
+
+    def attach_health(self, health: ProviderHealth | None, providers: Iterable[str]) -> None:
+        self._health = health
+        self._provider_names = sorted(providers)
+
+    def provider_event(self, channel: str, provider: str, event: str) -> None:
+        self.provider_events.labels(channel, provider, event).inc()
 
     def observe_step(self, result: StepResult) -> None:
         """Count what this step changed: O(entries written), whatever the activation's size."""
@@ -139,6 +163,9 @@ class Metrics:
 
     async def refresh(self) -> None:
         """Scrape-time values: outbox depth from the store, deadline lateness from the waiter."""
+        if self._health is not None:
+            for name in self._provider_names:
+                self.provider_in_service.labels(name).set(1 if self._health.in_service(name) else 0)
         if self.engine is None:
             return
         waiter = self.engine.waiter

@@ -21,9 +21,10 @@ from notifier.api.acktokens import make_ack_token
 from notifier.api.app import create_app
 from notifier.api.masking import plan_region
 from notifier.api.tokens import TokenStore
+from notifier.channels import registry
 from notifier.channels.base import Provider
-from notifier.channels.smtp import SmtpProvider
-from notifier.channels.twilio import TwilioProvider
+from notifier.channels.failover import ProviderChain, ProviderHealth
+from notifier.channels.registry import BuildContext
 from notifier.clock import Clock, RealClock, ScaledClock
 from notifier.domain.plan import ChannelKind, keep_newer_verifications
 from notifier.engine.core import Config, Engine
@@ -73,6 +74,9 @@ class Runtime:
     metrics: Metrics | None = None
     mqtt: Any = None  # notifier.intake.mqtt.MqttIntake when settings.mqtt.enabled
     calendar: Any = None  # notifier.scheduling.service.CalendarJobs: drills, reminders, reports
+    health: ProviderHealth | None = None  # which providers are in service (failover)
+    built_providers: dict[str, Provider] = field(default_factory=dict)
+    health_task: asyncio.Task[None] | None = None
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -85,8 +89,7 @@ class Runtime:
         config = load_config(settings)
         self.plan_store = PlanStore(session_factory(self.db), self.clock)
         await self._store_plan(config, "loaded at start")
-        twilio_base = settings.twilio.base_url
-        smtp_host, smtp_port = settings.smtp.host, settings.smtp.port
+        overrides: dict[str, dict[str, Any]] = {}
         if settings.sandbox:
             from notifier.sandbox import Sandbox
 
@@ -97,8 +100,9 @@ class Runtime:
                 clock=self.clock,
             )
             await self.sandbox.start()
-            twilio_base, smtp_host, smtp_port = self.sandbox.url, "127.0.0.1", self.sandbox.smtp_port
-        providers = self._providers(twilio_base, smtp_host, smtp_port)
+            overrides["twilio"] = {"base_url": self.sandbox.url}
+            overrides["smtp"] = {"host": "127.0.0.1", "port": self.sandbox.smtp_port}
+        providers = self._providers(overrides)
         secret = settings.secret_key.get_secret_value()
         base = settings.public_base_url.rstrip("/")
 
@@ -124,7 +128,9 @@ class Runtime:
         self.service = EngineService(self.engine, settings.public_base_url)
         self.metrics = Metrics()
         self.metrics.attach(self.engine)
+        self.metrics.attach_health(self.health, self.built_providers)
         await self.engine.start()
+        self.health_task = asyncio.create_task(self._watch_providers(), name="provider-health")
         self.mqtt = start_mqtt(self)
         from notifier.scheduling.service import start_calendar
 
@@ -154,27 +160,45 @@ class Runtime:
                 await asyncio.sleep(0.01)
         return self
 
-    def _providers(
-        self, twilio_base: str | None, smtp_host: str, smtp_port: int
-    ) -> dict[ChannelKind, Provider]:
+    def _providers(self, overrides: dict[str, dict[str, Any]]) -> dict[ChannelKind, Provider]:
+        """One failover chain per channel over the configured providers (`delivery:` settings)."""
         settings = self.settings
-        twilio = TwilioProvider(
-            settings.twilio.account_sid,
-            settings.twilio.auth_token.get_secret_value(),
-            settings.public_base_url.rstrip("/"),
-            base_url=twilio_base,
-            timeout=settings.twilio.timeout,
+        delivery = settings.delivery
+        self.health = ProviderHealth(
+            self.clock, delivery.failure_threshold, delivery.cooldown, listener=self._provider_event
         )
-        smtp = SmtpProvider(
-            smtp_host,
-            smtp_port,
-            settings.smtp.sender,
-            username=settings.smtp.username,
-            password=settings.smtp.password.get_secret_value() if settings.smtp.password else None,
-            start_tls=settings.smtp.start_tls,
-            use_tls=settings.smtp.use_tls,
-        )
-        return {ChannelKind.SMS: twilio, ChannelKind.VOICE: twilio, ChannelKind.EMAIL: smtp}
+        ctx = BuildContext(settings, overrides)
+        built: dict[str, Provider] = {}
+        chains: dict[ChannelKind, Provider] = {}
+        try:
+            for kind in ChannelKind:
+                names = getattr(delivery, kind.value)
+                for name in names:
+                    if name not in built:
+                        built[name] = registry.build(name, ctx)
+                    if kind.value not in built[name].channels:
+                        raise StartupError(
+                            f"delivery.{kind.value}: provider {name!r} does not send {kind.value}"
+                        )
+                chains[kind] = ProviderChain(kind.value, [built[n] for n in names], self.health)
+        except registry.ProviderError as exc:
+            raise StartupError(str(exc)) from exc
+        self.built_providers = built
+        return chains
+
+    def _provider_event(self, channel: str, provider: str, event: str) -> None:
+        if self.metrics is not None:
+            self.metrics.provider_event(channel, provider, event)
+
+    async def _watch_providers(self) -> None:
+        """Probe the providers that have a health check, every `delivery.health_interval`."""
+        interval = self.settings.delivery.health_interval.total_seconds()
+        providers = list(self.built_providers.values())
+        while True:
+            with contextlib.suppress(Exception):
+                assert self.health is not None
+                await self.health.check(providers)
+            await self.clock.sleep(interval)
 
     async def _store_plan(self, config: Config, comment: str) -> None:
         """Store the plan read from the files as a version (nothing is written when unchanged),
@@ -213,6 +237,10 @@ class Runtime:
             await self.mqtt.stop()
         if self.calendar is not None:
             await self.calendar.stop()
+        if self.health_task is not None:
+            self.health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.health_task
         if self.engine is not None:
             await self.engine.stop(timeout)
         for task in self.tasks:

@@ -39,6 +39,29 @@ class SmtpSettings(BaseModel):
     sender: str = "notifier@example.org"
 
 
+class DeliverySettings(BaseModel):
+    """Which providers serve each channel, in order of preference, and when one is taken out.
+
+    A provider is named by its package under `notifier.channels` (twilio, smtp, kannel, apprise) or
+    by a module path; its own settings live under `providers.<name>` (Twilio and SMTP: their own
+    sections). See "Adding a provider" in docs/providers.md.
+    """
+
+    sms: list[str] = Field(default_factory=lambda: ["twilio"], min_length=1)
+    voice: list[str] = Field(default_factory=lambda: ["twilio"], min_length=1)
+    email: list[str] = Field(default_factory=lambda: ["smtp"], min_length=1)
+    chat: list[str] = Field(
+        default_factory=lambda: ["apprise"], description="informed channels (`notify:` targets)"
+    )
+    failure_threshold: int = Field(
+        3, ge=1, description="consecutive transport errors, 5xx or timeouts before a provider is taken out"
+    )
+    cooldown: timedelta = Field(timedelta(seconds=60), description="how long a failing provider stays out")
+    health_interval: timedelta = Field(
+        timedelta(seconds=30), description="how often providers with a health check are probed"
+    )
+
+
 class MqttSettings(BaseModel):
     enabled: bool = False
     host: str = "127.0.0.1"
@@ -149,6 +172,10 @@ class Settings(BaseSettings):
         description="ISO 3166 region in which numbers without + are read when masking them for "
         "viewers (0470 300 001); default: the country of most of the plan's numbers",
     )
+    delivery: DeliverySettings = DeliverySettings()
+    providers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per provider name, its own settings (e.g. providers.kannel)"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -183,6 +210,8 @@ class _SecretFiles(PydanticBaseSettingsSource):
         "twilio_alternate_auth_token": ("twilio", "alternate_auth_token"),
         "smtp_password": ("smtp", "password"),
         "mqtt_password": ("mqtt", "password"),
+        "kannel_password": ("providers", "kannel", "password"),
+        "kannel_secret": ("providers", "kannel", "secret"),
         "database_url": ("database_url",),
     }
 

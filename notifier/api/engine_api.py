@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from notifier.channels.inbound import DeliveryReport
 from notifier.domain.alerts import Alert
 from notifier.engine.contract import (
     AckPageView,
@@ -37,6 +38,7 @@ __all__ = [
     "AlertReceipt",
     "AttemptView",
     "Conflict",
+    "DeliveryReport",
     "EngineAPI",
     "EngineError",
     "NodeProgress",
@@ -79,13 +81,13 @@ class EngineAPI(Protocol):
         """Handle a staff reply; return the reply text ('' = no reply)."""
         ...
 
-    async def message_status(self, token: str, params: dict[str, str]) -> None: ...
+    async def delivery_report(self, token: str, report: DeliveryReport) -> None:
+        """A provider's delivery report, already in channel-neutral words (the inbound port)."""
+        ...
 
     async def voice_twiml(self, token: str, params: dict[str, str]) -> str: ...
 
     async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str: ...
-
-    async def call_status(self, token: str, params: dict[str, str]) -> None: ...
 
     async def ack_page(self, attempt_id: str) -> AckPageView | None:
         """What the email ack page for this attempt shows; None when the attempt is unknown."""

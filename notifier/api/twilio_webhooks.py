@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from notifier.api.context import get_context
 from notifier.api.errors import error_response
 from notifier.api.twilio_signature import public_url, signature_valid
+from notifier.channels.twilio.status import report_from_form
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +109,10 @@ async def inbound_sms(request: Request) -> Response:
 
 async def message_status(request: Request) -> Response:
     params = await verified_form(request)
-    await get_context(request).engine.message_status(_token(request), params)
+    token = _token(request)
+    report = report_from_form(params, call=False)  # Twilio's words -> channel-neutral
+    if report is not None:
+        await get_context(request).engine.delivery_report(token, report)
     return _xml(EMPTY_TWIML)
 
 
@@ -126,7 +130,10 @@ async def gather(request: Request) -> Response:
 
 async def call_status(request: Request) -> Response:
     params = await verified_form(request)
-    await get_context(request).engine.call_status(_token(request), params)
+    token = _token(request)
+    report = report_from_form(params, call=True)  # Twilio's words -> channel-neutral
+    if report is not None:
+        await get_context(request).engine.delivery_report(token, report)
     return _xml(EMPTY_TWIML)
 
 

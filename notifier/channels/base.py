@@ -1,11 +1,17 @@
 """What every channel provider offers the dispatcher: one `send`, and an honest outcome.
 
-The shape follows linkedin/iris `vendors/`: a provider declares the channels it `supports` and
-sends one message at a time. What matters most is the `Outcome`: the dispatcher may retry
+A provider declares the `channels` it serves (sms, voice, email, chat) and whether it is
+`two_way` (it hands replies and delivery reports back through the inbound port,
+`notifier.channels.inbound`). What matters most is the `Outcome`: the dispatcher may retry
 RATE_LIMITED freely (the provider promises the request was never processed), must never retry
 UNKNOWN blindly (the message may already be on its way; resending pages the person twice, and the
-status callback will tell), and moves on to the next contact method or person on INVALID,
-OPTED_OUT and FAILED.
+delivery report will tell), and moves on to the next contact method or person on INVALID,
+OPTED_OUT and FAILED. `SendResult.provider_down` says that the failure was the provider's, not the
+address's (transport error, 5xx, timeout): the failover layer (`failover.py`) counts those, and
+`not_sent` says that nothing reached the provider, so another provider may be tried at once.
+
+Provider-specific codes stay inside each provider's package: `error_code` is opaque here (kept for
+the report), and every provider maps its own codes and status words to these outcomes.
 """
 
 from __future__ import annotations
@@ -16,24 +22,28 @@ from typing import Protocol
 
 from notifier.domain.plan import ChannelKind
 
+#: informed channels (Teams, Slack, Matrix, ntfy...): one-way posts, never an acknowledgement
+CHAT = "chat"
+CHANNELS = frozenset({*(kind.value for kind in ChannelKind), CHAT})
+
 
 @dataclass(frozen=True)
 class OutboundMessage:
     attempt_id: str  # our id of this attempt; also the idempotency/correlation key in headers
-    channel: ChannelKind
-    to: str  # E.164 number or email address
-    text: str  # SMS body, voice script, or email plain text
+    channel: str  # a ChannelKind value, or CHAT
+    to: str  # E.164 number, email address, or a chat target URL
+    text: str  # SMS body, voice script, email plain text, chat post
     subject: str | None = None
     html: str | None = None
-    validity_period_s: int | None = None  # Twilio drops an SMS still queued after this long
+    validity_period_s: int | None = None  # drop an SMS still queued at the carrier after this long
     callback_token: str = ""  # opaque; goes into callback URLs so webhooks find the attempt
 
 
 class Outcome(StrEnum):
     ACCEPTED = "accepted"  # the provider took it; delivery is reported later
-    INVALID = "invalid"  # the address can never work (e.g. Twilio 21211, 21614; SMTP 550)
-    OPTED_OUT = "opted_out"  # the person unsubscribed this number (Twilio 21610)
-    RATE_LIMITED = "rate_limited"  # never processed; safe to retry after a backoff (429/20429)
+    INVALID = "invalid"  # the address can never work (unknown number, not a mobile, no such mailbox)
+    OPTED_OUT = "opted_out"  # the person unsubscribed this number (texted STOP)
+    RATE_LIMITED = "rate_limited"  # never processed; safe to retry after a backoff
     FAILED = "failed"  # a definite refusal: nothing was sent, retrying the same will not help
     UNKNOWN = "unknown"  # timeout, reset, 5xx: it may have been sent; never retried blindly
 
@@ -44,18 +54,31 @@ RETRYABLE = frozenset({Outcome.RATE_LIMITED})
 @dataclass(frozen=True)
 class SendResult:
     outcome: Outcome
-    provider_id: str | None = None  # Twilio SID, SMTP Message-ID
-    error_code: str | None = None  # provider's code, e.g. "21211", "20429", "550"
+    provider_id: str | None = None  # the provider's message id (e.g. a message SID, a Message-ID)
+    error_code: str | None = None  # the provider's own code, opaque outside its package
     detail: str = ""  # short, without contact data
     retry_after: float | None = None  # seconds, when the provider said so
+    #: the provider failed (transport error, 5xx, timeout), not the address: counts toward failover
+    provider_down: bool = False
+    #: certainly nothing reached the provider (connection refused, DNS): another may be tried now
+    not_sent: bool = False
+    #: which provider answered (set by the failover layer)
+    provider: str = ""
 
 
 class Provider(Protocol):
     name: str
-    supports: frozenset[ChannelKind]
+    channels: frozenset[str]  # of CHANNELS
+    two_way: bool  # hands replies and delivery reports to the inbound port
 
     async def send(self, msg: OutboundMessage, sender: str | None) -> SendResult:
         """Send one message; never raises for provider or network errors."""
         ...
 
     async def close(self) -> None: ...
+
+
+class HealthChecked(Protocol):
+    """A provider that can tell whether it is up without sending anything (optional)."""
+
+    async def healthy(self) -> bool: ...

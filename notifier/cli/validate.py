@@ -34,8 +34,10 @@ def summary(loaded: Loaded) -> str:
         return f"{checked} file{'s' if checked != 1 else ''}, 0 errors{tail}"
     files = {p.location.file for p in errors if p.location}
     where = f" in {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
-    return (f"{len(errors)} error{'s' if len(errors) != 1 else ''}{where} "
-            f"({checked} file{'s' if checked != 1 else ''} checked){tail}")
+    return (
+        f"{len(errors)} error{'s' if len(errors) != 1 else ''}{where} "
+        f"({checked} file{'s' if checked != 1 else ''} checked){tail}"
+    )
 
 
 def worst_cases(loaded: Loaded) -> list[dict[str, object]]:

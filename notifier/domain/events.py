@@ -23,7 +23,7 @@ class Start(Model):
 
 
 class AttemptOutcome(Model):
-    """The provider's answer to the send request itself (HTTP response of Twilio, SMTP reply)."""
+    """The provider's answer to the send request itself (its HTTP or SMTP reply), channel-neutral."""
 
     type: Literal["attempt_outcome"] = "attempt_outcome"
     attempt_id: str
@@ -31,14 +31,22 @@ class AttemptOutcome(Model):
     error_code: str | None = None
 
 
+#: what a provider reports later about a message or call, in words of no provider (each provider's
+#: package translates its own): still under way (`sent`), `delivered`, `answered` by a person,
+#: `machine` (voicemail or fax), `busy`, `no_answer`, `failed` (this try), `failed_permanent` (the
+#: address can never work) or `opted_out` (the person unsubscribed this number)
+DeliveryStatus = Literal[
+    "sent", "delivered", "answered", "machine", "busy", "no_answer", "failed", "failed_permanent", "opted_out"
+]
+
+
 class ProviderStatus(Model):
-    """A later status callback: Twilio MessageStatus / CallStatus values, AnsweredBy for calls."""
+    """A later delivery report of a message or call, channel-neutral (see `DeliveryStatus`)."""
 
     type: Literal["provider_status"] = "provider_status"
     attempt_id: str
-    status: str
-    answered_by: str | None = None
-    error_code: str | None = None
+    status: DeliveryStatus
+    error_code: str | None = None  # the provider's own code, opaque: kept for the report
 
 
 class Reply(Model):

@@ -23,8 +23,8 @@ The rules, in the order an activation meets them:
   (a US long code sends 1 SMS/s) thus never counts against the person; the prescribed time limit
   and the reports still measure from the activation's start.
 * **A deadline** with the current fence moves to the next attempt; any other is stale and ignored.
-* **A provider signal** that certainly failed (invalid number, opted out, failed/undelivered SMS,
-  busy/no-answer/failed call, answering machine or fax) moves to the next attempt at once. An
+* **A provider signal** that certainly failed (invalid number, opted out, failed SMS,
+  busy/unanswered/failed call, answering machine or fax) moves to the next attempt at once. An
   "unknown" outcome (timeout, 5xx: it may have been sent) is not retried blindly: the wait runs.
   A delivered email or a voicemail is never an acknowledgement.
 * **Confirm** (SMS, keypress, email link POST, or a coordinator on someone's behalf) acknowledges

@@ -11,7 +11,7 @@ then all waiting a full interval: the same rate, without bursts and pauses.
 How. Each sender is a GCRA (generic cell rate) bucket: `ready` is the theoretical time its bucket
 empties. A send of `cost` segments may start at max(now, ready - (burst - 1) / rate, penalty) and
 moves `ready` on by cost / rate. Over time this is exactly `rate` segments per second per sender,
-with at most `burst` sent back to back. A 429/20429 puts a sender in the penalty box until a
+with at most `burst` sent back to back. A rate-limit refusal puts a sender in the penalty box until a
 given time (`penalise`). State is a plain object and time is passed in, so this is testable
 without a clock.
 """
@@ -93,7 +93,7 @@ class SenderPool:
         return Reservation(sender, at)
 
     def penalise(self, sender: str, until: float) -> None:
-        """Keep `sender` idle until `until` (Twilio answered 429/20429: back off)."""
+        """Keep `sender` idle until `until` (the provider refused for rate: back off)."""
         bucket = self._buckets[sender]
         bucket.penalised_until = max(bucket.penalised_until, until)
 

@@ -104,12 +104,21 @@ class _Checker:
             for service in plan.services:
                 for alias in service.aliases:
                     self.alias_of.setdefault(alias, service.id)
-        self.judges = {name: plan is not None for name in ("people", "roles", "teams", "services", "vendors",
-                                                            "sites", "strategies")}
+        self.judges = {
+            name: plan is not None
+            for name in ("people", "roles", "teams", "services", "vendors", "sites", "strategies")
+        }
         self.judges.update({name: trees is not None for name in ("calltrees", "policies", "routes")})
 
-    def add(self, source: Source, path: ModelPath, message: str, *, related: ModelPath | None = None,
-            severity: Literal["error", "warning"] = "error") -> None:
+    def add(
+        self,
+        source: Source,
+        path: ModelPath,
+        message: str,
+        *,
+        related: ModelPath | None = None,
+        severity: Literal["error", "warning"] = "error",
+    ) -> None:
         self.issues.append(Issue(source, path, message, related, source if related else None, severity))
 
     def ref(self, source: Source, path: ModelPath, collection: str, value: str | None) -> bool:
@@ -118,8 +127,12 @@ class _Checker:
             return True
         noun = _NOUNS[collection]
         if collection == "services" and value in self.alias_of:
-            self.add(source, path, f"'{value}' is an alias of service '{self.alias_of[value]}'; "
-                                   "refer to a service by its id", severity="warning")
+            self.add(
+                source,
+                path,
+                f"'{value}' is an alias of service '{self.alias_of[value]}'; refer to a service by its id",
+                severity="warning",
+            )
             return True
         message = f"unknown {noun} '{value}'"
         hint = close_match(value, self.defined[collection])
@@ -138,8 +151,12 @@ class _Checker:
         first: dict[str, int] = {}
         for index, item in enumerate(items):
             if item.id in first:
-                self.add(source, (section, index, "id"), f"duplicate {_NOUNS[section]} id '{item.id}'; "
-                         "ids must be unique", related=(section, first[item.id], "id"))
+                self.add(
+                    source,
+                    (section, index, "id"),
+                    f"duplicate {_NOUNS[section]} id '{item.id}'; ids must be unique",
+                    related=(section, first[item.id], "id"),
+                )
             else:
                 first[item.id] = index
 
@@ -166,8 +183,11 @@ class _Checker:
             seen = {role.primary} if role.primary else set()
             for k, alternate in enumerate(role.alternates):
                 if alternate in seen:
-                    self.add("plan", ("roles", i, "alternates", k),
-                             f"person '{alternate}' is listed twice in role '{role.id}'")
+                    self.add(
+                        "plan",
+                        ("roles", i, "alternates", k),
+                        f"person '{alternate}' is listed twice in role '{role.id}'",
+                    )
                 seen.add(alternate)
         for i, team in enumerate(plan.teams):
             self.ref("plan", ("teams", i, "lead"), "roles", team.lead)
@@ -220,8 +240,11 @@ class _Checker:
                 tier = getattr(service, field)
                 if tier is not None and tiers and tier not in tiers:
                     defined = ", ".join(str(t) for t in sorted(tiers))
-                    self.add("plan", ("services", i, field),
-                             f"unknown {label} tier {tier}; the organisation defines tiers {defined}")
+                    self.add(
+                        "plan",
+                        ("services", i, field),
+                        f"unknown {label} tier {tier}; the organisation defines tiers {defined}",
+                    )
         self.check_aliases(plan)
         self.check_dependency_cycles(plan)
 
@@ -235,10 +258,14 @@ class _Checker:
                 others = sorted(owners.get(alias.casefold(), set()) - {i})
                 if others:
                     other = plan.services[others[0]]
-                    self.add("plan", ("services", i, "aliases", k),
-                             f"alias '{alias}' is also the id, name or an alias of service '{other.id}', "
-                             "so an alert naming it is ambiguous",
-                             related=("services", others[0], "id"), severity="warning")
+                    self.add(
+                        "plan",
+                        ("services", i, "aliases", k),
+                        f"alias '{alias}' is also the id, name or an alias of service '{other.id}', "
+                        "so an alert naming it is ambiguous",
+                        related=("services", others[0], "id"),
+                        severity="warning",
+                    )
 
     def check_dependency_cycles(self, plan: Plan) -> None:
         index: dict[str, int] = {}
@@ -262,7 +289,7 @@ class _Checker:
                 if dep not in index:
                     continue
                 if state.get(dep) == 1:
-                    cycle = [*path[path.index(dep):], dep]
+                    cycle = [*path[path.index(dep) :], dep]
                     self.report_cycle(cycle, ("services", index[path[-1]], "dependencies", k), reported)
                 elif not state.get(dep):
                     state[dep] = 1
@@ -303,23 +330,37 @@ class _Checker:
     def unheld(self, path: ModelPath, role_id: str | None, severity: Literal["error", "warning"]) -> None:
         role = self.plan.role(role_id) if self.plan is not None and role_id else None
         if role is not None and not role.holders:
-            self.add("trees", path, f"role '{role.id}' has nobody in it (no primary, no alternates), "
-                                    "so it can never be reached", severity=severity)
+            self.add(
+                "trees",
+                path,
+                f"role '{role.id}' has nobody in it (no primary, no alternates), so it can never be reached",
+                severity=severity,
+            )
 
-    def check_node(self, node: Node, path: ModelPath, above: dict[tuple[str, str], ModelPath],
-                   keys: dict[str, ModelPath]) -> None:
+    def check_node(
+        self, node: Node, path: ModelPath, above: dict[tuple[str, str], ModelPath], keys: dict[str, ModelPath]
+    ) -> None:
         kind, target = node.target
         field_path = (*path, kind)
         if self.ref("trees", field_path, _TARGET_COLLECTION[kind], target) and kind == "role":
             self.unheld(field_path, target, "error")
         self.ref("trees", (*path, "policy"), "policies", node.policy)
         if (kind, target) in above:
-            self.add("trees", field_path, f"{kind} '{target}' already appears above this node in the tree; "
-                     "notifying it again would loop the cascade", related=above[(kind, target)])
+            self.add(
+                "trees",
+                field_path,
+                f"{kind} '{target}' already appears above this node in the tree; "
+                "notifying it again would loop the cascade",
+                related=above[(kind, target)],
+            )
         elif node.key in keys:
             where = (*path, "id") if node.id else field_path
-            self.add("trees", where, f"node '{node.key}' appears twice in this tree; give one of them "
-                     "a distinct 'id'", related=keys[node.key])
+            self.add(
+                "trees",
+                where,
+                f"node '{node.key}' appears twice in this tree; give one of them a distinct 'id'",
+                related=keys[node.key],
+            )
         else:
             keys[node.key] = path
         inner = {**above, (kind, target): path}

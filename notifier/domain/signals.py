@@ -1,14 +1,20 @@
-"""Provider answers and callbacks, read as attempt statuses.
+"""Provider answers and delivery reports, read as attempt statuses.
 
-Twilio reports a message as queued/sending/sent/delivered/undelivered/failed (plus read, canceled,
-...), a call as queued/ringing/in-progress/completed/busy/no-answer/failed/canceled with
-`AnsweredBy` human/machine_*/fax/unknown when machine detection is on. The planner needs only: did
-it reach someone, did it certainly fail (move on now), or is it still under way.
+Every provider translates its own codes and status words into the channel-neutral
+`DeliveryStatus` (`notifier.domain.events`) before anything reaches the planner; the planner needs
+only: did it reach someone, did it certainly fail (move on now), or is it still under way.
+
+Rules:
+* A report that the message is under way (`sent`) turns a queued or unknown attempt into `sent`.
+* `failed_permanent` and `opted_out` condemn the address for the rest of the activation, whatever
+  was reported before.
+* The first final report wins (a voicemail stays a voicemail when the call then completes), except
+  that machine detection may arrive after the call was first seen answered.
 """
 
 from __future__ import annotations
 
-from notifier.domain.events import AttemptOutcome, ProviderStatus
+from notifier.domain.events import AttemptOutcome, DeliveryStatus, ProviderStatus
 from notifier.domain.state import AttemptState, AttemptStatus
 from notifier.domain.work import Work
 
@@ -19,40 +25,26 @@ REACHED: frozenset[str] = frozenset({"delivered", "answered", "machine"})
 #: statuses that are facts about the end of an attempt (never overwritten by an "under way" report)
 FINAL: frozenset[str] = frozenset(SHORTCUT | REACHED)
 
-_UNDER_WAY = {"queued", "accepted", "scheduled", "sending", "sent", "initiated", "ringing"}
-_FAILED = {"failed", "undelivered", "canceled"}
-_ANSWERED = {"in-progress", "completed", "answered"}
-#: Twilio error codes that condemn the address for the rest of the activation
-_DEAD_CODES = {"21211": "invalid", "21614": "invalid", "30006": "invalid", "21610": "opted_out"}
+_STATUS: dict[DeliveryStatus, AttemptStatus] = {
+    "delivered": "delivered",
+    "answered": "answered",
+    "machine": "machine",
+    "busy": "busy",
+    "no_answer": "no_answer",
+    "failed": "failed",
+    "failed_permanent": "invalid",
+    "opted_out": "opted_out",
+}
 
 
-def status_from_callback(
-    current: AttemptStatus, status: str, answered_by: str | None, error_code: str | None
-) -> AttemptStatus | None:
-    """The attempt's new status, or None when the callback changes nothing we track."""
-    status = status.strip().lower()
-    answered_by = (answered_by or "").strip().lower()
-    if error_code in _DEAD_CODES and status in _FAILED:
-        return "opted_out" if _DEAD_CODES[error_code] == "opted_out" else "invalid"
-    if answered_by.startswith("machine") or answered_by == "fax":
-        new: AttemptStatus = "machine"
-    elif status in _UNDER_WAY:
+def status_from_report(current: AttemptStatus, report: DeliveryStatus) -> AttemptStatus | None:
+    """The attempt's new status, or None when the report changes nothing we track."""
+    if report == "sent":
         return "sent" if current in ("queued", "unknown") else None
-    elif status in ("delivered", "read"):
-        new = "delivered"
-    elif status in _FAILED:
-        new = "failed"
-    elif status == "busy":
-        new = "busy"
-    elif status == "no-answer":
-        new = "no_answer"
-    elif status in _ANSWERED:
-        new = "answered"
-    else:
-        return None
+    new = _STATUS[report]
+    if report in ("failed_permanent", "opted_out"):
+        return new  # a fact about the address, whatever was reported before
     if current in FINAL:
-        # The first final report wins (a voicemail stays a voicemail when the call "completes"),
-        # except that machine detection may arrive after the call was first seen in progress.
         return new if (current, new) == ("answered", "machine") else None
     return new
 
@@ -83,7 +75,7 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
         status = status_from_outcome(event.outcome) if attempt.status in ("queued", "unknown") else None
     else:
         what = f"provider reports {event.status}"
-        status = status_from_callback(attempt.status, event.status, event.answered_by, event.error_code)
+        status = status_from_report(attempt.status, event.status)
     if status is None and isinstance(event, AttemptOutcome) and event.outcome == "unknown":
         # the send request failed on our side (timeout, 5xx) but a callback overtook its answer:
         # the provider did take the message, which the log should say as plainly as the other case

@@ -1,9 +1,10 @@
 """The dispatcher: claims outbox rows, sends them through providers, feeds the outcome back.
 
 Provider-honest (DESIGN §6): each sender number keeps its configured rate (a pool spreads load),
-at most `max_in_flight` requests are open at once, a 429/20429 is retried after a backoff (Twilio
-never processed it), and a send whose outcome is unknown (timeout, 5xx) is recorded, not retried:
-escalation moves on after the ack wait instead of risking a duplicate page.
+at most `max_in_flight` requests are open at once, a rate-limit refusal is retried after a backoff
+(the provider never processed it), and a send whose outcome is unknown (timeout, 5xx) is recorded,
+not retried: escalation moves on after the ack wait instead of risking a duplicate page. Which
+provider sends is the failover chain's business (`notifier.channels.failover`).
 """
 
 from __future__ import annotations
@@ -191,8 +192,8 @@ class Dispatcher:
     async def _attempt(
         self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool
     ) -> tuple[SendResult | None, str | None]:
-        if opted_out:  # the person texted STOP: Twilio would refuse with 21610, so do not ask it
-            return SendResult(Outcome.OPTED_OUT, None, "21610", "number opted out by STOP", None), None
+        if opted_out:  # the person texted STOP: no provider is asked to message the number
+            return SendResult(Outcome.OPTED_OUT, None, "opted-out", "number opted out by STOP", None), None
         provider = self.providers.get(channel)
         if provider is None:
             return SendResult(Outcome.FAILED, None, None, f"no provider for {channel}", None), None

@@ -1,6 +1,6 @@
 """Turns what comes back from people and providers into planner events.
 
-SMS replies carry no reference to the message they answer (Twilio), so a reply is matched by the
+SMS replies carry no reference to the message they answer (from any provider), so a reply is matched by the
 sender's number to the open activations that messaged that number; a reference code picks one when
 there are several, and we ask back when we cannot tell. Status callbacks and voice webhooks carry
 our callback token `<activation id>.<attempt id>` in their URL.
@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from sqlalchemy import insert
 
-from notifier.domain.events import ProviderStatus, Reply
+from notifier.domain.events import DeliveryStatus, ProviderStatus, Reply
 from notifier.domain.masking import mask_address
 from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
 from notifier.engine import repo
@@ -144,7 +144,7 @@ class Responses:
             return ""  # a number we never contacted gets no answer and changes nothing
         if parsed.action in (ReplyAction.OPT_OUT, ReplyAction.OPT_IN):
             await self._record(contacts, from_, body, str(parsed.action), message_sid)
-            return ""  # Twilio answers its own keywords
+            return ""  # the carrier or provider answers its own keywords
         refs = sorted({ref for _, ref, _ in contacts})
         if parsed.action is ReplyAction.HELP:
             await self._record(contacts, from_, body, "help", message_sid)
@@ -207,27 +207,26 @@ class Responses:
     async def provider_status(
         self,
         token: str,
-        status: str,
-        answered_by: str | None,
+        status: DeliveryStatus,
         error_code: str | None,
         sid: str | None = None,
+        raw: str = "",
     ) -> bool:
-        """A message or call status callback. Returns False when the token names no attempt.
-        A callback with the `sid` and status (and AnsweredBy) of one applied before is ignored."""
+        """A delivery report (channel-neutral). Returns False when the token names no attempt.
+        A report with the `sid` and the provider's `raw` status of one applied before is ignored."""
         attempt = parse_token(token)
         if attempt is None:
             return False
-        what = status + (f"/{answered_by}" if answered_by else "")
+        what = raw or status
         async with self._once(sid, what) as fresh:
             if not fresh:
                 return True
-            return await self._provider_status(attempt, status, answered_by, error_code, sid, what)
+            return await self._provider_status(attempt, status, error_code, sid, what)
 
     async def _provider_status(
         self,
         attempt: Attempt,
-        status: str,
-        answered_by: str | None,
+        status: DeliveryStatus,
         error_code: str | None,
         sid: str | None,
         what: str,
@@ -238,7 +237,6 @@ class Responses:
                 ProviderStatus(
                     attempt_id=attempt.attempt_id,
                     status=status,
-                    answered_by=answered_by,
                     error_code=error_code,
                 )
             ],

@@ -16,7 +16,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.twiml.voice_response import VoiceResponse
 
-from notifier.channels import voice
+from notifier.channels.inbound import DeliveryReport
+from notifier.channels.twilio import status as twilio_status
+from notifier.channels.twilio import voice
 from notifier.domain.alerts import Alert
 from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close
 from notifier.domain.routing import RouteDecision, route_alert
@@ -326,27 +328,10 @@ class EngineService:
     async def inbound_sms(self, from_: str, to: str, body: str, message_sid: str) -> str:
         return await self.responses.inbound_sms(from_, body, message_sid)
 
-    async def message_status(self, token: str, params: dict[str, str]) -> None:
-        status = form_value(params, "MessageStatus") or form_value(params, "SmsStatus")
-        if status:
-            await self.responses.provider_status(
-                token,
-                status,
-                None,
-                form_value(params, "ErrorCode"),
-                sid=form_value(params, "MessageSid") or form_value(params, "SmsSid"),
-            )
-
-    async def call_status(self, token: str, params: dict[str, str]) -> None:
-        status = form_value(params, "CallStatus")
-        if status:
-            await self.responses.provider_status(
-                token,
-                status,
-                form_value(params, "AnsweredBy"),
-                form_value(params, "ErrorCode"),
-                sid=form_value(params, "CallSid"),
-            )
+    async def delivery_report(self, token: str, report: DeliveryReport) -> None:
+        await self.responses.provider_status(
+            token, report.status, report.error_code, sid=report.provider_id, raw=report.detail
+        )
 
     async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
         row = await self.responses.find_attempt(token)
@@ -354,9 +339,10 @@ class EngineService:
         if row is None:
             return _goodbye("This call is no longer active. Goodbye.")
         answered_by = form_value(params, "AnsweredBy")
-        if voice.is_machine(answered_by):
+        machine = twilio_status.machine_report(params)
+        if machine is not None:
             await self.responses.provider_status(
-                token, "in-progress", answered_by, None, sid=form_value(params, "CallSid")
+                token, machine.status, None, sid=machine.provider_id, raw=machine.detail
             )
         repeated = form_value(params, "repeat") == "1"
         return voice.voice_document(str(row.message.get("text", "")), urls, answered_by, repeated=repeated)

@@ -27,14 +27,29 @@ from notifier.plan.sources import MAX_FILE_BYTES, Source, scan, source_from_text
 SourceKind = Literal["plan", "trees"]
 
 _PLAN_LISTS: dict[str, type[BaseModel]] = {
-    "people": Person, "roles": Role, "teams": Team, "services": Service, "vendors": Vendor, "sites": Site,
+    "people": Person,
+    "roles": Role,
+    "teams": Team,
+    "services": Service,
+    "vendors": Vendor,
+    "sites": Site,
 }
 _TREE_LISTS: dict[str, type[BaseModel]] = {
-    "calltrees": CallTree, "policies": EscalationPolicy, "routes": Route,
+    "calltrees": CallTree,
+    "policies": EscalationPolicy,
+    "routes": Route,
 }
-_NOUN = {"people": "people", "roles": "roles", "teams": "teams", "services": "services",
-         "vendors": "vendors", "sites": "sites", "calltrees": "call trees", "policies": "escalation policies",
-         "routes": "routes"}
+_NOUN = {
+    "people": "people",
+    "roles": "roles",
+    "teams": "teams",
+    "services": "services",
+    "vendors": "vendors",
+    "sites": "sites",
+    "calltrees": "call trees",
+    "policies": "escalation policies",
+    "routes": "routes",
+}
 
 
 @dataclass
@@ -80,8 +95,10 @@ class Loaded:
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """(plan files, call-tree files) under `paths`; problems are only reported by `load`."""
     sources, _ = scan(paths)
-    return ([Path(s.name) for s in sources if "plan" in s.kinds],
-            [Path(s.name) for s in sources if "trees" in s.kinds])
+    return (
+        [Path(s.name) for s in sources if "plan" in s.kinds],
+        [Path(s.name) for s in sources if "trees" in s.kinds],
+    )
 
 
 def load(paths: Sequence[Path], max_file_bytes: int = MAX_FILE_BYTES) -> Loaded:
@@ -127,8 +144,11 @@ class _Part:
                 path = (*base, *loc)
                 self.error(Problem(message, path, source.doc.locate(path)))
         except Exception as exc:  # a validator bug must not become a traceback for a coordinator
-            self.error(Problem(f"cannot check this entry: {type(exc).__name__}: {exc}", base,
-                               source.doc.locate(base)))
+            self.error(
+                Problem(
+                    f"cannot check this entry: {type(exc).__name__}: {exc}", base, source.doc.locate(base)
+                )
+            )
         return None
 
     def merge_lists(self, sources: list[Source], sections: Mapping[str, type[BaseModel]]) -> None:
@@ -166,8 +186,13 @@ def _merge_organisation(part: _Part, sources: list[Source]) -> Organisation | No
             continue
         where = source.doc.locate(("organisation",))
         if first is not None:
-            part.error(Problem(f"'organisation' is already defined at {first}; a plan has exactly one",
-                               ("organisation",), where))
+            part.error(
+                Problem(
+                    f"'organisation' is already defined at {first}; a plan has exactly one",
+                    ("organisation",),
+                    where,
+                )
+            )
             continue
         first = where
         part.loaded._homes[("plan", "organisation")] = source.name
@@ -178,8 +203,11 @@ def _merge_organisation(part: _Part, sources: list[Source]) -> Organisation | No
         elif isinstance(raw, dict) and isinstance(raw.get("strategies"), dict):
             part.assume["strategies"] = {str(k) for k in raw["strategies"]}
     if first is None and sources:
-        part.error(Problem("no plan file defines 'organisation' (at least its name)", (),
-                           Location(sources[0].name, 0, 0)))
+        part.error(
+            Problem(
+                "no plan file defines 'organisation' (at least its name)", (), Location(sources[0].name, 0, 0)
+            )
+        )
     return organisation
 
 
@@ -204,7 +232,8 @@ def _build(sources: list[Source], problems: list[Problem]) -> Loaded:
         if organisation is not None and not plan_part.failed:
             loaded.plan = Plan(organisation=organisation, **lists)
         check_plan = loaded.plan or Plan.model_construct(
-            organisation=organisation or Organisation.model_construct(name=""), **lists)
+            organisation=organisation or Organisation.model_construct(name=""), **lists
+        )
 
     tree_part = _Part("trees", loaded)
     tree_part.merge_lists(tree_sources, _TREE_LISTS)
@@ -215,9 +244,14 @@ def _build(sources: list[Source], problems: list[Problem]) -> Loaded:
         if not tree_part.failed:
             loaded.trees = TreeSet(**tree_lists)
         if not plan_sources:
-            loaded.problems.append(Problem(
-                "no plan file given: the roles, teams and people named by call trees were not checked",
-                (), None, "warning"))
+            loaded.problems.append(
+                Problem(
+                    "no plan file given: the roles, teams and people named by call trees were not checked",
+                    (),
+                    None,
+                    "warning",
+                )
+            )
 
     assume = {**plan_part.assume, **tree_part.assume}
     for issue in check_references(check_plan, check_trees, assume):

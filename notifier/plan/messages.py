@@ -40,8 +40,10 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> tuple[FieldPath, st
         return loc, f"{shown} is not allowed here; use one of: {expected.replace(' or ', ', ')}"
     if kind == "string_pattern_mismatch":
         if ctx.get("pattern") == _ID_PATTERN:
-            return loc, (f"{shown} is not a valid id: use letters, digits, '.', '_' and '-', "
-                         "starting with a letter or digit, no spaces")
+            return loc, (
+                f"{shown} is not a valid id: use letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit, no spaces"
+            )
         if field == "language":
             return loc, f"{shown} is not a language code such as en, fr or fr-BE"
         return loc, f"{shown} does not have the expected form ({ctx.get('pattern')})"

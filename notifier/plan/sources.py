@@ -50,8 +50,14 @@ def scan(paths: Sequence[Path], max_bytes: int = MAX_FILE_BYTES) -> tuple[list[S
             if path.is_dir():
                 found = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
                 if not found:
-                    problems.append(Problem("no .yaml or .yml files in this directory", (),
-                                            Location(str(path), 0, 0), "warning"))
+                    problems.append(
+                        Problem(
+                            "no .yaml or .yml files in this directory",
+                            (),
+                            Location(str(path), 0, 0),
+                            "warning",
+                        )
+                    )
                 named.extend((p, False) for p in found)
             elif path.exists():
                 named.append((path, True))
@@ -91,8 +97,9 @@ def read_source(path: Path, explicit: bool, max_bytes: int = MAX_FILE_BYTES) -> 
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw[: exc.start].rfind(b"\n") + 1) + 1
         doc = YamlDocument(name)
-        doc.problems.append(Problem("this file is not UTF-8 text; save it as UTF-8", (),
-                                    Location(name, line, column)))
+        doc.problems.append(
+            Problem("this file is not UTF-8 text; save it as UTF-8", (), Location(name, line, column))
+        )
         return Source(name, explicit, doc)
     return source_from_text(text, name, explicit)
 
@@ -110,9 +117,14 @@ def source_from_text(text: str, name: str, explicit: bool = True) -> Source:
         return source
     if not isinstance(doc.data, dict):
         got = "a list" if isinstance(doc.data, list) else "a single value"
-        doc.problems.append(Problem(
-            f"expected a mapping of sections at the top level (organisation:, people:, calltrees:, ...), "
-            f"got {got}", (), doc.locate(())))
+        doc.problems.append(
+            Problem(
+                f"expected a mapping of sections at the top level (organisation:, people:, calltrees:, ...), "
+                f"got {got}",
+                (),
+                doc.locate(()),
+            )
+        )
         return source
     keys = [k for k in doc.data if isinstance(k, str)]
     if any(k in PLAN_SECTIONS for k in keys):
@@ -121,9 +133,14 @@ def source_from_text(text: str, name: str, explicit: bool = True) -> Source:
         source.kinds.add("trees")
     if not source.kinds:
         if explicit:
-            doc.problems.append(Problem(
-                "not a plan or call-tree file: it has none of the sections "
-                f"{', '.join(PLAN_SECTIONS + TREE_SECTIONS)}", (), doc.locate(())))
+            doc.problems.append(
+                Problem(
+                    "not a plan or call-tree file: it has none of the sections "
+                    f"{', '.join(PLAN_SECTIONS + TREE_SECTIONS)}",
+                    (),
+                    doc.locate(()),
+                )
+            )
         return source
     allowed = PLAN_SECTIONS + TREE_SECTIONS
     for key in doc.data:

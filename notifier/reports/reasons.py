@@ -29,7 +29,7 @@ _PLAIN = {
 
 
 def attempt_verdict(attempt: AttemptState) -> str:
-    """The provider's verdict on one attempt, e.g. `invalid number (error 21211)`."""
+    """The provider's verdict on one attempt, e.g. `invalid address (error 550)`."""
     channel, status = attempt.channel, attempt.status
     if status == "invalid":
         text = "invalid address" if channel is ChannelKind.EMAIL else "invalid number"
@@ -45,7 +45,7 @@ def attempt_verdict(attempt: AttemptState) -> str:
 
 
 def attempt_reason(attempt: AttemptState) -> str:
-    """One attempt as a reason line: `SMS to +3247*****56: invalid number (error 21211)`."""
+    """One attempt as a reason line: `email to an***@example.org: invalid address (error 550)`."""
     return f"{_CHANNEL[attempt.channel]} to {mask_address(attempt.address)}: {attempt_verdict(attempt)}"
 
 

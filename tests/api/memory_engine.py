@@ -17,6 +17,7 @@ from notifier.api.engine_api import (
     AlertReceipt,
     AttemptView,
     Conflict,
+    DeliveryReport,
     NodeProgress,
     NotFound,
     PersonProgress,
@@ -210,8 +211,8 @@ class MemoryEngine:
         self._record("inbound_sms", from_, to, body, message_sid)
         return "Confirmed <ref K1Q> & thanks" if body.strip() == "1" else ""
 
-    async def message_status(self, token: str, params: dict[str, str]) -> None:
-        self._record("message_status", token, params)
+    async def delivery_report(self, token: str, report: DeliveryReport) -> None:
+        self._record("delivery_report", token, report)
         if self.store_down:
             raise StoreUnavailable("database unavailable")
 
@@ -223,9 +224,6 @@ class MemoryEngine:
     async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str:
         self._record("voice_gather", token, digits, params)
         return "<Response><Say>Confirmed.</Say></Response>"
-
-    async def call_status(self, token: str, params: dict[str, str]) -> None:
-        self._record("call_status", token, params)
 
     async def ack_page(self, attempt_id: str) -> AckPageView | None:
         self._record("ack_page", attempt_id)

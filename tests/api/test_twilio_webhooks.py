@@ -117,10 +117,10 @@ async def test_bad_signatures_are_403_and_never_reach_the_engine(
 @pytest.mark.parametrize(
     ("path", "method"),
     [
-        ("/webhooks/twilio/status", "message_status"),
+        ("/webhooks/twilio/status", "delivery_report"),
         ("/webhooks/twilio/voice", "voice_twiml"),
         ("/webhooks/twilio/gather", "voice_gather"),
-        ("/webhooks/twilio/call-status", "call_status"),
+        ("/webhooks/twilio/call-status", "delivery_report"),
     ],
 )
 async def test_callbacks_pass_the_signed_token(

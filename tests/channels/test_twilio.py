@@ -1,7 +1,7 @@
 """TwilioProvider against the loopback Twilio sandbox (real SDK, real HTTP, signed callbacks back).
 
 A small aiohttp app stands in for the daemon's webhooks: it serves the call TwiML built by
-`notifier.channels.voice`, records keypresses and status callbacks, and checks each Twilio
+`notifier.channels.twilio.voice`, records keypresses and status callbacks, and checks each Twilio
 signature with the SDK's own RequestValidator.
 """
 
@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import OutboundMessage, Outcome
 from notifier.channels.twilio import TwilioProvider, classify_rest_error
-from notifier.channels.voice import VoiceUrls, digits_response, voice_document
+from notifier.channels.twilio.voice import VoiceUrls, digits_response, voice_document
 from notifier.clock import ScaledClock
 from notifier.domain.plan import ChannelKind
 from notifier.sandbox import Persona, Sandbox, preset

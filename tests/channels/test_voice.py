@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from notifier.channels.voice import (
+from notifier.channels.twilio.voice import (
     KeyAction,
     VoiceUrls,
     call_script,

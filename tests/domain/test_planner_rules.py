@@ -66,13 +66,13 @@ def test_failed_sms_status_moves_on_and_a_late_duplicate_changes_nothing() -> No
     attempt = current_attempt(sim, "cpc/p-cpc")
     sim.step(AttemptOutcome(attempt_id=attempt, outcome="accepted"))
     assert sim.st.attempts[attempt].status == "sent"
-    actions = sim.step(ProviderStatus(attempt_id=attempt, status="undelivered", error_code="30003"))
+    actions = sim.step(ProviderStatus(attempt_id=attempt, status="failed", error_code="30003"))
     assert [s.channel for s in sends(actions)] == [ChannelKind.VOICE]
     assert sim.step(ProviderStatus(attempt_id=attempt, status="failed")) == []
 
 
 def test_busy_and_no_answer_calls_move_on() -> None:
-    for status in ("busy", "no-answer", "failed", "canceled"):
+    for status in ("busy", "no_answer", "failed"):
         sim = started()
         sim.fire("ack:cpc/p-cpc")  # SMS unanswered -> voice
         call = current_attempt(sim, "cpc/p-cpc")
@@ -84,13 +84,13 @@ def test_answering_machine_is_not_an_acknowledgement() -> None:
     sim = started()
     sim.fire("ack:cpc/p-cpc")
     call = current_attempt(sim, "cpc/p-cpc")
-    actions = sim.step(ProviderStatus(attempt_id=call, status="in-progress", answered_by="machine_end_beep"))
+    actions = sim.step(ProviderStatus(attempt_id=call, status="machine"))
     assert [s.channel for s in sends(actions)] == [ChannelKind.EMAIL]
     assert sim.st.nodes["cpc"].status == "notifying"
     assert sim.st.attempts[call].status == "machine"
     assert "p-cpc" in sim.st.reached  # the voicemail heard it: they get the all-clear later
-    # the call's "completed" callback afterwards keeps it a voicemail and moves nothing
-    assert sim.step(ProviderStatus(attempt_id=call, status="completed", answered_by="machine_end_beep")) == []
+    # the call's "answered" report afterwards keeps it a voicemail and moves nothing
+    assert sim.step(ProviderStatus(attempt_id=call, status="answered")) == []
 
 
 def test_unknown_outcome_is_not_retried_blindly() -> None:

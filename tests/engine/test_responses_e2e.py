@@ -171,7 +171,7 @@ async def test_stop_opts_the_number_out_and_later_attempts_skip_sms(tmp_path: Pa
         await device.expect_call(timeout=20)  # reached by voice instead
         assert len([m for m in rt.sandbox.messages if m.to == CLEO]) == sms_before
         sent = await attempts(rt, second)
-        assert sent[0][1] == "sms" and sent[0][3] == "21610", sent  # recorded, never sent to Twilio
+        assert sent[0][1] == "sms" and sent[0][3] == "opted-out", sent  # recorded, no provider asked
         async with rt.db.connect() as conn:  # type: ignore[union-attr]
             log = (
                 await conn.execute(

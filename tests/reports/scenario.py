@@ -23,6 +23,7 @@ from notifier.domain.calltree import ActivationKind, CallTree, EscalationPolicy,
 from notifier.domain.events import (
     AttemptOutcome,
     DeadlineDue,
+    DeliveryStatus,
     Event,
     Log,
     ProviderStatus,
@@ -199,10 +200,8 @@ class Driver:
         attempt = self.attempt(person, channel)
         self.step(AttemptOutcome(attempt_id=attempt, outcome=outcome, error_code=error_code))
 
-    def status(self, person: str, channel: ChannelKind, status: str, answered_by: str | None = None) -> None:
-        self.step(
-            ProviderStatus(attempt_id=self.attempt(person, channel), status=status, answered_by=answered_by)
-        )
+    def status(self, person: str, channel: ChannelKind, status: DeliveryStatus) -> None:
+        self.step(ProviderStatus(attempt_id=self.attempt(person, channel), status=status))
 
     def record(self, activation_id: str = "act-seed-1", ref: str = "K7Q") -> ActivationRecord:
         assert self.state is not None
@@ -233,13 +232,13 @@ def play_seed_outage(snap: Snapshot, start: datetime = T0, stop_after: float | N
         (1, lambda: d.confirm("p-cpc")),  # the four team leaders are notified by SMS
         (1, lambda: d.outcome("p-db-lead", sms, "invalid", "21211")),  # -> call at once
         (2, lambda: d.confirm("p-srv-lead")),
-        (2, lambda: d.status("p-db-lead", voice, "no-answer")),  # -> email, waits 10 minutes (until 12)
+        (2, lambda: d.status("p-db-lead", voice, "no_answer")),  # -> email, waits 10 minutes (until 12)
         (3, lambda: d.confirm("p-net-lead")),
         (4, lambda: d.confirm("p-tel-lead")),
         (4, lambda: d.outcome("p-wan-engineer", sms, "opted_out", "21610")),  # -> call at once
         (
             5,
-            lambda: d.status("p-wan-engineer", voice, "completed", answered_by="machine_end_beep"),
+            lambda: d.status("p-wan-engineer", voice, "machine"),
         ),  # -> email
         (5, lambda: d.confirm("p-email-admin")),
         (6, lambda: d.confirm("p-net-os-admin")),

@@ -18,6 +18,10 @@ request exactly once and report what we know:
 | timeout, connection reset/closed, bad payload   | UNKNOWN      | the request may have been processed   |
 | TCP connect failure (refused, DNS)              | FAILED       | nothing reached Twilio, nothing sent  |
 
+5xx, timeouts, transport errors and refused connections also set `provider_down` (the failover
+layer counts them); a refused connection and a 401 set `not_sent` (another provider may be tried
+at once).
+
 Timeouts are ours too: twilio 9.13's `AsyncTwilioHttpClient` stores its `timeout` argument but
 never passes it to aiohttp (whose default is 300 s), so each request runs under `asyncio.timeout`.
 The SDK's own request log goes to a quiet logger; our log lines carry masked numbers only.
@@ -67,17 +71,38 @@ def classify_exception(exc: BaseException) -> SendResult:
     if isinstance(exc, TwilioRestException):
         code = str(exc.code) if exc.code is not None else str(exc.status)
         outcome = classify_rest_error(exc.status, exc.code)
-        return SendResult(outcome, error_code=code, detail=mask_text(f"HTTP {exc.status}: {exc.msg}"))
+        # 5xx: Twilio is failing; 401: our credentials are refused, nothing can be sent through it
+        down = exc.status >= 500 or exc.status == 401
+        return SendResult(
+            outcome,
+            error_code=code,
+            detail=mask_text(f"HTTP {exc.status}: {exc.msg}"),
+            provider_down=down,
+            not_sent=exc.status == 401,
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return SendResult(Outcome.FAILED, error_code="connect", detail=f"could not connect: {exc.strerror}")
+        return SendResult(
+            Outcome.FAILED,
+            error_code="connect",
+            detail=f"could not connect: {exc.strerror}",
+            provider_down=True,
+            not_sent=True,
+        )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return SendResult(
-            Outcome.UNKNOWN, error_code="timeout", detail="no answer in time; may have been sent"
+            Outcome.UNKNOWN,
+            error_code="timeout",
+            detail="no answer in time; may have been sent",
+            provider_down=True,
         )
     if isinstance(exc, aiohttp.ClientError):
-        return SendResult(Outcome.UNKNOWN, error_code="transport", detail=type(exc).__name__)
+        return SendResult(
+            Outcome.UNKNOWN, error_code="transport", detail=type(exc).__name__, provider_down=True
+        )
     if isinstance(exc, TwilioException):
-        return SendResult(Outcome.UNKNOWN, error_code="twilio", detail=mask_text(str(exc))[:200])
+        return SendResult(
+            Outcome.UNKNOWN, error_code="twilio", detail=mask_text(str(exc))[:200], provider_down=True
+        )
     return SendResult(Outcome.UNKNOWN, error_code="internal", detail=type(exc).__name__)
 
 
@@ -85,7 +110,8 @@ class TwilioProvider:
     """SMS and voice via Twilio; `base_url` points the SDK at the sandbox in tests and demos."""
 
     name = "twilio"
-    supports = frozenset({ChannelKind.SMS, ChannelKind.VOICE})
+    channels = frozenset({ChannelKind.SMS.value, ChannelKind.VOICE.value})
+    two_way = True
 
     def __init__(
         self,
@@ -139,16 +165,16 @@ class TwilioProvider:
         }
 
     async def send(self, msg: OutboundMessage, sender: str | None) -> SendResult:
-        if msg.channel not in self.supports:
+        if msg.channel not in self.channels:
             return SendResult(
                 Outcome.FAILED, error_code="channel", detail=f"twilio cannot send {msg.channel}"
             )
-        if msg.channel is ChannelKind.VOICE and not sender:
+        if msg.channel == ChannelKind.VOICE and not sender:
             return SendResult(Outcome.FAILED, error_code="sender", detail="a call needs a From number")
         bound = log.bind(attempt_id=msg.attempt_id, channel=str(msg.channel), to=mask_address(msg.to))
         try:
             async with asyncio.timeout(self.timeout):
-                if msg.channel is ChannelKind.SMS:
+                if msg.channel == ChannelKind.SMS:
                     created: Any = await self._client.messages.create_async(**self._sms_params(msg, sender))
                 else:
                     created = await self._client.calls.create_async(**self._call_params(msg, sender))

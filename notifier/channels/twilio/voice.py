@@ -20,12 +20,11 @@ from urllib.parse import quote
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from notifier.channels.twilio.status import is_machine
+
 MENU = "Press 1 to confirm, 2 if you cannot respond, 9 to repeat this message."
 NO_ANSWER = "We did not receive an answer. Goodbye."
 GATHER_TIMEOUT_S = 8
-MACHINE_ANSWERS = frozenset(
-    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
-)
 
 
 class KeyAction(StrEnum):
@@ -40,11 +39,6 @@ _KEYS = {"1": KeyAction.CONFIRM, "2": KeyAction.DECLINE, "9": KeyAction.REPEAT}
 
 def parse_digits(digits: str | None) -> KeyAction:
     return _KEYS.get((digits or "").strip(), KeyAction.INVALID)
-
-
-def is_machine(answered_by: str | None) -> bool:
-    """True when Twilio's AMD says a machine or fax answered; `human` and `unknown` are people."""
-    return (answered_by or "").strip().lower() in MACHINE_ANSWERS
 
 
 class VoiceUrls:

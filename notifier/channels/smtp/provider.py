@@ -72,9 +72,20 @@ def classify_smtp_error(exc: BaseException, phase: Phase) -> SendResult:
         return SendResult(Outcome.FAILED, error_code=str(exc.code), detail=mask_text(exc.message)[:200])
     transport = isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError)
     if transport and phase in ("data", "done"):
-        return SendResult(Outcome.UNKNOWN, error_code="transport", detail=f"{type(exc).__name__} during DATA")
-    if transport:
-        return SendResult(Outcome.FAILED, error_code="connect", detail=f"{type(exc).__name__} during {phase}")
+        return SendResult(
+            Outcome.UNKNOWN,
+            error_code="transport",
+            detail=f"{type(exc).__name__} during DATA",
+            provider_down=True,
+        )
+    if transport:  # nothing was handed over: the relay is failing, another one may be tried
+        return SendResult(
+            Outcome.FAILED,
+            error_code="connect",
+            detail=f"{type(exc).__name__} during {phase}",
+            provider_down=True,
+            not_sent=True,
+        )
     if isinstance(exc, ValueError | UnicodeError):
         return SendResult(Outcome.INVALID, error_code="address", detail="address or header cannot be encoded")
     return SendResult(Outcome.UNKNOWN, error_code="internal", detail=type(exc).__name__)
@@ -84,7 +95,8 @@ class SmtpProvider:
     """Email via one SMTP relay (STARTTLS or implicit TLS, optional login)."""
 
     name = "smtp"
-    supports = frozenset({ChannelKind.EMAIL})
+    channels = frozenset({ChannelKind.EMAIL.value})
+    two_way = False  # answers come back as signed ack links (notifier.api.ackpages), not via SMTP
 
     def __init__(
         self,
@@ -102,7 +114,7 @@ class SmtpProvider:
         self._start_tls, self._use_tls, self.timeout = start_tls, use_tls, timeout
 
     async def send(self, msg: OutboundMessage, sender: str | None) -> SendResult:
-        if msg.channel is not ChannelKind.EMAIL:
+        if msg.channel != ChannelKind.EMAIL:
             return SendResult(Outcome.FAILED, error_code="channel", detail=f"smtp cannot send {msg.channel}")
         from_ = sender or self.sender
         bound = log.bind(attempt_id=msg.attempt_id, to=mask_address(msg.to))
