@@ -9,6 +9,7 @@ from notifier.api.context import ApiContext, TokenVerifier
 from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import install_error_handlers
 from notifier.api.limits import BodyLimits
+from notifier.api.openapi_errors import document_errors
 from notifier.api.twilio_webhooks import TwilioWebhooks
 from notifier.clock import Clock, RealClock
 from notifier.settings import Settings
@@ -42,6 +43,7 @@ def create_app(
         phone_region=phone_region or settings.phone_region,
     )
     install_error_handlers(app)
+    document_errors(app)
     for module in (health, routes_alerts, routes_activations, routes_plan, ackpages):
         app.include_router(module.router)
     app.add_middleware(TwilioWebhooks)  # /webhooks/twilio/*: served ahead of the router (see there)

@@ -40,7 +40,13 @@ def field_path(loc: Sequence[Any]) -> str:
     return path
 
 
+#: problems listed in one answer; a body with 60,000 bad fields gets the first ones and a count
+MAX_PROBLEMS = 20
+
+
 def problem_response(status: int, error: str, problems: list[str]) -> JSONResponse:
+    if len(problems) > MAX_PROBLEMS:
+        problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
     return JSONResponse(status_code=status, content={"error": error, "problems": problems})
 
 

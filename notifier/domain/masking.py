@@ -82,6 +82,16 @@ _GROUP = re.compile(r"[^ ]++")
 
 
 @lru_cache(maxsize=16)
+def _firsts(region: str) -> str:
+    """The first digits of the region's national and international call prefixes ("0" in Belgium)."""
+    meta = PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        return ""
+    prefixes = (meta.national_prefix or "", meta.international_prefix or "")
+    return "".join(sorted({p[0] for p in prefixes if p[:1].isdigit()}))
+
+
+@lru_cache(maxsize=16)
 def _candidates(region: str) -> re.Pattern[str] | None:
     """Where a number dialled in `region` may start: the first digit of its national or call
     prefix, at the start of a word, then at most `_MAX_GROUPS` digit groups (bounded, possessive:
@@ -89,10 +99,9 @@ def _candidates(region: str) -> re.Pattern[str] | None:
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None:
         return None
-    firsts = {p[0] for p in (meta.national_prefix or "", meta.international_prefix or "") if p[:1].isdigit()}
-    if not firsts:
+    first = _firsts(region)
+    if not first:
         return None
-    first = "".join(sorted(firsts))
     return re.compile(
         rf"\(?+[{first}](?<![\w+*][{first}])(?<![\w+*]\([{first}])"
         rf"(?=(?:[ ().\-/]{{0,2}}+\d){{{_MIN_DIGITS - 1}}})"
@@ -185,11 +194,36 @@ def mask_national(text: str, region: str | None) -> str:
     """Mask numbers written without + (national or international-call-prefix form) as dialled in
     `region` (ISO 3166 code, e.g. BE); unchanged when there is no region. Linear in `len(text)`."""
     candidates = _candidates(region) if region else None
-    if candidates is None or region is None:
+    if candidates is None or region is None or not any(d in text for d in _firsts(region)):
         return text
     return candidates.sub(lambda m: _mask_candidate(m.group(0), region), text)
 
 
+#: a place where text may be cut without cutting an address or a number: after a whitespace that
+#: no number continues across (numbers go on only with digits, spaces and ( ) . - +)
+_SAFE_CUT = re.compile(r"\s(?=[^\d\s().\-+])")
+#: long text is masked piece by piece, so a worker thread masking a large report gives the event
+#: loop its turn between pieces (the regex engine holds the GIL for one whole scan)
+PIECE_CHARS = 65_536
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
+    """`text` cut into pieces of about `size` characters at places no address or number spans."""
+    out: list[str] = []
+    start = 0
+    while len(text) - start > size:
+        cut = _SAFE_CUT.search(text, start + size)
+        if cut is None:
+            break
+        out.append(text[start : cut.end()])
+        start = cut.end()
+    out.append(text[start:])
+    return out
+
+
 def mask_for_viewer(text: str, region: str | None) -> str:
-    """Everything a viewer may not see in free text: addresses, numbers with + and without."""
-    return mask_national(mask_text(text), region)
+    """Everything a viewer may not see in free text: addresses, numbers with + and without.
+    Long text is masked in pieces (`pieces`), with the same result."""
+    if len(text) <= PIECE_CHARS:
+        return mask_national(mask_text(text), region)
+    return "".join(mask_national(mask_text(piece), region) for piece in pieces(text))

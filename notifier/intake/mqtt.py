@@ -100,7 +100,7 @@ def parse_payload(payload: bytes, clock: Clock, limits: JsonLimits = DEFAULT_LIM
             prefix = f"[{index}]" if isinstance(data, list) else ""
             problems += [f"{prefix}{'.' if prefix and p.path else ''}{p}" for p in exc.problems]
     if problems:
-        raise BadPayload("; ".join(problems))
+        raise BadPayload(reason_text("; ".join(problems[:20])))
     return alerts
 
 

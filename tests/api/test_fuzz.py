@@ -9,10 +9,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifier.api.tokens import Role
+from tests.hostile_strategies import hostile_body
 
 from .conftest import TokenDb, bearer
 from .memory_engine import MemoryEngine
 from .payloads import alertmanager_seed_down
+
+SEED_NATIVE = {
+    "service": "SEED",
+    "severity": "critical",
+    "summary": "SEED EMCS core unavailable",
+    "labels": {"site": "dc-a"},
+}
 
 _scalars = (
     st.none()
@@ -67,3 +75,39 @@ async def test_activation_endpoints_never_fail_with_500(
     for path in ("/api/v1/activations", "/api/v1/activations/act-1/ack", "/api/v1/activations/act-1/close"):
         response = await client.post(path, json=body, headers=headers)
         assert response.status_code < 500, (path, response.status_code, response.text)
+
+
+# --- hostile input (issue 13): deep nesting, huge numbers, long strings and keys, many keys ---------
+
+HOSTILE = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+_START = {"tree": "seed-incident", "kind": "drill", "reason": "quarterly drill", "fields": {"nature": "SEED"}}
+
+
+@HOSTILE
+@given(body=hostile_body(SEED_NATIVE) | hostile_body(alertmanager_seed_down()))
+async def test_hostile_alert_bodies_get_an_answer_never_a_500(
+    client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb, body: str
+) -> None:
+    headers = {**bearer(token_db.tokens[Role.INTEGRATION]), "Content-Type": "application/json"}
+    for path in ("/api/v1/alerts", "/api/v1/integrations/alertmanager", "/api/v1/integrations/grafana"):
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code in (202, 400, 413, 422), (path, response.status_code, response.text[:300])
+        assert len(response.content) < 20_000  # reasons name the field, they do not echo it
+        if response.status_code != 202:
+            assert response.json()["problems"]
+
+
+@HOSTILE
+@given(body=hostile_body(_START))
+async def test_hostile_activation_bodies_get_a_4xx_never_a_500(
+    client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb, body: str
+) -> None:
+    headers = {**bearer(token_db.tokens[Role.ADMIN]), "Content-Type": "application/json"}
+    for path in ("/api/v1/activations", "/api/v1/activations/act-1/ack", "/api/v1/activations/act-1/close"):
+        response = await client.post(path, content=body, headers=headers)
+        assert response.status_code < 500, (path, response.status_code, response.text[:300])
+        assert len(response.content) < 20_000

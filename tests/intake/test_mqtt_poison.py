@@ -12,12 +12,15 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from notifier.clock import RealClock
 from notifier.domain.alerts import Alert
 from notifier.intake import mqtt as mqtt_module
 from notifier.intake.mqtt import BadPayload, MqttIntake, parse_payload
 from notifier.settings import MqttSettings
+from tests.hostile_strategies import hostile_body
 
 from .conftest import Broker, listen
 from .test_mqtt_intake import TARIC_DOWN, Store, until
@@ -113,3 +116,46 @@ async def test_any_error_while_reading_a_message_sets_it_aside(
             await consumer.stop()
     assert letters[0]["reason"] == "internal error while reading the payload: MemoryError"
     assert [a.dedup_key for a in store.alerts] == ["taric-1"]
+
+
+# --- hypothesis: hostile payloads as an attacker would send them ------------------------------------
+
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+
+
+@settings(FUZZ, max_examples=150)
+@given(payload=hostile_body(TARIC_DOWN) | hostile_body({"alerts": [TARIC_DOWN]}))
+def test_reading_a_hostile_payload_never_raises_anything_but_bad_payload(payload: str) -> None:
+    try:
+        alerts = parse_payload(payload.encode(), RealClock())
+    except BadPayload as exc:
+        assert 0 < len(str(exc)) <= 1_100
+    else:
+        assert alerts
+
+
+@settings(FUZZ, max_examples=6)
+@given(payloads=st.lists(hostile_body(TARIC_DOWN), min_size=1, max_size=5))
+async def test_hostile_payloads_then_a_valid_alert_over_a_real_broker(
+    broker: Broker, payloads: list[str]
+) -> None:
+    store = Store()
+    settings_ = MqttSettings(enabled=True, port=broker.port, prefix="notifier", client_id="notifier-fuzz")
+    consumer = MqttIntake(settings_, store.submit, RealClock(), backoff=(0.05, 0.2))
+    consumer.start()
+    try:
+        await until(lambda: consumer.connected, "connect")
+        for payload in payloads:
+            await asyncio.to_thread(broker.publish, "notifier/alerts/fuzz", payload.encode())
+        valid = {**TARIC_DOWN, "dedup_key": "after-the-fuzz"}
+        await asyncio.to_thread(broker.publish, "notifier/alerts/taric", json.dumps(valid))
+        await until(lambda: any(a.dedup_key == "after-the-fuzz" for a in store.alerts), "the valid alert")
+        await until(
+            lambda: consumer.counts["stored"] + consumer.counts["deadletter"] >= len(payloads) + 1, "all"
+        )
+    finally:
+        await consumer.stop()
