@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from notifier.domain.exercise import Exercise
 from notifier.domain.jsonlimits import JsonLimits
 
 
@@ -86,6 +87,10 @@ class DrillSchedule(BaseModel):
     announced: bool = Field(False, description="send a heads-up `announce_before` the drill")
     announce_before: timedelta = Field(timedelta(days=1), description="e.g. PT24H or 86400 (seconds)")
     fields: dict[str, str] = Field(default_factory=dict, description="message fields of the drill")
+    exercise: Exercise = Field(
+        default_factory=Exercise,
+        description="the drill's test plan: type, objectives, facilitator, scope, scenario, logistics",
+    )
     enabled: bool = True
 
 

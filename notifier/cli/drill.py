@@ -18,6 +18,7 @@ from rich.table import Table
 from notifier.cli._client_render import activation_tree
 from notifier.cli._common import err_console, fail, out_console
 from notifier.cli.client import JSON, TOKEN, URL, _call, _client, _print_json, parse_fields, watch
+from notifier.domain.exercise import Exercise, ExerciseType
 from notifier.plan.loader import load
 from notifier.scheduling.timing import CronError, next_fire, zone
 from notifier.settings import Settings
@@ -100,6 +101,13 @@ def schedule_command(
 def start_command(
     tree: str = typer.Argument(..., help="Call tree id."),
     field: list[str] = typer.Option([], "--field", "-f", help="Message field NAME=VALUE."),
+    exercise_type: str = typer.Option(
+        "functional", "--exercise-type", help="tabletop, functional or full-scale (NIST SP 800-34 Table 3-6)."
+    ),
+    objective: list[str] = typer.Option([], "--objective", help="An objective or success criterion."),
+    facilitator: str = typer.Option("", "--facilitator", help="Who conducts or facilitates the exercise."),
+    scope: str = typer.Option("", "--scope", help="Which trees, teams or sites take part."),
+    scenario: str = typer.Option("", "--scenario", help="The situation played; sent with the drill message."),
     reason: str = typer.Option("unscheduled drill", "--reason", help="Why (activity log)."),
     watch_: bool = typer.Option(False, "--watch", "-w", help="Show live progress until it completes."),
     url: str | None = URL,
@@ -107,7 +115,19 @@ def start_command(
     as_json: bool = JSON,
 ) -> None:
     """Run a drill of TREE now on the running daemon (its report is emailed when it completes)."""
-    fields = parse_fields(field)
+    try:
+        exercise = Exercise(
+            exercise_type=ExerciseType(exercise_type),
+            objectives=tuple(objective),
+            facilitator=facilitator,
+            scope=scope,
+            scenario=scenario,
+        )
+    except ValueError:
+        raise typer.BadParameter(
+            f"{exercise_type!r}: use tabletop, functional or full-scale", param_hint="--exercise-type"
+        ) from None
+    fields = {**exercise.to_fields(), **parse_fields(field)}
     client = _client(url, token)
     view: dict[str, Any] = _call(lambda: client.start(tree, "drill", fields, reason))
     if watch_:

@@ -74,6 +74,7 @@ class MessageFields:
     person: str = ""
     node: str = ""
     ack_url: str = ""
+    scenario: str = ""  # a drill's exercise scenario (exercise.py): sent with its messages, marked DRILL
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def as_mapping(self) -> dict[str, str]:
@@ -203,7 +204,11 @@ def render(
 
     def pick(attribute: str, default: str) -> str:
         text = _template_text(templates, kind, attribute)
-        return formatter.render(text).strip() if text else default
+        rendered = formatter.render(text).strip() if text else default
+        scenario = values["scenario"].strip()
+        if marking == "DRILL" and scenario and scenario not in rendered and attribute != "email_subject":
+            return f"{_sentence('Scenario: ' + scenario)} {rendered}"  # the exercise, never mistaken for real
+        return rendered
 
     if channel is ChannelKind.SMS:
         body = pick("sms", _default_body(kind, values))

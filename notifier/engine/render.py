@@ -45,6 +45,7 @@ def make_renderer(
             person=person.name if person else "",
             node=(node.label or node.ref) if node else "",
             ack_url=ack_url,
+            scenario=str(fields.get("scenario", "") or "") if snapshot.is_drill else "",
             extra=extra,
         )
         rendered = render(kind, channel, message, snapshot.templates, snapshot.kind)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from notifier.domain.exercise import Exercise
 from notifier.domain.masking import mask_text
 from notifier.reports.figures import ESCALATION_PURPOSES, display_who
 from notifier.reports.model import ActivationRecord, LogRow, ReportData
@@ -108,7 +110,7 @@ def activity_log_csv(rows: list[ActivityRow]) -> str:
     return out.getvalue()
 
 
-def activity_log_markdown(rows: list[ActivityRow], title: str) -> str:
+def activity_log_markdown(rows: list[ActivityRow], title: str, timezone: str = "UTC") -> str:
     lines = [
         f"# Activity log: {title}",
         "",
@@ -119,8 +121,8 @@ def activity_log_markdown(rows: list[ActivityRow], title: str) -> str:
         cells = [
             row.step,
             row.who or "-",
-            format_time(row.started),
-            format_time(row.completed),
+            format_time(row.started, timezone),
+            format_time(row.completed, timezone),
             row.problems or "-",
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
@@ -130,24 +132,80 @@ def activity_log_markdown(rows: list[ActivityRow], title: str) -> str:
 _TO_FILL = "_(to fill in)_"
 
 
-def after_action_report(data: ReportData) -> str:
-    """The AAR skeleton: the measured facts filled in, the judgement left to the participants."""
-    kind = {"drill": "drill", "test": "test"}.get(data.kind, "incident")
+_OUTCOME_WORDS = {
+    "confirmed": "confirmed",
+    "declined": "declined",
+    "unreachable": "not reached",
+    "pending": "still being tried",
+    "stopped": "stopped (tree complete)",
+}
+#: corrective actions are due this many days after the exercise unless the AAR says otherwise
+ACTION_DUE_DAYS = 30
+
+
+def _objectives(data: ReportData, exercise: Exercise) -> list[str]:
     limit = format_seconds(data.time_limit_s)
-    lines = [
-        f"# After-action report: {data.tree_name} {kind} (ref {data.ref})",
-        "",
-        f"Activation `{data.activation_id}`, started {format_time(data.started_at)} by {data.started_by}.",
-        f"Reason: {data.reason or '-'}",
-        "",
-        "## 1. Objectives and success criteria",
-        "",
+    return [
+        *(f"- {objective}" for objective in exercise.objectives),
         f"- Complete the call tree within the prescribed time limit of {limit} "
         '(NIST SP 800-34 Rev. 1 §3.5.1: "within prescribed time limits").',
         "- Reach every required node of the tree, by its primary or an alternate.",
         "- Confirm that the contact data of everyone in the tree is current.",
-        f"- {_TO_FILL}",
+    ]
+
+
+def _participants(data: ReportData) -> list[str]:
+    lines = ["| Participant | Position | Outcome | Acknowledged after | Attempts |", "|---|---|---|---|---|"]
+    labels = {n.key: n.label for n in data.nodes}
+    for p in data.people:
+        where = ", ".join(labels.get(n, n) for n in p.nodes)
+        lines.append(
+            f"| {p.name} | {where} | {_OUTCOME_WORDS[p.outcome]} | {format_seconds(p.ack_from_start_s)} "
+            f"| {p.attempts} |"
+        )
+    return lines if data.people else ["Nobody was notified."]
+
+
+def _corrective_actions(data: ReportData) -> list[str]:
+    owner = data.action_owner or _TO_FILL
+    due = (data.started_at + timedelta(days=ACTION_DUE_DAYS)).astimezone(ZoneInfo(data.timezone)).date()
+    lines = ["| Action | Owner role | Due | Fixed in plan version |", "|---|---|---|---|"]
+    for finding in data.findings:
+        fixed = data.fixed_in.get(finding.person_id or "")
+        done = f"version {fixed}" if fixed is not None else "open"
+        lines.append(f"| {finding.action.replace('|', '/')} | {owner} | {due.isoformat()} | {done} |")
+    lines.append(f"| {_TO_FILL} | | | |")
+    return lines
+
+
+def after_action_report(data: ReportData) -> str:
+    """The AAR: the exercise as declared, the measured facts, every participant with their outcome,
+    corrective actions with an owner role, a due date and the plan version that fixed them; the
+    judgement (narrative, lessons) left to the participants. Times are the organisation's."""
+    kind = {"drill": "drill", "test": "test"}.get(data.kind, "incident")
+    exercise = Exercise.from_fields(data.fields)
+    tz = data.timezone
+    lines = [
+        f"# After-action report: {data.tree_name} {kind} (ref {data.ref})",
         "",
+        f"Activation `{data.activation_id}`, started {format_time(data.started_at, tz)} "
+        f"by {data.started_by}.",
+        f"Reason: {data.reason or '-'}",
+        "",
+    ]
+    if kind != "incident":
+        lines += [
+            "## 0. The exercise",
+            "",
+            f"- Type: {exercise.exercise_type.value} (NIST SP 800-34 Rev. 1 Table 3-6)",
+            f"- Facilitator: {exercise.facilitator or _TO_FILL}",
+            f"- Scope: {exercise.scope or data.tree_name}",
+            f"- Scenario: {exercise.scenario or _TO_FILL}",
+            f"- Logistics: {exercise.logistics or '-'}",
+            "",
+        ]
+    lines += ["## 1. Objectives and success criteria", "", *_objectives(data, exercise), f"- {_TO_FILL}", ""]
+    lines += [
         "## 2. What happened",
         "",
         f"- Verdict: **{data.verdict}** - {data.verdict_reason}.",
@@ -156,10 +214,12 @@ def after_action_report(data: ReportData) -> str:
         f"{data.counts.unreachable} unreachable.",
         f"- Time to acknowledge from the start: median {format_seconds(data.ack_from_start.median_s)}, "
         f"worst {format_seconds(data.ack_from_start.worst_s)}.",
-        f"- Tree completion time: {format_seconds(data.completion_s)} against {limit}.",
+        f"- Tree completion time: {format_seconds(data.completion_s)} "
+        f"against {format_seconds(data.time_limit_s)}.",
     ]
-    lines += [f"- {key}: {value}" for key, value in data.fields.items()]
-    lines += ["", "### Not reached", ""]
+    shown = {"exercise_type", "objectives", "facilitator", "scope", "scenario", "logistics"}
+    lines += [f"- {key}: {value}" for key, value in data.fields.items() if key not in shown]
+    lines += ["", "### Participants", "", *_participants(data), "", "### Not reached", ""]
     lines += [f"- {m.name} ({m.outcome}): {'; '.join(m.reasons)}" for m in data.unreachable] or ["- Nobody."]
     lines += [
         "",
@@ -175,12 +235,7 @@ def after_action_report(data: ReportData) -> str:
         "",
         "## 4. Corrective actions",
         "",
-        "| Action | Owner | Due | Done |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {f.action.replace('|', '/')} | | | [ ] |" for f in data.findings]
-    lines += [
-        f"| {_TO_FILL} | | | [ ] |",
+        *_corrective_actions(data),
         "",
         "## 5. Plan updates",
         "",

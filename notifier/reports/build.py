@@ -29,6 +29,7 @@ from notifier.reports.figures import compute, summarize
 from notifier.reports.model import ActivationRecord, DrillSummary, LogRow
 from notifier.reports.render import plot_curve, to_csv, to_html, to_json, to_markdown
 from notifier.store.engine_tables import activations, activity_log, responses
+from notifier.store.plans import latest_plan, person_fixes_since
 
 #: md, html, csv, json: the report; png: its curve; log / log-md: the NIST activity log (CSV /
 #: Markdown); aar: the after-action report skeleton (Markdown)
@@ -119,6 +120,19 @@ async def previous_drills(conn: AsyncConnection, record: ActivationRecord) -> li
     return sorted(summaries, key=lambda s: s.started_at)
 
 
+async def follow_up(conn: AsyncConnection, record: ActivationRecord) -> tuple[str, dict[str, int]]:
+    """Who owns the report's corrective actions (the stored plan's plan-owner role, else its
+    coordinator role) and, per person, the first plan version that changed their entry after the
+    activation started (the fix of a contact-data action)."""
+    plan = await latest_plan(conn)
+    owner = ""
+    if plan is not None:
+        role_id = plan.organisation.plan_owner_role or plan.organisation.coordinator_role
+        role = plan.role(role_id) if role_id else None
+        owner = role.name if role is not None else ""
+    return owner, await person_fixes_since(conn, record.started_at)
+
+
 async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> bytes | None:
     """The report of `activation_id` in `fmt` (see FORMATS); None for an unknown activation or format."""
     if fmt not in FORMATS:
@@ -131,20 +145,30 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
     previous = (
         await previous_drills(conn, record) if record.kind == "drill" and fmt not in ("log", "log-md") else []
     )
+    owner, fixed_in = await follow_up(conn, record) if fmt == "aar" else ("", {})
     # rendering is pure and may be long (a large activation): off the event loop, which keeps
     # answering /healthz and sending meanwhile
-    return await asyncio.to_thread(render_loaded, record, log, previous, fmt)
+    return await asyncio.to_thread(render_loaded, record, log, previous, fmt, owner, fixed_in)
 
 
 def render_loaded(
-    record: ActivationRecord, log: list[LogRow], previous: list[DrillSummary], fmt: str
+    record: ActivationRecord,
+    log: list[LogRow],
+    previous: list[DrillSummary],
+    fmt: str,
+    owner: str = "",
+    fixed_in: dict[str, int] | None = None,
 ) -> bytes:
-    """The report of an activation already loaded from the store, in `fmt` (see FORMATS)."""
+    """The report of an activation already loaded from the store, in `fmt` (see FORMATS); `owner`
+    and `fixed_in` are the AAR's follow-up (see `follow_up`)."""
+    fixed_in = fixed_in or {}
     if fmt in ("log", "log-md"):
         rows = activity_rows(record, log)
         title = f"{record.snapshot.tree_name} {record.kind} (ref {record.ref})"
-        return (activity_log_csv(rows) if fmt == "log" else activity_log_markdown(rows, title)).encode()
-    data = compute(record, log, previous)
+        if fmt == "log":
+            return activity_log_csv(rows).encode()
+        return activity_log_markdown(rows, title, record.snapshot.org_timezone).encode()
+    data = compute(record, log, previous).model_copy(update={"action_owner": owner, "fixed_in": fixed_in})
     if fmt == "png":
         return plot_curve(data)
     renderers = {

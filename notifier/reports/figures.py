@@ -122,6 +122,7 @@ def compute(activation: ActivationRecord, log: list[LogRow], previous: list[Dril
         timeline=_timeline(snap, log, start),
         trend=(),
         curve=_curve(confirmed),
+        timezone=activation.snapshot.org_timezone,
     )
     if activation.kind != "drill":
         return data  # drill figures are never mixed with incident (or test) statistics

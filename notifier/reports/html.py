@@ -50,7 +50,8 @@ def to_html(data: ReportData, png: bytes | None = None) -> str:
         '<h2>Summary</h2><table id="summary"><tr><th>Figure</th><th>Value</th></tr>',
     ]
     parts += [
-        f'<tr data-field="{key}"><td>{escape(label)}</td><td>{escape(display(key, values[key]))}</td></tr>'
+        f'<tr data-field="{key}"><td>{escape(label)}</td>'
+        f"<td>{escape(display(key, values[key], data.timezone))}</td></tr>"
         for key, label in SUMMARY_LABELS
     ]
     parts.append("</table>")
@@ -69,7 +70,7 @@ def to_html(data: ReportData, png: bytes | None = None) -> str:
         header = "".join(f'<th data-field="{f}">{escape(h)}</th>' for f, h in table.columns)
         parts.append(f'<table id="{table.key}"><tr>{header}</tr>')
         for row in table.rows:
-            cells = "".join(f"<td>{escape(display(f, row[f]))}</td>" for f, _ in table.columns)
+            cells = "".join(f"<td>{escape(display(f, row[f], data.timezone))}</td>" for f, _ in table.columns)
             parts.append(f"<tr>{cells}</tr>")
         parts.append("</table>")
     parts.append("</body></html>")

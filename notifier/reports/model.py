@@ -179,3 +179,6 @@ class ReportData(_Model):
     timeline: tuple[TimelineEntry, ...]
     trend: tuple[DrillSummary, ...]
     curve: tuple[CurvePoint, ...]
+    timezone: str = "UTC"  # the organisation's: Markdown and HTML show times on its wall clock
+    action_owner: str = ""  # the role that owns corrective actions (the plan owner), from the stored plan
+    fixed_in: dict[str, int] = {}  # person id -> first plan version after the activation that changed them

@@ -42,7 +42,8 @@ def to_markdown(data: ReportData) -> str:
         "|---|---|",
     ]
     values = summary_values(data)
-    lines += [f"| {label} | {_cell(display(key, values[key]))} |" for key, label in SUMMARY_LABELS]
+    tz = data.timezone
+    lines += [f"| {label} | {_cell(display(key, values[key], tz))} |" for key, label in SUMMARY_LABELS]
     for table in tables(data):
         lines += ["", f"## {table.title}", ""]
         if table.note:
@@ -53,7 +54,8 @@ def to_markdown(data: ReportData) -> str:
         lines.append("| " + " | ".join(header for _, header in table.columns) + " |")
         lines.append("|" + "---|" * len(table.columns))
         for row in table.rows:
-            lines.append("| " + " | ".join(_cell(display(f, row[f])) for f, _ in table.columns) + " |")
+            cells = (_cell(display(f, row[f], data.timezone)) for f, _ in table.columns)
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 """The report's sections as plain tables of raw values, shared by every text format.
 
-Markdown and HTML show these tables with durations as `6m 30s` and times as UTC; CSV writes the raw
-values (seconds, ISO 8601). Because all three walk the same tables built from one `ReportData`, a
+Markdown and HTML show these tables with durations as `6m 30s` and times in the organisation's time
+zone (`2026-03-10 10:00:00 CET`); CSV writes the raw values (seconds, ISO 8601 in UTC). Because all
+three walk the same tables built from one `ReportData`, a
 figure cannot appear in one format and differ in another.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from notifier.reports.model import ReportData
 
@@ -39,18 +41,21 @@ def format_seconds(value: int | None) -> str:
     return f"{sign}{secs}s"
 
 
-def format_time(value: datetime | None) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+def format_time(value: datetime | None, timezone: str = "UTC") -> str:
+    """`2026-03-10 10:00:00 CET`: the wall clock of `timezone` (the organisation's) with its abbreviation."""
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def display(field: str, value: Value) -> str:
-    """A raw value as a reader sees it in Markdown or HTML."""
+def display(field: str, value: Value, timezone: str = "UTC") -> str:
+    """A raw value as a reader sees it in Markdown or HTML (times in `timezone`)."""
     if value is None:
         return "-"
     if field.endswith("_s") and isinstance(value, int):
         return format_seconds(value)
     if isinstance(value, datetime):
-        return format_time(value)
+        return format_time(value, timezone)
     if field == "reach_rate" and isinstance(value, float):
         return f"{value:.1f}%"
     return str(value)

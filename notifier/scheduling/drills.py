@@ -41,7 +41,8 @@ DEFAULT_NATURE = "Scheduled notification drill of the call tree"
 
 
 def drill_fields(schedule: DrillSchedule) -> dict[str, str]:
-    return {"nature": DEFAULT_NATURE, **schedule.fields}
+    """The message fields of a scheduled drill, with its exercise declaration (objectives, type...)."""
+    return {"nature": DEFAULT_NATURE, **schedule.exercise.to_fields(), **schedule.fields}
 
 
 def heads_up_text(tree_name: str, when: datetime, timezone: str) -> tuple[str, str]:

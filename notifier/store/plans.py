@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from notifier.clock import Clock, RealClock
 from notifier.domain.plan import Plan
@@ -236,3 +236,29 @@ __all__: Sequence[str] = (
     "dump_plan",
     "plan_digest",
 )
+
+
+# --- read-only look-ups for reports (on the report's own connection) -----------------------------
+
+
+async def person_fixes_since(conn: AsyncConnection, since: datetime) -> dict[str, int]:
+    """Person id -> the first plan version after `since` that changed or removed that person's entry:
+    the plan change that answers an after-action report's corrective action about their contact data."""
+    query = (
+        select(plan_changes.c.entity_id, func.min(plan_versions.c.version).label("version"))
+        .join(plan_versions, plan_versions.c.id == plan_changes.c.version_id)
+        .where(
+            plan_versions.c.created_at > since,
+            plan_changes.c.entity == EntityKind.PERSON.value,
+            plan_changes.c.kind != ChangeKind.ADDED.value,  # a first import adds everyone: not a fix
+        )
+        .group_by(plan_changes.c.entity_id)
+    )
+    return {row.entity_id: int(row.version) for row in (await conn.execute(query)).all()}
+
+
+async def latest_plan(conn: AsyncConnection) -> Plan | None:
+    """The newest stored plan version, or None before the first import."""
+    query = select(plan_versions.c.content).order_by(plan_versions.c.version.desc()).limit(1)
+    content = (await conn.execute(query)).scalar_one_or_none()
+    return Plan.model_validate(content) if content is not None else None

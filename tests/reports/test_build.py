@@ -137,3 +137,36 @@ async def test_every_format_renders(engine: AsyncEngine) -> None:
 async def test_unknown_activation_or_format_is_none(engine: AsyncEngine) -> None:
     assert await report(engine, "no-such-activation", "md") is None
     assert await report(engine, "incident-1", "docx") is None
+
+
+async def test_aar_links_corrective_actions_to_the_plan_version_that_fixed_them(engine: AsyncEngine) -> None:
+    """Dirk Database's mobile number failed in the incident; the plan version that changed his entry
+    afterwards is named in the AAR, the owner is the plan's coordinator role (no plan-owner role)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from notifier.domain.plan import ContactMethod
+    from notifier.store.plans import PlanStore
+    from tests.reports.scenario import seed_plan
+
+    plans = PlanStore(async_sessionmaker(engine))
+    plan = seed_plan()
+    await plans.import_plan(plan, "test", "before the fix")
+    dirk = plan.person("p-db-lead")
+    assert dirk is not None
+    fixed = dirk.model_copy(
+        update={"contacts": (ContactMethod(kind="sms", address="+32470990777", label="mobile"),)}
+    )
+    people = tuple(fixed if p.id == "p-db-lead" else p for p in plan.people)
+    await plans.import_plan(plan.model_copy(update={"people": people}), "test", "Dirk's new mobile")
+
+    body = await report(engine, "incident-1", "aar")
+    assert body is not None
+    text = body.decode()
+    row = next(line for line in text.splitlines() if "mobile number of Dirk Database" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:] == ["Contingency Planning Coordinator", "2026-07-12", "version 2"]
+    others = [
+        line for line in text.splitlines() if line.startswith("| ") and "Wim Wan" in line and "open" in line
+    ]
+    assert others  # not fixed yet
+    assert "CEST" in text.splitlines()[2]  # started on the organisation's (Brussels) clock

@@ -7,8 +7,9 @@ import csv
 import io
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib.image
 import pytest
@@ -67,8 +68,13 @@ def _from_display(key: str, text: str) -> Any:
         return parse_seconds(text)
     if key == "reach_rate":
         return float(text.rstrip("%"))
-    if key.endswith("_at"):
-        return None if text == "-" else datetime.strptime(text, "%Y-%m-%d %H:%M:%S UTC").isoformat()
+    if key.endswith("_at"):  # the organisation's wall clock (Brussels), compared in UTC
+        if text == "-":
+            return None
+        wall, zone = text.rsplit(" ", 1)
+        assert zone in ("CET", "CEST"), text
+        local = datetime.strptime(wall, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Europe/Brussels"))
+        return local.astimezone(UTC).replace(tzinfo=None).isoformat()
     return int(text) if text.isdigit() else text
 
 
