@@ -26,6 +26,9 @@ from notifier.channels.base import Provider
 from notifier.channels.failover import ProviderChain, ProviderHealth
 from notifier.channels.registry import BuildContext
 from notifier.clock import Clock, RealClock, ScaledClock
+from notifier.console import install_console
+from notifier.console.backend import ConsoleBackend
+from notifier.console.session import SessionSigner
 from notifier.domain.plan import ChannelKind, keep_newer_verifications
 from notifier.engine.core import Config, Engine
 from notifier.engine.render import make_renderer
@@ -138,7 +141,9 @@ class Runtime:
         if http:
             numbers = (c.address for p in config.plan.people for c in p.contacts if c.address.startswith("+"))
             region = settings.phone_region or plan_region(numbers)
-            app = create_app(self.service, settings, TokenStore(self.db), self.clock, phone_region=region)
+            tokens = TokenStore(self.db)
+            app = create_app(self.service, settings, tokens, self.clock, phone_region=region)
+            install_console(app, self._console(tokens))
             self.metrics.install(app)
             config_ = uvicorn.Config(
                 app,
@@ -159,6 +164,17 @@ class Runtime:
                     )
                 await asyncio.sleep(0.01)
         return self
+
+    def _console(self, tokens: TokenStore) -> ConsoleBackend:
+        assert self.service is not None and self.engine is not None
+        return ConsoleBackend(
+            service=self.service,
+            engine=self.engine,
+            tokens=tokens,
+            plans=self.plan_store,
+            settings=self.settings,
+            signer=SessionSigner(self.settings.secret_key.get_secret_value()),
+        )
 
     def _providers(self, overrides: dict[str, dict[str, Any]]) -> dict[ChannelKind, Provider]:
         """One failover chain per channel over the configured providers (`delivery:` settings)."""
@@ -233,6 +249,8 @@ class Runtime:
     async def stop(self, timeout: float = 10.0) -> None:
         if self.server is not None:
             self.server.should_exit = True
+        if self.engine is not None:
+            self.engine.hub.close()  # open console event streams end, so the HTTP server can stop
         if self.mqtt is not None:  # first: no new alerts while the engine drains
             await self.mqtt.stop()
         if self.calendar is not None:

@@ -12,11 +12,13 @@ if [ "${NOTIFIER_SETUP_ALERTMANAGER:-1}" = 1 ]; then
   command -v prometheus-alertmanager >/dev/null 2>&1 || [ -x /usr/bin/prometheus-alertmanager ] || need_apt+=(prometheus-alertmanager)
 fi
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+# the console's browser tests drive Debian's Chromium through Playwright (no browser download)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]}"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
     echo "setup: missing system packages: ${need_apt[*]} (install them with apt-get as root)" >&2
   fi

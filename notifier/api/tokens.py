@@ -107,6 +107,12 @@ class TokenStore:
             row = (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
         return _record(row) if row is not None else None
 
+    async def get(self, token_id: int) -> TokenRecord | None:
+        """The record of token `token_id` (revoked or not), or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
+        return _record(row) if row is not None else None
+
     async def verify(self, token: str) -> TokenRecord | None:
         """The active token record for `token`, or None."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:

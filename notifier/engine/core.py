@@ -31,6 +31,7 @@ from notifier.domain.snapshot import Snapshot, compile_snapshot
 from notifier.engine import repo
 from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
+from notifier.engine.hub import StepHub
 from notifier.engine.stepper import Draft, Stepper, StepResult
 from notifier.engine.writes import Renderer
 from notifier.store.engine_tables import activations
@@ -77,6 +78,9 @@ class Engine:
         self.dispatcher = Dispatcher(self.stepper, providers, pools, clock, max_in_flight=max_in_flight)
         self.stepper.handoff = self.dispatcher
         self.waiter = DeadlineWaiter(self.stepper, clock)
+        #: step events for in-process subscribers (the console's live pages)
+        self.hub = StepHub(clock)
+        self.stepper.listeners.append(self.hub.on_step)
         self.providers = providers
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -94,6 +98,7 @@ class Engine:
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Drain in-flight sends (bounded by `timeout`), then stop. Pending work stays in the store."""
+        self.hub.close()
         self.dispatcher.stop(timeout)
         self.waiter.stop()
         if self._tasks:

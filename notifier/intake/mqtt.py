@@ -49,8 +49,8 @@ import structlog
 from notifier.clock import Clock
 from notifier.domain.alerts import Alert, PayloadError, parse_native
 from notifier.domain.jsonlimits import JsonLimits, JsonRejected, loads_bounded
+from notifier.engine.stepevents import step_events
 from notifier.engine.stepper import StepResult
-from notifier.intake.events import step_events
 from notifier.intake.groupcommit import NOT_NOW, GroupCommit, Submit
 from notifier.settings import LimitSettings, MqttSettings
 

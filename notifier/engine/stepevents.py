@@ -1,5 +1,7 @@
 """Activation events for subscribers: what one engine step changed in one activation.
 
+The MQTT publisher and the console's live pages (through `notifier.engine.hub`) use the same events.
+
 Subscribers want changes ("the activation completed", "node X is unreachable", "person P
 acknowledged"). They are derived from the step's states before and after, limited to the entries
 the planner wrote (`StepResult.changed`), rather than by hooking each code path that can change a

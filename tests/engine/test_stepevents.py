@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from notifier.domain.state import ActivationState, NodeState, PersonCursor
-from notifier.intake.events import step_events
+from notifier.engine.stepevents import step_events
 
 AT = datetime(2026, 3, 2, 7, 15, tzinfo=UTC)
 
