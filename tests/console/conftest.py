@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ from tests.api_e2e.conftest import Daemon
 from tests.engine.conftest import ROOT
 
 CHROMIUM = os.environ.get("NOTIFIER_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's pictures: `NOTIFIER_CONSOLE_SCREENSHOTS=docs/screenshots pytest tests/console` rewrites
+# them. Otherwise they go to a temporary directory, so a test run never leaves the work tree dirty
+# (a dirty main work tree would block the next fast-forward merge).
+SCREENSHOTS = Path(
+    os.environ.get("NOTIFIER_CONSOLE_SCREENSHOTS") or tempfile.mkdtemp(prefix="console-screenshots-")
+)
 AXE = ROOT / "tests" / "console" / "vendor" / "axe-4.14.1.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
