@@ -25,6 +25,7 @@ from notifier.plan.loader import load
 from tests.engine.conftest import ROOT
 
 from .conftest import (
+    BROWSER_ERRORS,
     DESKTOP,
     PHONE,
     ConsoleDaemon,
@@ -157,6 +158,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     silent.wait_for(timeout=60_000)
     wait(lambda: silent.get_attribute("data-status") == "notifying", 60, f"{SILENT} to be notified")
     assert page.evaluate("window.__sentinel") == "not reloaded"
+    assert BROWSER_ERRORS == []  # no script error, nothing refused by the Content-Security-Policy
     swaps = page.evaluate("window.__swaps")
     # acknowledge on behalf of the silent person (at once: past their waits the tree moves on)
     silent.get_by_role("button", name=re.compile("^Acknowledge for")).click()
@@ -260,6 +262,8 @@ def test_every_page_on_desktop_and_phone_passes_axe(browser: Any, daemon: Consol
                 assert overflow <= 0, f"{name} scrolls sideways on a 390 px phone ({overflow} px)"
             if not (name in ("start", "activation") and width == "desktop"):
                 screenshot(page, f"{name}-{width}")
+            # axe's own injected script is the test's; the pages themselves run under the CSP
+            assert [e for e in BROWSER_ERRORS if "axe" not in e] == [], f"{name} at {width}"
         if width == "phone":
             page.goto("/console/tokens")
             page.get_by_label("Name (who or what uses it)").fill("grafana-oncall")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notifier.console.dryrun import dry_run, previews
-from notifier.domain.calltree import ActivationKind, Mode
+from notifier.domain.calltree import ActivationKind
+from notifier.domain.estimate import estimate
+from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot, compile_snapshot
 from notifier.plan.loader import load
 from tests.engine.conftest import ROOT
@@ -30,25 +32,13 @@ def test_one_row_per_node_with_its_first_person_and_first_channel(snap: Snapshot
         assert "*" in row.address  # masked even for coordinators: shown on shared screens
 
 
-def test_a_cascade_waits_level_by_level_and_more_senders_go_faster(snap: Snapshot) -> None:
-    assert snap.mode is Mode.CASCADE
+def test_the_times_are_the_estimate_of_notifier_estimate(snap: Snapshot) -> None:
     one = dry_run(snap, senders=1, rate_per_sender=1.0)
-    queued: dict[int, int] = {}
-    for row in one.contacted:
-        if row.channel in ("sms", "voice"):
-            queued[row.level] = queued.get(row.level, 0) + 1
-    assert one.best_s == sum(n - 1 for n in queued.values())
-    ten = dry_run(snap, senders=10, rate_per_sender=1.0)
-    assert ten.best_s == pytest.approx(one.best_s / 10)
-    broadcast = dry_run(snap.model_copy(update={"mode": Mode.BROADCAST}), senders=1, rate_per_sender=1.0)
-    assert broadcast.best_s == sum(queued.values()) - 1
-
-
-def test_silent_primaries_add_the_waits_before_alternates(snap: Snapshot) -> None:
-    run = dry_run(snap, senders=1, rate_per_sender=1.0)
-    assert any(len(n.holders) > 1 for n in snap.nodes.values())
-    assert run.silent_s > run.best_s
-    assert run.time_limit_s == snap.time_limit.total_seconds()
+    assert one.estimate == estimate(snap, {ChannelKind.SMS: 1.0, ChannelKind.VOICE: 1.0})
+    ten = dry_run(snap, senders=5, rate_per_sender=2.0)
+    assert ten.rate_per_s == 10.0
+    assert ten.estimate.first_contact < one.estimate.first_contact
+    assert one.estimate.nobody_answers > one.estimate.first_contact
 
 
 def test_the_preview_is_what_each_channel_would_send(snap: Snapshot) -> None:
