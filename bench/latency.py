@@ -28,19 +28,21 @@ from bench.machine import percentile
 from bench.mosquitto import Broker
 from notifier.api.tokens import Role, TokenStore
 
-ROUTE = "  - {id: seed-down, match: {services: [SEED]}, calltree: oncall}"
+# each alert is its own outage (its own incident key), so each one starts an activation
+ROUTE = "  - {id: seed-down, match: {services: [SEED]}, calltree: oncall, incident_key: {by: explicit}}"
 TOPIC = "notifier/alerts/bench"
 SETTLE_S = 60.0  # how long to wait after the last alert for the SMS requests still on their way
 
 
 def alert(i: int) -> dict[str, str]:
-    """The native alert both intakes receive; the dedup key makes each one a new activation."""
+    """The native alert both intakes receive; its incident key makes each one a new activation."""
     return {
         "service": "SEED",
         "severity": "critical",
         "summary": f"SEED down {i}",
         "source": "bench",
         "dedup_key": f"bench-{i}",
+        "incident_key": f"bench-{i}",
     }
 
 

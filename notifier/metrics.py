@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from notifier.channels.failover import ProviderHealth
+    from notifier.engine.alert_intake import AlertEvent
     from notifier.engine.core import Engine
     from notifier.engine.stepper import StepResult
 
@@ -112,6 +113,20 @@ class Metrics:
             ["provider"],
             registry=r,
         )
+        self.alerts = Counter(
+            "notifier_alerts",
+            "Alerts received, by intake (native, alertmanager, grafana, mqtt, pagerduty) and outcome "
+            "(started, joined, duplicate, suppressed, resolved, unrouted, rejected, test)",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.mqtt_dead_letters = Counter(
+            "notifier_mqtt_dead_letters",
+            "MQTT messages that could not become an alert, set aside on <prefix>/deadletter",
+            registry=r,
+        )
+        self._dead_letters_seen = 0
+        self.mqtt: Any = None  # notifier.intake.mqtt.MqttIntake, read at scrape
         self.engine: Engine | None = None
         self._health: ProviderHealth | None = None
         self._provider_names: list[str] = []
@@ -157,6 +172,10 @@ class Metrics:
                 if first is not None:
                     self.time_to_ack.labels(via).observe(max(0.0, (cursor.acked_at - first).total_seconds()))
 
+    def observe_alert(self, event: AlertEvent) -> None:
+        """One alert's outcome (`AlertIntake.listeners`)."""
+        self.alerts.labels(event.source, event.outcome).inc()
+
     def _kind(self, activation_id: str) -> str:
         snapshot = self.engine.stepper._snapshots.get(activation_id) if self.engine else None
         return str(snapshot.kind) if snapshot is not None else "unknown"
@@ -166,6 +185,11 @@ class Metrics:
         if self._health is not None:
             for name in self._provider_names:
                 self.provider_in_service.labels(name).set(1 if self._health.in_service(name) else 0)
+        if self.mqtt is not None:
+            dead = int(self.mqtt.counts.get("deadletter", 0))
+            if dead > self._dead_letters_seen:
+                self.mqtt_dead_letters.inc(dead - self._dead_letters_seen)
+                self._dead_letters_seen = dead
         if self.engine is None:
             return
         waiter = self.engine.waiter

@@ -134,7 +134,9 @@ class Runtime:
         self.metrics.attach_health(self.health, self.built_providers)
         await self.engine.start()
         self.health_task = asyncio.create_task(self._watch_providers(), name="provider-health")
+        self.service.intake.listeners.append(self.metrics.observe_alert)
         self.mqtt = start_mqtt(self)
+        self.metrics.mqtt = self.mqtt
         from notifier.scheduling.service import start_calendar
 
         self.calendar = start_calendar(self)

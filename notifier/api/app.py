@@ -8,6 +8,7 @@ from notifier.api import ackpages, health, routes_activations, routes_alerts, ro
 from notifier.api.context import ApiContext, TokenVerifier
 from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import install_error_handlers
+from notifier.api.intake_log import RejectedIntake
 from notifier.api.limits import BodyLimits
 from notifier.api.openapi_errors import document_errors
 from notifier.api.twilio_webhooks import TwilioWebhooks
@@ -48,4 +49,6 @@ def create_app(
         app.include_router(module.router)
     app.add_middleware(TwilioWebhooks)  # /webhooks/twilio/*: served ahead of the router (see there)
     app.add_middleware(BodyLimits, limits=settings.limits)  # ahead of both: bodies bounded first
+    # outermost: sees every refusal of an alert request, BodyLimits' 413s included; reads no body
+    app.add_middleware(RejectedIntake)  # refused alert requests: logged, stored, counted
     return app

@@ -4,6 +4,8 @@ The API never touches the database or the planner directly: it authenticates, va
 translates, and calls an `EngineAPI`. The engine implements this Protocol; the tests use a small
 in-memory implementation. Views are returned *unmasked*: the API decides what each role may see.
 
+Activations are named by id or by reference code wherever an id is taken.
+
 Errors the engine raises and what the API answers:
 `StoreUnavailable` -> 503 (Alertmanager and Twilio retry 5xx), `NotFound` -> 404,
 `Conflict` -> 409 (e.g. closing a cancelled activation), `Rejected` -> 422 (e.g. unknown tree).
@@ -19,7 +21,9 @@ from notifier.engine.contract import (
     AckPageView,
     ActivationSummary,
     ActivationView,
+    AlertFilter,
     AlertReceipt,
+    AlertView,
     AttemptView,
     Conflict,
     EngineError,
@@ -35,7 +39,9 @@ __all__ = [
     "AckPageView",
     "ActivationSummary",
     "ActivationView",
+    "AlertFilter",
     "AlertReceipt",
+    "AlertView",
     "AttemptView",
     "Conflict",
     "DeliveryReport",
@@ -53,6 +59,18 @@ __all__ = [
 class EngineAPI(Protocol):
     async def submit_alerts(self, alerts: list[Alert]) -> list[AlertReceipt]:
         """Store (durably, before returning), dedup and route; raise StoreUnavailable if not stored."""
+        ...
+
+    async def record_rejected(self, source: str, status: int, reason: str, size: int) -> None:
+        """Store and count a refused alert request (never raises)."""
+        ...
+
+    async def list_alerts(self, where: AlertFilter) -> list[AlertView]:
+        """Stored alerts with their outcome, newest first."""
+        ...
+
+    async def page_again(self, activation_id: str, by: str, reason: str) -> ActivationView:
+        """A new activation for the outage of a cancelled or closed one (Conflict if still open)."""
         ...
 
     async def start_activation(self, req: StartRequest) -> ActivationView: ...

@@ -1,4 +1,6 @@
-"""Activations: start, watch, acknowledge on someone's behalf, cancel, close, report.
+"""Activations: start, watch, acknowledge on someone's behalf, cancel, close, page again, report.
+
+An activation is named by its id or by its reference code (the one in the SMS, e.g. `K7Q`).
 
 Who started or changed an activation is taken from the token (its name), never from the body, so
 the activity log says who really did it. Viewers get every view with contact details masked.
@@ -135,6 +137,24 @@ async def close(
 
 def _masked_report(content: bytes, region: str | None) -> bytes:
     return mask_for_viewer(content.decode("utf-8", errors="replace"), region).encode()
+
+
+class PageAgainBody(_Body):
+    reason: str = Field("", max_length=2000)
+
+
+@router.post("/{activation_id}/page-again", status_code=201, response_model=ActivationView)
+async def page_again(
+    body: PageAgainBody,
+    request: Request,
+    activation_id: str = ActivationId,
+    who: TokenRecord = Depends(require(OPERATORS)),
+) -> ActivationView:
+    """Page again for the outage of a cancelled or closed activation (its alerts were suppressed):
+    a new activation of the same tree, which the incident's alerts join from now on."""
+    context = get_context(request)
+    view = await context.engine.page_again(activation_id, who.name, body.reason)
+    return visible(view, who, context.phone_region)
 
 
 @router.get("/{activation_id}/report", response_class=Response)

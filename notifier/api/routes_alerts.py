@@ -1,4 +1,4 @@
-"""Alert intake: native JSON, Alertmanager webhook v4, Grafana webhook.
+"""Alert intake: native JSON, Alertmanager webhook v4, Grafana webhook; the list of stored alerts.
 
 The body is parsed by the pure parsers in `notifier.domain.alerts` (so MQTT intake shares them),
 then handed to the engine, which stores it before we answer: 202 means durably accepted, 503 means
@@ -7,15 +7,17 @@ then handed to the engine, which stores it before we answer: 202 means durably a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from notifier.api.auth import ALERT_WRITERS, require
+from notifier.api.auth import ALERT_WRITERS, READERS, require, sees_contacts
 from notifier.api.context import get_context
-from notifier.api.engine_api import AlertReceipt
+from notifier.api.engine_api import AlertFilter, AlertReceipt, AlertView
 from notifier.api.limits import JSON_BODY, parse_json
+from notifier.api.masking import mask_data
 from notifier.api.tokens import TokenRecord
 from notifier.domain.alerts import (
     Alert,
@@ -127,3 +129,41 @@ async def post_grafana(request: Request, _: TokenRecord = Depends(require(ALERT_
     """Grafana alerting webhook (version 1)."""
     alerts = parse_grafana(await read_json(request), received_at=get_context(request).clock.now())
     return await _submit(request, alerts)
+
+
+@router.get("/alerts", response_model=list[AlertView])
+async def list_alerts(
+    request: Request,
+    source: str | None = Query(
+        None, max_length=16, description="native, alertmanager, grafana, mqtt, pagerduty"
+    ),
+    outcome: str | None = Query(
+        None,
+        max_length=16,
+        description="started, joined, duplicate, suppressed, resolved, unrouted, rejected, test",
+    ),
+    service: str | None = Query(None, max_length=64),
+    activation: str | None = Query(None, max_length=64, description="an activation id or reference code"),
+    incident: str | None = Query(None, max_length=320, description="an incident key"),
+    since: datetime | None = Query(None, description="RFC 3339"),
+    limit: int = Query(100, ge=1, le=1000),
+    who: TokenRecord = Depends(require(READERS)),
+) -> list[AlertView]:
+    """Every alert received, newest first, with its outcome and why, and the activation it is on."""
+    where = AlertFilter(
+        source=source,
+        outcome=outcome,
+        service=service,
+        activation_id=activation,
+        incident_key=incident,
+        since=since,
+        limit=limit,
+    )
+    context = get_context(request)
+    found = await context.engine.list_alerts(where)
+    if sees_contacts(who):
+        return found
+    return [
+        AlertView.model_validate(mask_data(view.model_dump(mode="json"), context.phone_region))
+        for view in found
+    ]

@@ -164,3 +164,13 @@ class ApiClient:
             "POST", f"/api/v1/activations/{quote(activation_id, safe='')}/close", body
         )
         return result
+
+    def page_again(self, activation_id: str, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST", f"/api/v1/activations/{quote(activation_id, safe='')}/page-again", {"reason": reason}
+        )
+        return result
+
+    def alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "/api/v1/alerts", **filters)
+        return result

@@ -111,4 +111,36 @@ def activation_tree(view: dict[str, Any]) -> RenderableType:
         for person in node.get("people", []):
             branch.add(_person_line(person))
         stack.append((level, branch))
-    return Group(root, Text(counts_line(view)))
+    lines = [root, Text(counts_line(view))]
+    if view.get("alerts"):
+        lines.append(Text(alerts_line(view)))
+    if view.get("resolution"):
+        lines.append(Text(f"resolved: {view['resolution']}"))
+    return Group(*lines)
+
+
+def alerts_line(view: dict[str, Any]) -> str:
+    """"alerts: 1 started, 49 joined, 200 duplicate; 50 still firing"."""
+    alerts: dict[str, int] = dict(view.get("alerts", {}))
+    firing = alerts.pop("firing", None)
+    order = ("started", "joined", "duplicate", "suppressed", "resolved")
+    text = ", ".join(f"{alerts[k]} {k}" for k in order if alerts.get(k)) or "none"
+    return f"alerts: {text}" + (f"; {firing} still firing" if firing is not None else "")
+
+
+def alerts_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("received (UTC)", "source", "outcome", "service", "severity", "ref", "summary", "why"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            _time(row.get("received_at")),
+            str(row.get("source", "")),
+            _status(str(row.get("outcome", ""))),
+            str(row.get("service") or ""),
+            str(row.get("severity") or ""),
+            str(row.get("ref") or ""),
+            str(row.get("summary") or ""),
+            str(row.get("detail") or ""),
+        )
+    return table

@@ -150,7 +150,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def ack(
-        activation_id: str = typer.Argument(..., help="Activation id."),
+        activation_id: str = typer.Argument(..., help="Activation id or reference code (ref)."),
         person: str = typer.Argument(..., help="Person id from the plan, e.g. p-lindqvist."),
         decline: bool = typer.Option(False, "--decline", help="Record that the person cannot respond."),
         url: str | None = URL,
@@ -179,7 +179,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def cancel(
-        activation_id: str = typer.Argument(..., help="Activation id."),
+        activation_id: str = typer.Argument(..., help="Activation id or reference code (ref)."),
         reason: str = typer.Option("", "--reason", help="Why (activity log)."),
         url: str | None = URL,
         token: str | None = TOKEN,
@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def close(
-        activation_id: str = typer.Argument(..., help="Activation id."),
+        activation_id: str = typer.Argument(..., help="Activation id or reference code (ref)."),
         message: str | None = typer.Option(
             None, "--message", "-m", help="The return-to-normal message (default: the tree's template)."
         ),

@@ -11,6 +11,7 @@ Three HTTP shapes reach us (MQTT reuses the native one):
        "source": "zabbix",                # optional: the system that raised it
        "description": "...",              # optional
        "dedup_key": "seed-core-1",        # optional: same key = same alert
+       "incident_key": "seed-outage",     # optional: read by routes whose incident_key is `explicit`
        "starts_at": "2026-03-02T07:15:00Z",  # optional, RFC 3339; defaults to receipt time
        "labels": {"site": "dc-a"}}        # optional, string values only
 
@@ -36,7 +37,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AlertSource = Literal["native", "alertmanager", "grafana", "mqtt"]
+AlertSource = Literal["native", "alertmanager", "grafana", "mqtt", "pagerduty"]
 AlertStatus = Literal["firing", "resolved"]
 _STATUSES: tuple[str, ...] = ("firing", "resolved")
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
@@ -58,6 +59,10 @@ class Alert(BaseModel):
     fingerprint: str | None = None
     summary: str
     received_at: datetime
+    #: Alertmanager's / Grafana's `groupKey`: the alerts it sent as one notification group
+    group_key: str | None = None
+    #: the sender's own incident key (native `incident_key`), used by routes keyed `by: explicit`
+    incident_key: str | None = None
 
     @property
     def service(self) -> str | None:
@@ -226,6 +231,7 @@ def parse_native(
         "starts_at",
         "labels",
         "annotations",
+        "incident_key",
     }
     for key in data:
         if key not in known:
@@ -236,6 +242,7 @@ def parse_native(
     origin = reader.string(data, "source", "", required=False)
     description = reader.string(data, "description", "", required=False)
     dedup_key = reader.string(data, "dedup_key", "", required=False)
+    incident_key = reader.string(data, "incident_key", "", required=False)
     status = reader.status(data, "status", "", default="firing")
     starts_at = reader.time(data, "starts_at", "", required=False)
     labels = reader.str_map(data, "labels", "")
@@ -261,6 +268,7 @@ def parse_native(
         fingerprint=None,
         summary=summary[:_SUMMARY_MAX],
         received_at=now,
+        incident_key=incident_key or None,
     )
 
 
@@ -296,6 +304,7 @@ def _parse_group(obj: object, source: AlertSource, version: str, received_at: da
         reader.error("version", f"expected {version!r} for {source}{hint}")
     group_status = reader.status(data, "status", "", default="firing")
     common_labels = reader.str_map(data, "commonLabels", "")
+    group_key = reader.string(data, "groupKey", "", required=False)
     title = reader.string(data, "title", "", required=False) if source == "grafana" else None
     message = reader.string(data, "message", "", required=False) if source == "grafana" else None
     raw_alerts = data.get("alerts")
@@ -343,7 +352,18 @@ def _parse_group(obj: object, source: AlertSource, version: str, received_at: da
                 fingerprint=fingerprint,
                 summary=summary.strip().splitlines()[0][:_SUMMARY_MAX] if summary.strip() else "alert",
                 received_at=now,
+                group_key=group_key or None,
             )
         )
     reader.raise_if_any()
     return alerts
+
+
+def is_grafana_test(alert: Alert) -> bool:
+    """Grafana's "Test" button on a contact point sends one alert named `TestAlert` from instance
+    `Grafana` (summary "Notification test"): it proves the integration works and pages nobody."""
+    return (
+        alert.source == "grafana"
+        and alert.labels.get("alertname") == "TestAlert"
+        and alert.labels.get("instance") == "Grafana"
+    )

@@ -137,9 +137,41 @@ class EscalationPolicy(Model):
 
 
 class OnResolved(StrEnum):
+    """What happens when every alert of an activation's incident has resolved."""
+
     RECORD = "record"  # note it on the activation
-    ANNOUNCE = "announce"  # also send an update to everyone reached
+    ANNOUNCE = "announce"  # also tell the coordinator and everyone reached (an update)
+    STAND_DOWN = "stand_down"  # stop escalating to nodes not yet reached, and announce
     CLOSE = "close"  # close the activation with the deactivation message
+
+
+class OnJoin(StrEnum):
+    """What happens when another alert joins an open activation (never a new page)."""
+
+    RECORD = "record"  # shown on the activation only
+    UPDATE = "update"  # also an update to those reached (at most once per `update_interval`)
+
+
+class IncidentKeyBy(StrEnum):
+    SERVICE = "service"  # route id + the alert's service (the default)
+    LABELS = "labels"  # route id + the values of `labels`
+    GROUP_KEY = "group_key"  # route id + Alertmanager's / Grafana's groupKey (else the service)
+    EXPLICIT = "explicit"  # route id + the alert's own `incident_key` field (else the service)
+
+
+class IncidentKey(Model):
+    """Which alerts are one outage: those with the same key join one activation."""
+
+    by: IncidentKeyBy = IncidentKeyBy.SERVICE
+    labels: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _labels_given(self) -> IncidentKey:
+        if self.by is IncidentKeyBy.LABELS and not self.labels:
+            raise ValueError("incident_key by 'labels' needs a list of label names")
+        if self.by is not IncidentKeyBy.LABELS and self.labels:
+            raise ValueError("incident_key labels are only meaningful with by: labels")
+        return self
 
 
 class RouteMatch(Model):
@@ -157,6 +189,21 @@ class Route(Model):
     policy: Id | None = None
     kind: ActivationKind = ActivationKind.INCIDENT
     on_resolved: OnResolved = OnResolved.RECORD
+    incident_key: IncidentKey = IncidentKey()
+    group_window: Duration = Field(
+        timedelta(hours=1),
+        description="an alert joins the open activation of its key while another alert of the key "
+        "fires or one resolved less than this long ago; later it starts a new activation",
+    )
+    quiet_period: Duration | None = Field(
+        None,
+        description="after a person cancels or closes the activation, the key is recorded, not paged, "
+        "until all its alerts resolved or (when given) this long has passed",
+    )
+    on_join: OnJoin = OnJoin.RECORD
+    update_interval: Duration = Field(
+        timedelta(minutes=15), description="with on_join: update, at most one update per this interval"
+    )
 
 
 class CallTreeFile(Model):

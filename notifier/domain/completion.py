@@ -12,7 +12,15 @@ from itertools import chain
 
 from notifier.domain.calltree import CompletionRule
 from notifier.domain.durations import format_duration
-from notifier.domain.events import Announce, Cancel, Close, Completed, MessageKind, TimeLimitPassed
+from notifier.domain.events import (
+    Announce,
+    Cancel,
+    Close,
+    Completed,
+    MessageKind,
+    StandDown,
+    TimeLimitPassed,
+)
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
 from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY, address_key
@@ -126,13 +134,29 @@ def close_activation(w: Work, event: Close) -> None:
 
 
 def announce(w: Work, event: Announce) -> None:
-    """An update to everyone reached so far; the escalation itself is not changed."""
+    """An update to everyone reached so far (and the coordinator when asked); the escalation itself
+    is not changed."""
     if w.status == "closed":
         w.log("announce", event.by, "ignored", "activation already closed")
         return
-    w.log("announced", event.by, f"update sent to {len(w.reached)} people: {event.message}")
-    for person_id in list(w.reached):
+    told = list(w.reached)
+    if event.coordinator:
+        told += [p for p in w.snap.coordinator if p not in w.reached]
+    w.log("announced", event.by, f"update sent to {len(told)} people: {event.message}")
+    for person_id in told:
         _tell_reached(w, person_id, "update", {"message": event.message, "response": event.message})
+
+
+def stand_down(w: Work, event: StandDown) -> None:
+    """Stop escalating to anyone not yet reached; tell the coordinator and those reached."""
+    if w.status not in ("open", "completed"):
+        w.log("stand down", event.by, "ignored", f"activation already {w.status}")
+        return
+    stopped = sum(1 for s in w.nodes.values() if s.status in ("pending", "notifying"))
+    if w.status == "open":
+        stop_all(w)
+    w.log("stood down", event.by, f"escalation stopped ({stopped} node(s) not yet reached): {event.message}")
+    announce(w, Announce(by=event.by, message=event.message, coordinator=True))
 
 
 def _tell_reached(w: Work, person_id: str, kind: MessageKind, extra: dict[str, str]) -> None:

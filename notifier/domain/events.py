@@ -85,15 +85,35 @@ class Close(Model):
 
 
 class Announce(Model):
-    """An update to everyone reached so far (e.g. monitoring reports the service recovered)."""
+    """An update to everyone reached so far (e.g. monitoring reports the service recovered);
+    with `coordinator`, the tree's coordinator is told as well even if not reached."""
 
     type: Literal["announce"] = "announce"
+    by: str
+    message: str
+    coordinator: bool = False
+
+
+class StandDown(Model):
+    """Monitoring reports recovery: stop escalating to nodes not yet reached and tell the
+    coordinator and everyone reached; the activation stays open until a person closes it."""
+
+    type: Literal["stand_down"] = "stand_down"
     by: str
     message: str
 
 
 Event = Annotated[
-    Start | AttemptOutcome | ProviderStatus | Reply | AckOnBehalf | DeadlineDue | Cancel | Close | Announce,
+    Start
+    | AttemptOutcome
+    | ProviderStatus
+    | Reply
+    | AckOnBehalf
+    | DeadlineDue
+    | Cancel
+    | Close
+    | Announce
+    | StandDown,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -42,7 +42,11 @@ The rules, in the order an activation meets them:
   The coordinator role's holders are told the tree is complete (`completed_notice`). If nothing is
   left to try and the rule is not met, this is logged once and the activation stays open.
 * **Time limit** reached: reported (action + log), the activation keeps running.
-* **Announce** sends an update to everyone reached so far (e.g. monitoring reports recovery).
+* **Announce** sends an update to everyone reached so far (e.g. monitoring reports recovery), and
+  to the coordinator when asked.
+* **Stand down** (monitoring reports every alert resolved, route `on_resolved: stand_down`) stops
+  escalating to nodes not yet reached and announces to the coordinator and everyone reached; the
+  activation stays open for a person to close.
 * **Cancel** stops everything. **Close** stops everything and sends the "return to normal" message
   to everyone reached (acknowledged, declined, or had a message delivered - voicemail included).
 * After completion, cancel or close, replies are logged and change nothing; provider callbacks
@@ -62,6 +66,7 @@ from notifier.domain.completion import (
     check_completion,
     close_activation,
     rule_met,
+    stand_down,
     time_limit_due,
 )
 from notifier.domain.durations import format_duration
@@ -77,6 +82,7 @@ from notifier.domain.events import (
     MessageKind,
     ProviderStatus,
     Reply,
+    StandDown,
     Start,
 )
 from notifier.domain.hours import first_reachable, next_choice
@@ -141,6 +147,8 @@ def _apply(w: Work, event: Event) -> None:
             close_activation(w, event)
         case Announce():
             announce(w, event)
+        case StandDown():
+            stand_down(w, event)
 
 
 def _utc(moment: datetime) -> datetime:

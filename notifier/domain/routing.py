@@ -11,7 +11,9 @@ A route matches when every criterion it gives holds (an empty criterion matches 
 
 The decision carries an urgency derived from the BIA: a tier-1 service (RTO under 3.5 hours in the
 seed plan) pages at once; every other service is handled as its route says (which tree, which
-policy), so a tier-3 route may notify only a team lead.
+policy), so a tier-3 route may notify only a team lead. It also carries the alert's incident key
+and the route's correlation rules (`correlation.py`). A route without `match` is a catch-all: put it
+last to page someone for alerts no other route takes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from notifier.domain.alerts import Alert
 from notifier.domain.calltree import ActivationKind, OnResolved, Route, TreeSet
+from notifier.domain.correlation import KeyRules, incident_key
 from notifier.domain.plan import Plan, Service
 
 PAGE_NOW_TIER = 1
@@ -44,6 +47,8 @@ class RouteDecision(BaseModel):
     service_name: str | None
     rto_tier: int | None
     urgency: Urgency
+    incident_key: str
+    rules: KeyRules
 
 
 def find_service(plan: Plan, name: str | None) -> Service | None:
@@ -84,6 +89,17 @@ def route_matches(route: Route, alert: Alert, plan: Plan, service: Service | Non
     return not (match.rto_tiers and tier not in match.rto_tiers)
 
 
+def key_rules(route: Route) -> KeyRules:
+    """The route's correlation settings, as the correlation rules take them."""
+    return KeyRules(
+        group_window=route.group_window,
+        quiet_period=route.quiet_period,
+        on_join=route.on_join,
+        update_interval=route.update_interval,
+        on_resolved=route.on_resolved,
+    )
+
+
 def route_alert(alert: Alert, plan: Plan, trees: TreeSet) -> RouteDecision | None:
     """The decision of the first route that matches `alert`, or None when no route does.
 
@@ -105,5 +121,9 @@ def route_alert(alert: Alert, plan: Plan, trees: TreeSet) -> RouteDecision | Non
             service_name=service.name if service is not None else None,
             rto_tier=tier,
             urgency=Urgency.PAGE_NOW if tier == PAGE_NOW_TIER else Urgency.AS_ROUTED,
+            incident_key=incident_key(
+                route.id, route.incident_key, alert, service.id if service is not None else None
+            ),
+            rules=key_rules(route),
         )
     return None

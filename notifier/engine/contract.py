@@ -40,12 +40,47 @@ class _View(BaseModel):
 
 class AlertReceipt(_View):
     dedup_key: str
-    status: Literal["accepted", "duplicate", "resolved", "unrouted"] = Field(
-        description="accepted: stored and routed; duplicate: an open activation has it; "
-        "resolved: a firing alert was resolved; unrouted: stored, no route matched"
+    status: Literal["started", "joined", "duplicate", "suppressed", "resolved", "unrouted", "test"] = Field(
+        description="the alert's outcome, stored with it: started (a new activation: a page), joined "
+        "(recorded on the open activation of its incident), duplicate (the same alert again), "
+        "suppressed (its incident was cancelled or closed by a person while it fires: not paged), "
+        "resolved, unrouted (no route matched: nobody was paged), test (Grafana's test notification)"
     )
     activation_id: str | None = None
     route: str | None = None
+    incident_key: str | None = None
+    detail: str = ""
+
+
+class AlertFilter(_View):
+    """Which stored alerts to list (all given conditions hold)."""
+
+    source: str | None = None
+    outcome: str | None = None
+    service: str | None = None
+    activation_id: str | None = Field(None, description="an activation id or reference code")
+    incident_key: str | None = None
+    since: datetime | None = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class AlertView(_View):
+    """One stored alert and what became of it."""
+
+    id: int
+    received_at: datetime
+    source: str
+    status: str = Field(description="firing, resolved, or rejected (the request was refused)")
+    outcome: str
+    detail: str = ""
+    service: str | None = None
+    severity: str | None = None
+    summary: str = ""
+    dedup_key: str = ""
+    route: str | None = None
+    incident_key: str | None = None
+    activation_id: str | None = None
+    ref: str | None = None
 
 
 class StartRequest(_View):
@@ -98,6 +133,14 @@ class ActivationView(ActivationSummary):
     reason: str = ""
     nodes: list[NodeProgress] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
+    alerts: dict[str, int] = Field(
+        default_factory=dict,
+        description="alerts recorded on this activation by outcome (started, joined, duplicate, "
+        "suppressed, resolved), and `firing`: how many alerts of its incident still fire",
+    )
+    resolution: str | None = Field(
+        None, description="what happened when every alert of its incident resolved (activity log)"
+    )
 
 
 class AckPageView(_View):

@@ -111,8 +111,20 @@ async def current_state(
 
 
 async def load_activation_row(conn: AsyncConnection, activation_id: str) -> Any:
-    """The activation row with its `snapshot` and its current `state` (checkpoint + journal)."""
+    """The activation row with its `snapshot` and its current `state` (checkpoint + journal).
+
+    `activation_id` may also be a reference code (as in the SMS, "K7Q"): the newest activation
+    with that ref (refs are unique among open activations, and reused later)."""
     row = (await conn.execute(select(activations).where(activations.c.id == activation_id))).first()
+    if row is None and 0 < len(activation_id) <= 8:
+        row = (
+            await conn.execute(
+                select(activations)
+                .where(activations.c.ref == activation_id.strip().upper())
+                .order_by(activations.c.started_at.desc())
+                .limit(1)
+            )
+        ).first()
     return None if row is None else await with_current_state(conn, row)
 
 

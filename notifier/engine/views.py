@@ -15,6 +15,7 @@ from notifier.engine import repo
 from notifier.engine.contract import (
     ActivationSummary,
     ActivationView,
+    AlertView,
     AttemptView,
     NodeProgress,
     PersonProgress,
@@ -78,6 +79,27 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
         reason=row.reason,
         nodes=nodes,
         counts=dict(counts),
+    )
+
+
+def alert_view(row: Any) -> AlertView:
+    """A stored alert (a row of `alert_store.list_alerts`) as the API and the CLI show it."""
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    return AlertView(
+        id=row.id,
+        received_at=as_utc(row.received_at),
+        source=row.source,
+        status=row.status,
+        outcome=row.outcome,
+        detail=row.detail or "",
+        service=row.service,
+        severity=row.severity,
+        summary=str(payload.get("summary", "")),
+        dedup_key=row.dedup_key,
+        route=row.route,
+        incident_key=row.incident_key,
+        activation_id=row.activation_id,
+        ref=row.ref,
     )
 
 

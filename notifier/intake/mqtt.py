@@ -30,7 +30,8 @@ original payload; then it is acknowledged and the daemon carries on.
 
 Status: retained `<prefix>/status` = `online` after connecting, with a last will `offline` (the
 broker publishes it if we vanish); a clean stop publishes `offline` itself. Activation changes are
-published to `<prefix>/events/activations/<id>` at QoS 1.
+published to `<prefix>/events/activations/<id>` at QoS 1, and each alert's outcome to
+`<prefix>/events/alerts` (and to its activation's topic when it is recorded on one).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ import structlog
 from notifier.clock import Clock
 from notifier.domain.alerts import Alert, PayloadError, parse_native
 from notifier.domain.jsonlimits import JsonLimits, JsonRejected, loads_bounded
+from notifier.engine.alert_intake import AlertEvent
 from notifier.engine.stepevents import step_events
 from notifier.engine.stepper import StepResult
 from notifier.intake.groupcommit import NOT_NOW, GroupCommit, Submit
@@ -166,12 +168,31 @@ class MqttIntake:
             result.activation_id, result.before, result.state, result.changed, self.clock.now()
         )
         for event in events:
-            topic = f"{self.prefix}/events/activations/{result.activation_id}"
-            self._events.append((topic, json.dumps(event).encode()))
-            if len(self._events) > MAX_PENDING_EVENTS:
-                self._events.popleft()
-                self.counts["dropped"] += 1
+            self._queue(f"{self.prefix}/events/activations/{result.activation_id}", event)
         self._events_ready.set()
+
+    def on_alert(self, event: AlertEvent) -> None:
+        """Alert intake listener: `<prefix>/events/alerts`, and the activation's topic when the
+        alert is recorded on one (started, joined, duplicate, suppressed, resolved)."""
+        body = {
+            "event": "alert",
+            "alert_id": event.alert_id,
+            "source": event.source,
+            "outcome": event.outcome,
+            "activation_id": event.activation_id,
+            "incident_key": event.incident_key,
+            "at": self.clock.now().isoformat(),
+        }
+        self._queue(f"{self.prefix}/events/alerts", body)
+        if event.activation_id:
+            self._queue(f"{self.prefix}/events/activations/{event.activation_id}", body)
+        self._events_ready.set()
+
+    def _queue(self, topic: str, event: dict[str, Any]) -> None:
+        self._events.append((topic, json.dumps(event).encode()))
+        if len(self._events) > MAX_PENDING_EVENTS:
+            self._events.popleft()
+            self.counts["dropped"] += 1
 
     # --- lifecycle -------------------------------------------------------------------------
     async def run(self) -> None:
@@ -437,5 +458,6 @@ def start_mqtt(runtime: Any) -> MqttIntake | None:
         limits=runtime.settings.limits,
     )
     runtime.engine.on_step(intake.on_step)
+    runtime.service.intake.listeners.append(intake.on_alert)
     intake.start()
     return intake

@@ -167,6 +167,51 @@ alerts = Table(
     Column("payload", JSON, nullable=False),
     Column("received_at", _TS, nullable=False),
     Column("activation_id", _ID, ForeignKey("activations.id", ondelete="SET NULL")),
+    #: one of ALERT_OUTCOMES (notifier/domain/correlation.py); `detail` says why in words
     Column("outcome", Text, nullable=False, default=""),
+    Column("detail", Text),
+    Column("route", String(64)),
+    Column("incident_key", String(320)),
+    Column("severity", String(32)),
     Index("ix_alerts_dedup", "dedup_key"),
+    Index("ix_alerts_received", "received_at"),
+    Index("ix_alerts_incident", "incident_key"),
+)
+
+#: one row per incident key (migration 0008): the activation alerts of that key join, and when
+#: every alert of the key last stopped firing (None while one fires)
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("route", String(64), nullable=False),
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="SET NULL")),
+    Column("resolved_at", _TS),
+    Column("updated_at", _TS, nullable=False),
+    Column("last_update_at", _TS),  # the last "update" sent for a joined alert (route on_join)
+)
+
+#: the alerts (dedup keys) of an incident key and whether each still fires
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("incident_key", String(320), primary_key=True),
+    Column("dedup_key", String(320), primary_key=True),
+    Column("firing", Integer, nullable=False),
+    Column("updated_at", _TS, nullable=False),
+    Index("ix_incident_alerts_dedup", "dedup_key"),
+)
+
+#: PagerDuty Events API v2 routing keys: an integration token bound to a route or a call tree,
+#: stored as its SHA-256 (the token itself is shown once, when created)
+integration_keys = Table(
+    "integration_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("route", String(64)),
+    Column("calltree", String(64)),
+    Column("created_at", _TS, nullable=False),
+    Column("revoked_at", _TS),
 )

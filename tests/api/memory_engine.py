@@ -14,7 +14,9 @@ from notifier.api.engine_api import (
     AckPageView,
     ActivationSummary,
     ActivationView,
+    AlertFilter,
     AlertReceipt,
+    AlertView,
     AttemptView,
     Conflict,
     DeliveryReport,
@@ -42,6 +44,7 @@ class MemoryEngine:
         self.activations: dict[str, ActivationView] = {}
         self.attempts: dict[str, tuple[str, str]] = {}  # attempt id -> (activation id, person id)
         self.store_down = False
+        self.rejected: list[tuple[str, int, str]] = []
 
     def _record(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -78,10 +81,21 @@ class MemoryEngine:
             self.open_by_key[alert.dedup_key] = view.id
             receipts.append(
                 AlertReceipt(
-                    dedup_key=alert.dedup_key, status="accepted", activation_id=view.id, route=decision.route
+                    dedup_key=alert.dedup_key, status="started", activation_id=view.id, route=decision.route
                 )
             )
         return receipts
+
+    async def record_rejected(self, source: str, status: int, reason: str, size: int) -> None:
+        self.rejected.append((source, status, reason))  # apart from `calls`: nothing was done
+
+    async def list_alerts(self, where: AlertFilter) -> list[AlertView]:
+        self._record("list_alerts", where)
+        return []
+
+    async def page_again(self, activation_id: str, by: str, reason: str) -> ActivationView:
+        self._record("page_again", activation_id, by, reason)
+        raise Conflict("the memory engine does not page again")
 
     def _create(self, req: StartRequest) -> ActivationView:
         tree = self.trees.tree(req.tree_id)

@@ -29,7 +29,7 @@ async def test_alertmanager_alerts_are_routed_and_deduplicated(
     first = await client.post(url, json=alertmanager_seed_down(), headers=integration)
     assert first.status_code == 202
     receipts = first.json()["receipts"]
-    assert [r["status"] for r in receipts] == ["accepted", "resolved"]
+    assert [r["status"] for r in receipts] == ["started", "resolved"]
     assert receipts[0]["route"] == "tier1-pages"
     retried = await client.post(url, json=alertmanager_seed_down(), headers=integration)
     assert retried.json()["receipts"][0]["status"] == "duplicate"

@@ -45,31 +45,42 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Runtime]:
         await runtime.stop(timeout=5)
 
 
+def webhook_receiver(url: str, token: str) -> dict[str, Any]:
+    """Alertmanager's webhook receiver pointed at our Alertmanager endpoint."""
+    return {
+        "name": "notifier",
+        "webhook_configs": [
+            {
+                "url": url,
+                "send_resolved": True,
+                "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
+            }
+        ],
+    }
+
+
 @contextlib.contextmanager
-def alertmanager(tmp_path: Path, webhook: str, token: str) -> Iterator[str]:
+def alertmanager(
+    tmp_path: Path,
+    webhook: str,
+    token: str,
+    receiver: dict[str, Any] | None = None,
+    group_by: tuple[str, ...] = ("alertname", "service"),
+) -> Iterator[str]:
+    """A real Alertmanager on a free port; its receiver is our webhook unless `receiver` is given
+    (YAML text of the config is written as JSON, which is YAML)."""
     if not Path(ALERTMANAGER).exists():
         pytest.fail("Prometheus Alertmanager is missing: apt-get install prometheus-alertmanager")
     port = free_port()
     config = {
         "route": {
             "receiver": "notifier",
-            "group_by": ["alertname", "service"],
+            "group_by": list(group_by),
             "group_wait": "1s",
             "group_interval": "1s",
             "repeat_interval": "2s",
         },
-        "receivers": [
-            {
-                "name": "notifier",
-                "webhook_configs": [
-                    {
-                        "url": webhook,
-                        "send_resolved": True,
-                        "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
-                    }
-                ],
-            }
-        ],
+        "receivers": [receiver or webhook_receiver(webhook, token)],
     }
     (tmp_path / "alertmanager.yml").write_text(json.dumps(config))  # JSON is YAML
     log = (tmp_path / "alertmanager.log").open("wb")
@@ -153,7 +164,7 @@ async def test_alertmanager_starts_the_routed_tree_once_and_records_the_resoluti
                     daemon,
                     select(activity_log.c.outcome).where(
                         (activity_log.c.activation_id == activation_id)
-                        & (activity_log.c.step == "alert_resolved")
+                        & (activity_log.c.step == "alert resolved")
                     ),
                 )
 
