@@ -71,17 +71,19 @@ class RejectedIntake:
         async def watching_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = int(message["status"])
-            elif message["type"] == "http.response.body" and seen["status"] in REFUSALS and len(body) < _KEEP:
-                body.extend(message.get("body", b"")[: _KEEP - len(body)])
+            elif message["type"] == "http.response.body" and seen["status"] in REFUSALS:
+                if len(body) < _KEEP:
+                    body.extend(message.get("body", b"")[: _KEEP - len(body)])
+                if not message.get("more_body", False):  # recorded before the sender hears of it
+                    await self._record(scope, source, seen["status"], bytes(body), seen["bytes"])
             await send(message)
 
         await self.app(scope, counting_receive, watching_send)
-        status = seen["status"]
-        if status not in REFUSALS:
-            return
-        reason = reason_of(bytes(body))
+
+    async def _record(self, scope: Scope, source: str, status: int, body: bytes, size: int) -> None:
+        reason = reason_of(body)
         log.warning("alert request rejected", source=source, path=scope["path"], status=status, reason=reason)
         app = scope.get("app")
         context = getattr(getattr(app, "state", None), "context", None)
         if context is not None:
-            await context.engine.record_rejected(source, status, reason, seen["bytes"])
+            await context.engine.record_rejected(source, status, reason, size)

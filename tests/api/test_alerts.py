@@ -114,8 +114,8 @@ def test_native_alert_explicit_key_and_errors() -> None:
     with pytest.raises(PayloadError) as caught:
         parse_native({"severity": 3, "summary": "", "labels": {"x": 1}, "colour": "red"}, received_at=NOW)
     assert caught.value.messages() == [
-        "colour: unknown field (expected one of annotations, dedup_key, description, incident_key, labels, service,"
-        " severity, source, starts_at, status, summary)",
+        "colour: unknown field (expected one of annotations, dedup_key, description, incident_key, labels,"
+        " service, severity, source, starts_at, status, summary)",
         "service: is required",
         "severity: expected a string, got a number",
         "summary: must not be empty",

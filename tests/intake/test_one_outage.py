@@ -7,6 +7,7 @@ outbox was sent because an alert started something, which is what these rules ar
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -89,8 +90,18 @@ class Api:
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with running_system(tmp_path, scale=1.0, calltree_paths=trees(tmp_path)) as runtime:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite unless a test asks for PostgreSQL too (`parametrize("store", [...], indirect=True)`)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.create_database(f"one_outage_{uuid.uuid4().hex[:12]}"))
+
+
+@pytest.fixture
+async def api(tmp_path: Path, store: str) -> AsyncIterator[Api]:
+    paths = trees(tmp_path)
+    async with running_system(tmp_path, scale=1.0, calltree_paths=paths, database_url=store) as runtime:
         assert runtime.db is not None
         tokens = TokenStore(runtime.db)
         _r, integration = await tokens.create("monitoring", Role.INTEGRATION)
@@ -102,6 +113,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
             await client.client.aclose()
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 async def test_a_storm_of_one_service_is_one_activation_and_every_alert_is_listed(api: Api) -> None:
     """50 distinct alerts for SEED and 200 repeats, sent concurrently: 1 activation, 250 stored."""
     keys = [f"seed-probe-{i}" for i in range(50)]
@@ -115,7 +127,8 @@ async def test_a_storm_of_one_service_is_one_activation_and_every_alert_is_liste
     loop = asyncio.get_running_loop()
     began = loop.time()
     receipts = await asyncio.gather(*(one(k) for k in sent))
-    assert loop.time() - began < 10
+    # about 5 s on an idle 2-core machine (SQLite); generous here, for shared CI machines
+    assert loop.time() - began < 60
     outcomes = Counter(r["status"] for r in receipts)
     assert outcomes == {"started": 1, "joined": 49, "duplicate": 200}
     assert len({r["activation_id"] for r in receipts}) == 1
@@ -132,6 +145,7 @@ async def test_a_storm_of_one_service_is_one_activation_and_every_alert_is_liste
     assert view["alerts"] == {"started": 1, "joined": 49, "duplicate": 200, "firing": 50}
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 async def test_cancel_then_repeat_is_suppressed_until_every_alert_resolved(api: Api) -> None:
     first = await api.alert("SEED", "seed-core")
     await api.alert("SEED", "seed-db")
