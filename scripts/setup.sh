@@ -14,11 +14,15 @@ fi
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # the console's browser tests drive Debian's Chromium through Playwright (no browser download)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# on-premises SMS gateway (tests/channels/test_kannel.py starts bearerbox + smsbox with fakesmsc)
+[ -x /usr/sbin/bearerbox ] || need_apt+=(kannel)
+[ -x /usr/lib/kannel/test/fakesmsc ] || need_apt+=(kannel-extras)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]}"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+      "${need_apt[@]}" >/dev/null
   else
     echo "setup: missing system packages: ${need_apt[*]} (install them with apt-get as root)" >&2
   fi

@@ -12,6 +12,7 @@ from notifier.api.intake_log import RejectedIntake
 from notifier.api.limits import BodyLimits
 from notifier.api.openapi_errors import document_errors
 from notifier.api.twilio_webhooks import TwilioWebhooks
+from notifier.channels import registry
 from notifier.clock import Clock, RealClock
 from notifier.settings import Settings
 
@@ -47,6 +48,8 @@ def create_app(
     document_errors(app)
     for module in (health, routes_alerts, routes_activations, routes_plan, ackpages):
         app.include_router(module.router)
+    for router in registry.webhook_routers(settings):  # e.g. /webhooks/kannel/* when configured
+        app.include_router(router)
     app.add_middleware(TwilioWebhooks)  # /webhooks/twilio/*: served ahead of the router (see there)
     app.add_middleware(BodyLimits, limits=settings.limits)  # ahead of both: bodies bounded first
     # outermost: sees every refusal of an alert request, BodyLimits' 413s included; reads no body

@@ -50,6 +50,8 @@ class ProviderSpec:
     channels: frozenset[str]  # of base.CHANNELS
     two_way: bool
     build: Callable[[BuildContext], Provider]
+    #: a two-way provider's webhooks: returns a FastAPI `APIRouter` (imported only when configured)
+    routes: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
         unknown = self.channels - CHANNELS
@@ -76,7 +78,6 @@ def spec(name: str) -> ProviderSpec:
     if name in _ALIASES:
         return _SPECS[_ALIASES[name]]
     module = name if "." in name else f"notifier.channels.{name}"
-    before = set(_SPECS)
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -85,10 +86,10 @@ def spec(name: str) -> ProviderSpec:
         raise
     if name in _SPECS:
         return _SPECS[name]
-    added = set(_SPECS) - before
-    if len(added) == 1:
-        _ALIASES[name] = added.pop()
-        return _SPECS[_ALIASES[name]]
+    mine = [s for s in _SPECS.values() if s.build.__module__.startswith(module)]
+    if len(mine) == 1:
+        _ALIASES[name] = mine[0].name
+        return mine[0]
     raise ProviderError(f"module {module} registers no provider called {name!r}")
 
 
@@ -98,6 +99,23 @@ def build(name: str, ctx: BuildContext) -> Provider:
     if not set(provider.channels) <= set(found.channels):
         raise ProviderError(f"provider {name!r} serves more channels than it declared")
     return provider
+
+
+def configured(settings: Settings) -> list[str]:
+    """The provider names the `delivery:` settings use, each once, in order."""
+    delivery = settings.delivery
+    names = [*delivery.sms, *delivery.voice, *delivery.email, *delivery.chat]
+    return list(dict.fromkeys(names))
+
+
+def webhook_routers(settings: Settings) -> list[Any]:
+    """The webhook routers of the configured providers that have webhooks of their own."""
+    routers = []
+    for name in configured(settings):
+        found = spec(name)
+        if found.routes is not None:
+            routers.append(found.routes())
+    return routers
 
 
 def registered() -> dict[str, ProviderSpec]:
