@@ -50,7 +50,7 @@ def offenders(needles: set[str], root: Path = ROOT) -> list[str]:
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if not path.is_file() or path.suffix not in (".py", ".yaml", ".md", ".html", ".json"):
+        if not path.is_file() or path.suffix not in (".py", ".yaml", ".md", ".html", ".json", ".css"):
             continue
         if rel.startswith(ALLOWED):
             continue

@@ -17,7 +17,7 @@ call tree working when the internet or the cloud provider is down. One GET per m
 | connection refused                                 | FAILED   | nothing reached Kannel (not sent)        |
 
 Delivery reports come back on `dlr-url` (see `webhooks.py`): Kannel fills in `%d`, the report
-type (1 delivered, 2 undelivered, 4 buffered, 8 accepted by the SMSC, 16 rejected by the SMSC).
+type (1 delivered, 2 not delivered, 4 buffered, 8 accepted by the SMSC, 16 rejected by the SMSC).
 The dlr-url carries the attempt's callback token and an HMAC of it under the shared secret, so
 a report cannot be forged for another attempt.
 """
@@ -38,7 +38,7 @@ from notifier.domain.masking import mask_address
 
 log = structlog.get_logger(__name__)
 
-#: report types Kannel fills into %d; we ask for delivered, undelivered, SMSC accepted/rejected
+#: report types Kannel fills into %d; we ask for delivered, not delivered, SMSC accepted/rejected
 DLR_DELIVERED, DLR_UNDELIVERED, DLR_BUFFERED, DLR_SMSC_ACCEPTED, DLR_SMSC_REJECTED = 1, 2, 4, 8, 16
 DLR_MASK = DLR_DELIVERED | DLR_UNDELIVERED | DLR_SMSC_ACCEPTED | DLR_SMSC_REJECTED
 

@@ -12,7 +12,7 @@ empty answer sends nothing).
 | Kannel report type (%d)           | delivery status |
 |-----------------------------------|-----------------|
 | 1 delivered to the phone          | delivered       |
-| 2 undelivered                     | failed          |
+| 2 not delivered                   | failed          |
 | 4 buffered, 8 accepted by the SMSC| sent            |
 | 16 rejected by the SMSC           | failed          |
 """
