@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -265,6 +266,12 @@ def test_every_page_on_desktop_and_phone_passes_axe(browser: Any, daemon: Consol
             # axe's own injected script is the test's; the pages themselves run under the CSP
             assert [e for e in BROWSER_ERRORS if "axe" not in e] == [], f"{name} at {width}"
         if width == "phone":
+            # keyboard: the first Tab reaches the skip link, Enter moves focus to the content
+            page.goto("/console/")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "main"
             page.goto("/console/tokens")
             page.get_by_label("Name (who or what uses it)").fill("grafana-oncall")
             page.get_by_role("button", name="Create").click()
@@ -273,3 +280,36 @@ def test_every_page_on_desktop_and_phone_passes_axe(browser: Any, daemon: Consol
     with urllib.request.urlopen(f"{daemon.base}/console/static/vendor/htmx-2.0.11.min.js") as response:
         assert response.status == 200  # static assets: the only other route open without a session
     daemon.api("POST", f"/api/v1/activations/{activation_id}/cancel", daemon.tokens["coordinator"], {})
+
+
+def test_no_console_route_answers_without_a_session_but_sign_in_and_static(daemon: ConsoleDaemon) -> None:
+    from fastapi.routing import APIRoute
+
+    from notifier.console import live, routes, routes_admin, routes_start
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    checked = 0
+    for module in (routes, live, routes_start, routes_admin):
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            path = re.sub(r"\{[^}]+\}", "1", route.path).replace("report.1", "report.html")
+            for method in route.methods:
+                request = urllib.request.Request(
+                    daemon.base + path, method=method, data=b"" if method == "POST" else None
+                )
+                try:
+                    with opener.open(request, timeout=10) as response:
+                        status, location = response.status, response.headers.get("location", "")
+                except urllib.error.HTTPError as exc:
+                    status, location = exc.code, exc.headers.get("location", "")
+                if path.startswith("/console/signin") or path == "/console/":
+                    assert status in (200, 401, 403), (method, path, status)  # the sign-in form
+                else:
+                    assert status in (303, 401, 403), (method, path, status)
+                    assert status != 303 or location.endswith("/console/signin"), (method, path, location)
+                checked += 1
+    assert checked >= 15
