@@ -20,6 +20,7 @@ import typer
 
 from notifier.cli._common import err_console, fail, out_console
 from notifier.cli._groups import plan_app
+from notifier.cli.validate import configured_rates
 from notifier.domain.review import SEVERITY_ORDER, Finding, Severity, review_plan
 from notifier.plan.loader import Loaded, load
 from notifier.plan.problems import Location, format_path
@@ -107,7 +108,7 @@ def check(
         fail("the files did not load; fix the problems above (see `notifier validate`) and check again")
     for problem in loaded.warnings:
         err_console.print(problem.format(), markup=False)
-    findings = review_plan(loaded.plan, loaded.trees, as_of)
+    findings = review_plan(loaded.plan, loaded.trees, as_of, rates=configured_rates())
     located = sorted(
         ((finding, locate_finding(loaded, finding)) for finding in findings),
         key=lambda pair: (SEVERITY_ORDER[pair[0].severity], *_position(pair[1])),

@@ -18,8 +18,10 @@ import typer
 from notifier.cli._common import err_console, out_console
 from notifier.domain.durations import format_duration
 from notifier.domain.findings import Review
+from notifier.domain.plan import ChannelKind
 from notifier.domain.review_trees import tree_timings
 from notifier.plan.loader import Loaded, load
+from notifier.settings import Settings
 
 DEFAULT_PATHS = [Path("config"), Path("calltrees")]
 
@@ -40,7 +42,19 @@ def summary(loaded: Loaded) -> str:
     )
 
 
-def worst_cases(loaded: Loaded) -> list[dict[str, object]]:
+def configured_rates() -> dict[ChannelKind, float]:
+    """SMS and voice messages per second of the configured senders, counted as `notifier estimate`
+    counts them (`twilio.from_numbers` x `twilio.rate_per_sender`); none when the configuration
+    cannot be read (the worst case then leaves queueing out)."""
+    try:
+        settings = Settings()
+    except Exception:  # a broken daemon configuration is `notifier serve`'s error to report
+        return {}
+    rate = len(settings.twilio.from_numbers) * settings.twilio.rate_per_sender
+    return {ChannelKind.SMS: rate, ChannelKind.VOICE: rate}
+
+
+def worst_cases(loaded: Loaded, rates: dict[ChannelKind, float] | None = None) -> list[dict[str, object]]:
     """Each (tree, policy) way of starting a tree with its worst case, when the files loaded."""
     if not loaded.ok or loaded.plan is None or loaded.trees is None:
         return []
@@ -51,11 +65,12 @@ def worst_cases(loaded: Loaded) -> list[dict[str, object]]:
             "policy": t.policy,
             "route": t.route,
             "worst_case": format_duration(timedelta(seconds=round(t.worst.total.total_seconds()))),
+            "queueing": format_duration(timedelta(seconds=round(t.worst.queueing.total_seconds()))),
             "time_limit": format_duration(t.tree.time_limit),
             "within_limit": t.worst.total <= t.tree.time_limit,
             "slowest_branch": list(t.worst.branch),
         }
-        for t in tree_timings(loaded.plan, loaded.trees, routed)
+        for t in tree_timings(loaded.plan, loaded.trees, routed, rates)
     ]
 
 
@@ -63,8 +78,8 @@ def _worst_line(case: dict[str, object]) -> str:
     via = f" (route {case['route']})" if case["route"] else ""
     verdict = "within" if case["within_limit"] else "OVER"
     return (
-        f"worst case: {case['calltree']} under {case['policy']}{via}: {case['worst_case']}, "
-        f"{verdict} its limit of {case['time_limit']}"
+        f"worst case: {case['calltree']} under {case['policy']}{via}: {case['worst_case']} "
+        f"(queueing {case['queueing']}), {verdict} its limit of {case['time_limit']}"
     )
 
 
@@ -89,13 +104,13 @@ def validate(
             "errors": len(loaded.errors),
             "warnings": len(loaded.warnings),
             "problems": [p.to_json() for p in loaded.problems],
-            "worst_cases": worst_cases(loaded),
+            "worst_cases": worst_cases(loaded, configured_rates()),
         }
         out_console.print(json.dumps(document, indent=2), markup=False, soft_wrap=True)
     else:
         for problem in loaded.problems:
             out_console.print(problem.format(), markup=False, soft_wrap=True)
-        for case in worst_cases(loaded):
+        for case in worst_cases(loaded, configured_rates()):
             out_console.print(_worst_line(case), markup=False, soft_wrap=True)
         out_console.print(summary(loaded), markup=False)
     raise typer.Exit(0 if loaded.ok else 1)

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Literal
 
 from notifier.domain.calltree import TreeSet
-from notifier.domain.plan import Classification, Plan, Service
+from notifier.domain.plan import ChannelKind, Classification, Plan, Service
 
 Severity = Literal["error", "warning", "info"]
 Source = Literal["plan", "trees"]
@@ -52,12 +52,14 @@ def is_essential(service: Service) -> bool:
 
 @dataclass(frozen=True)
 class Review:
-    """The input of every rule. `drills` maps a call-tree id to the day of its latest drill."""
+    """The input of every rule. `drills` maps a call-tree id to the day of its latest drill; `rates`
+    are the senders' messages per second per channel, for the queueing in a tree's worst case."""
 
     plan: Plan
     trees: TreeSet | None
     today: date
     drills: Mapping[str, date] = field(default_factory=dict)
+    rates: Mapping[ChannelKind, float] = field(default_factory=dict)  # sender rates (worstcase.py)
 
     @cached_property
     def lead_roles(self) -> dict[str, str]:

@@ -28,7 +28,7 @@ from notifier.domain.findings import SEVERITY_ORDER as SEVERITY_ORDER
 from notifier.domain.findings import FieldPath, Review
 from notifier.domain.findings import Finding as Finding
 from notifier.domain.findings import Severity as Severity
-from notifier.domain.plan import Plan
+from notifier.domain.plan import ChannelKind, Plan
 
 #: Every code `plan check` can report, with what it means (docs/plan-check.md explains each).
 RULES: dict[str, str] = {
@@ -88,14 +88,19 @@ RULES: dict[str, str] = {
 
 
 def review_plan(
-    plan: Plan, trees: TreeSet | None, today: date, drills: Mapping[str, date] | None = None
+    plan: Plan,
+    trees: TreeSet | None,
+    today: date,
+    drills: Mapping[str, date] | None = None,
+    rates: Mapping[ChannelKind, float] | None = None,
 ) -> list[Finding]:
     """Every finding for `plan` (and `trees`, when given), most severe first, then by rule.
 
     `drills` maps a call-tree id to the day of its latest drill in the daemon's store; it counts as
-    the tree's last test when newer than the plan's own record.
+    the tree's last test when newer than the plan's own record. `rates` (messages per second per
+    channel, all senders together) add queueing to each tree's worst case.
     """
-    review = Review(plan, trees, today, drills or {})
+    review = Review(plan, trees, today, drills or {}, rates or {})
     findings: list[Finding] = []
     for check in PLAN_CHECKS:
         findings.extend(check(review))

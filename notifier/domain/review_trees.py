@@ -8,7 +8,7 @@ RTO of the services whose alerts the routes send to it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,7 +41,12 @@ class TreeTiming:
     services: tuple[Service, ...]  # services whose alerts this route sends to the tree
 
 
-def tree_timings(plan: Plan, trees: TreeSet, routed: dict[str, tuple[Service, ...]]) -> list[TreeTiming]:
+def tree_timings(
+    plan: Plan,
+    trees: TreeSet,
+    routed: dict[str, tuple[Service, ...]],
+    rates: Mapping[ChannelKind, float] | None = None,
+) -> list[TreeTiming]:
     """Every way a tree can be started, with its worst-case time (shared with `notifier validate`)."""
     timings: list[TreeTiming] = []
     for index, tree in enumerate(trees.calltrees):
@@ -58,7 +63,7 @@ def tree_timings(plan: Plan, trees: TreeSet, routed: dict[str, tuple[Service, ..
                 continue  # `notifier validate` reports the broken reference
             services = routed.get(route_id, ()) if route_id else ()
             timings.append(
-                TreeTiming(index, tree, policy, route_id, route_index, worst_case(snapshot), services)
+                TreeTiming(index, tree, policy, route_id, route_index, worst_case(snapshot, rates), services)
             )
     return timings
 
@@ -73,7 +78,7 @@ def check_tree_times(r: Review) -> Iterator[Finding]:
     (error)."""
     assert r.trees is not None
     reported: set[tuple[str, str, str]] = set()
-    for t in tree_timings(r.plan, r.trees, r.services_by_route):
+    for t in tree_timings(r.plan, r.trees, r.services_by_route, r.rates):
         limit = t.tree.time_limit
         tree_path: FieldPath = ("calltrees", t.tree_index, "time_limit")
         how = f"under policy {t.policy}" + (f" (route {t.route})" if t.route else "")

@@ -8,8 +8,8 @@ Rules, as the planner applies them (see `planner.py` and `hours.py`):
 
 * **A person** is tried `rounds` times through every (method step, contact of that kind) pair the
   policy allows; each pair costs its wait. With `respect_hours`, the pairs depend on whether the
-  person is within business hours, so the worst of the two cases counts (a person with a business
-  and an after-hours number is tried on one of them, not both).
+  person is within business hours; a person tried across the end of the business day can meet both
+  kinds, so every pair either case allows counts once.
 * **A node** tries its holders one after the other: the primary, then (with `use_alternates`)
   each alternate. Its worst case is the sum over the holders it would try.
 * **Cascade**: a node's children are notified when it acknowledges (at worst, just before its last
@@ -17,31 +17,33 @@ Rules, as the planner applies them (see `planner.py` and `hours.py`):
   down the path. **Broadcast**: every node
   starts at once, and the tree's worst case is its slowest node.
 
-The tree's worst case is its slowest branch. It is an upper bound for completion under every rule
-(`first` and `quorum` can finish earlier) and assumes messages leave at once: provider queueing
-(sender rates) is not added here.
+The tree's worst case is its slowest branch, plus the time messages queue behind the senders' rates
+when `rates` are given: the queueing share of `estimate.py`'s nobody-answers figure (the same wave
+model `notifier estimate` prints), so both commands count queueing alike. It is an upper bound for
+completion under every rule (`first` and `quorum` can finish earlier).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from notifier.domain.calltree import EscalationPolicy, Mode
+from notifier.domain.estimate import estimate
 from notifier.domain.hours import choices_at
+from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import NodeSnap, PersonSnap, Snapshot
 
 
 def person_worst(policy: EscalationPolicy, person: PersonSnap) -> timedelta:
     """The longest one holder can be tried under `policy` before the node moves on."""
-    per_round = max(
-        (
-            sum((c.wait for c in choices_at(policy, person, business, frozenset())), timedelta())
-            for business in (True, False)
-        ),
-        default=timedelta(),
-    )
-    return per_round * policy.rounds
+    pairs = {
+        (choice.method_index, choice.contact_index): choice.wait
+        for business in (True, False)
+        for choice in choices_at(policy, person, business, frozenset())
+    }
+    return sum(pairs.values(), timedelta()) * policy.rounds
 
 
 def node_worst(node: NodeSnap, people: dict[str, PersonSnap]) -> timedelta:
@@ -55,13 +57,22 @@ class TreeWorst:
     """The worst case of one tree under one default policy."""
 
     tree_id: str
-    total: timedelta
+    total: timedelta  # the slowest branch plus `queueing`
+    queueing: timedelta
     branch: tuple[str, ...]  # labels from the root to the node that resolves last
     node_times: dict[str, timedelta]  # node key -> worst time from the start to its resolution
 
 
-def worst_case(snapshot: Snapshot) -> TreeWorst:
-    """The worst case of the tree frozen in `snapshot` (see the module docstring)."""
+def queueing(snapshot: Snapshot, rates: Mapping[ChannelKind, float]) -> timedelta:
+    """How much of the nobody-answers time is messages waiting for a sender, at `rates`."""
+    if not any(rates.values()):
+        return timedelta()
+    return estimate(snapshot, rates).nobody_answers - estimate(snapshot, {}).nobody_answers
+
+
+def worst_case(snapshot: Snapshot, rates: Mapping[ChannelKind, float] | None = None) -> TreeWorst:
+    """The worst case of the tree frozen in `snapshot` at sender `rates` (messages per second per
+    channel, all senders together; None: messages leave at once). See the module docstring."""
     nodes = snapshot.nodes
     own = {key: node_worst(node, snapshot.people) for key, node in nodes.items()}
     done: dict[str, timedelta] = {}
@@ -82,7 +93,8 @@ def worst_case(snapshot: Snapshot) -> TreeWorst:
     else:
         for root in snapshot.roots:
             visit(root, timedelta(), ())
+    waiting = queueing(snapshot, rates or {})
     if not done:
-        return TreeWorst(snapshot.tree_id, timedelta(), (), {})
+        return TreeWorst(snapshot.tree_id, waiting, waiting, (), {})
     last = max(done, key=lambda k: (done[k], -len(paths[k])))
-    return TreeWorst(snapshot.tree_id, done[last], paths[last], done)
+    return TreeWorst(snapshot.tree_id, done[last] + waiting, waiting, paths[last], done)

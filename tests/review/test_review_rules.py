@@ -465,3 +465,15 @@ def test_every_rule_is_documented() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "plan-check.md").read_text()
     assert all(f"`{code}`" in doc for code in RULES)
+
+
+def test_sender_rates_add_queueing_to_the_worst_case() -> None:
+    """A slow sender (one SMS a minute) delays every wave: the same tree now overruns its limit."""
+    from notifier.domain.plan import ChannelKind
+
+    loaded, findings = load_broken(put("calltrees.0.time_limit", "22m", True))
+    assert "tree-worst-case-exceeds-limit" not in {f.code for f in findings}  # 20m without queueing
+    assert loaded.plan is not None
+    slow = review_plan(loaded.plan, loaded.trees, TODAY, rates={ChannelKind.SMS: 1 / 60})
+    over = [f for f in slow if f.code == "tree-worst-case-exceeds-limit"]
+    assert over and "24m" in over[0].message and "22m" in over[0].message
