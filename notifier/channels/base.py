@@ -12,13 +12,20 @@ address's (transport error, 5xx, timeout): the failover layer (`failover.py`) co
 
 Provider-specific codes stay inside each provider's package: `error_code` is opaque here (kept for
 the report), and every provider maps its own codes and status words to these outcomes.
+
+A provider may also offer `lookup` (the optional `SupportsLookup` capability): given a message
+whose send outcome we lost (the daemon died mid-request, the result could not be stored), it says
+what the provider really has. The dispatcher asks before it sends such a message again
+(`notifier.engine.reconcile`), so a crash duplicates nothing the provider can account for; a
+provider without it keeps the old bound (at most the in-flight window is sent twice after a crash).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from notifier.domain.plan import ChannelKind
 
@@ -82,3 +89,41 @@ class HealthChecked(Protocol):
     """A provider that can tell whether it is up without sending anything (optional)."""
 
     async def healthy(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class SentQuery:
+    """A message whose send outcome is unknown, as the dispatcher asks the provider about it."""
+
+    channel: str  # a ChannelKind value
+    to: str
+    text: str  # the SMS body we sent (a call is matched without it)
+    since: datetime  # it cannot have been created before this (the row became sendable)
+    callback_token: str = ""
+
+
+@dataclass(frozen=True)
+class Found:
+    """One message or call the provider has that could be the one asked about."""
+
+    provider_id: str  # e.g. a message SID
+    status: str  # the provider's status word now (queued, sent, delivered, no-answer, ...)
+    created_at: datetime
+    sender: str | None = None  # the number (or messaging service) it went out from
+    answered_by: str | None = None
+    error_code: str | None = None
+    provider: str = ""  # which provider has it (set by the failover layer)
+
+
+class LookupFailed(Exception):
+    """The provider could not be asked (down, refused, timed out): the outcome stays unknown."""
+
+
+@runtime_checkable
+class SupportsLookup(Protocol):
+    """Optional capability: find what the provider really created for a message."""
+
+    async def lookup(self, query: SentQuery) -> list[Found]:
+        """Candidates the provider created for `query`, oldest first ([]: certainly none);
+        raises `LookupFailed` when it cannot tell."""
+        ...

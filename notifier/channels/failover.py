@@ -30,7 +30,16 @@ from datetime import timedelta
 
 import structlog
 
-from notifier.channels.base import OutboundMessage, Outcome, Provider, SendResult
+from notifier.channels.base import (
+    Found,
+    LookupFailed,
+    OutboundMessage,
+    Outcome,
+    Provider,
+    SendResult,
+    SentQuery,
+    SupportsLookup,
+)
 from notifier.clock import Clock
 
 log = structlog.get_logger("notifier.failover")
@@ -169,6 +178,26 @@ class ProviderChain:
             passed.append(provider.name)
             self.health.listener(self.channel, provider.name, "passed")
         return result
+
+    async def lookup(self, query: SentQuery) -> list[Found]:
+        """What the chain's providers created for `query` (reconciliation, issue 12): a message
+        found at any of them was sent; none is "certainly not sent" only when every provider could
+        be asked (one without `lookup`, or failing to answer, leaves it unknown: LookupFailed)."""
+        found: list[Found] = []
+        unsure = ""
+        for provider in self.providers:
+            if not isinstance(provider, SupportsLookup):
+                unsure = f"{provider.name} cannot look up"
+                continue
+            try:
+                found += [
+                    replace(f, provider=f.provider or provider.name) for f in await provider.lookup(query)
+                ]
+            except LookupFailed as exc:
+                unsure = f"{provider.name}: {exc}"
+        if not found and unsure:
+            raise LookupFailed(unsure)
+        return sorted(found, key=lambda f: f.created_at)
 
     async def close(self) -> None:
         for provider in self.providers:

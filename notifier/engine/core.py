@@ -88,7 +88,10 @@ class Engine:
     async def start(self) -> None:
         recovered = await self.dispatcher.recover()
         if recovered:
-            log.warning("resending messages that were in flight when the last run stopped", count=recovered)
+            log.warning(
+                "messages in flight when the last run stopped: asking the provider before any resend",
+                count=recovered,
+            )
         self._tasks = [
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
             asyncio.create_task(self.waiter.run(), name="deadline-waiter"),

@@ -5,6 +5,12 @@ at most `max_in_flight` requests are open at once, a rate-limit refusal is retri
 (the provider never processed it), and a send whose outcome is unknown (timeout, 5xx) is recorded,
 not retried: escalation moves on after the ack wait instead of risking a duplicate page. Which
 provider sends is the failover chain's business (`notifier.channels.failover`).
+
+No row stays `sending`: a send result that cannot be stored (the database is down) is kept in
+memory, its row in the in-flight window, and written when the database is back. Rows another
+incarnation left `sending` (a crash: at start-up, and expired leases of dead instances on every
+claim) are reconciled before anything is sent again (`_reconcile`): a provider that supports
+`lookup` says whether it created the message, and only what it does not have is queued again.
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ import structlog
 
 from notifier.channels.base import OutboundMessage, Outcome, Provider, SendResult
 from notifier.clock import Clock
-from notifier.domain.events import AttemptOutcome
+from notifier.domain.events import AttemptOutcome, ProviderStatus
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind
 from notifier.domain.ratelimit import SenderPool, backoff
-from notifier.engine import repo
+from notifier.engine import reconcile, repo
 from notifier.engine.stepper import Stepper
 
 log = structlog.get_logger("notifier.dispatch")
@@ -72,6 +78,19 @@ class Dispatcher:
         self._random = random.Random()
         #: provider answers had since start (benchmarks and /metrics-style progress read it)
         self.sent_count = 0
+        #: rows taken over from a dead incarnation, reconciled before the first claim
+        self._orphans: list[repo.OutboxRow] = []
+        #: the provider's current status of rows found by a lookup, recorded with their outcome
+        self._found_status: dict[int, ProviderStatus] = {}
+        self._reconciling: set[asyncio.Task[None]] = set()
+        #: what reconciliation decided since start: found at the provider, queued again, unknown
+        self.reconciled = {"found": 0, "requeued": 0, "unverifiable": 0}
+        #: send results waiting for the database to come back (kept in memory, retried)
+        self.unrecorded = 0
+        #: ids of the rows in the in-flight window; a row `sending` under our name that is not
+        #: here twice running (a claim whose commit answer was lost, a cancelled send) is a stray
+        self._holding: set[int] = set()
+        self._suspects: set[int] = set()
 
     @property
     def in_flight(self) -> int:
@@ -93,26 +112,34 @@ class Dispatcher:
         self._release(count)
 
     def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
+        self._holding.update(row.id for row in rows)
         for row in rows:
             task = asyncio.create_task(self._send(row, row.address in opted_out))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
     async def recover(self) -> int:
-        """At start-up: put back rows a previous incarnation left in flight. On SQLite only one
-        instance runs, so every row in flight is ours to take back; on PostgreSQL other live
-        instances renew theirs, and only leases that ran out are taken back."""
+        """At start-up: take over the rows a previous incarnation left in flight (on SQLite only
+        one instance runs, so every row in flight is ours; on PostgreSQL other live instances
+        renew theirs, and only leases that ran out are taken). `run` reconciles them with the
+        provider before it claims anything new. Returns how many were taken over."""
         single = self.stepper.db.dialect.name == "sqlite"
         async with self.stepper.transaction() as conn:
-            return await repo.release_expired_leases(
-                conn, self.clock.now(), worker=self.worker if single else None
+            self._orphans = await repo.take_over_in_flight(
+                conn, self.clock.now(), self.worker, self.lease, every_other=single
             )
+        self._held += len(self._orphans)
+        self._holding.update(row.id for row in self._orphans)
+        return len(self._orphans)
 
     async def run(self) -> None:
         self._running = True
         writer = asyncio.create_task(self._write_results(), name="dispatch-results")
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatch-heartbeat")
         try:
+            if self._orphans:
+                orphans, self._orphans = self._orphans, []
+                await self._reconcile(orphans)
             while not self._stopping:
                 try:
                     claimed = await self._claim_and_start()
@@ -124,22 +151,50 @@ class Dispatcher:
             await self._drain(self._drain_timeout)
         finally:
             self._running = False
+            for task in list(self._reconciling):
+                task.cancel()
             for task in (heartbeat, writer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
     async def _heartbeat(self) -> None:
-        """Renew the leases of the rows this instance holds, a few times per lease."""
+        """Renew the leases of the rows this instance holds, a few times per lease; and reconcile
+        strays: rows `sending` under this instance's name that it does not hold (the commit of
+        their claim succeeded but its answer was lost with the connection, or their send was
+        cancelled). Nobody else would ever take them over while this instance renews them."""
         while True:
             await asyncio.sleep(self.lease_real_seconds / 3)
-            if self._held == 0:
-                continue
             try:
-                async with self.stepper.transaction() as conn:
-                    await repo.renew_leases(conn, self.worker, self.clock.now() + self.lease)
+                if self._held:
+                    async with self.stepper.transaction() as conn:
+                        await repo.renew_leases(conn, self.worker, self.clock.now() + self.lease)
+                async with self.stepper.db.connect() as conn:  # a plain read, no write lock
+                    mine = await repo.sending_ids(conn, self.worker)
             except Exception as exc:  # a missed renewal is retried; the lease outlives two of them
                 log.warning("lease renewal failed", error=repr(exc))
+                continue
+            strays = {i for i in mine if i not in self._holding}
+            confirmed, self._suspects = strays & self._suspects, strays - self._suspects
+            if confirmed and not self._stopping:
+                await self._adopt_strays(sorted(confirmed))
+
+    async def _adopt_strays(self, ids: list[int]) -> None:
+        try:
+            async with self.stepper.db.connect() as conn:
+                rows = await repo.rows_by_id(conn, ids)
+        except Exception as exc:
+            log.warning("could not read stray rows", error=repr(exc))
+            return
+        rows = [row for row in rows if row.id not in self._holding]
+        if not rows:
+            return
+        log.warning("rows left sending by this instance without a send under way", count=len(rows))
+        self._held += len(rows)
+        self._holding.update(row.id for row in rows)
+        task = asyncio.create_task(self._reconcile(rows), name="dispatch-reconcile")
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
 
     async def _claim_and_start(self) -> int:
         free = self.max_in_flight - self._held
@@ -147,13 +202,57 @@ class Dispatcher:
             return 0
         async with self.stepper.transaction() as conn:
             now = self.clock.now()
-            await repo.release_expired_leases(conn, now, exclude=self.worker)
-            rows = await repo.claim_outbox(conn, now, free, self.worker, self.lease)
+            # rows of instances that died: reconciled with the provider, not blindly sent again
+            orphans = await repo.take_over_in_flight(conn, now, self.worker, self.lease, limit=free)
+            rows = await repo.claim_outbox(conn, now, free - len(orphans), self.worker, self.lease)
             sms = [row.address for row in rows if row.channel == ChannelKind.SMS.value]
             opted_out = await repo.opted_out_among(conn, sms) if sms else set()
-        self._held += len(rows)
+        self._held += len(rows) + len(orphans)
+        self._holding.update(row.id for row in orphans)
+        if orphans:
+            task = asyncio.create_task(self._reconcile(orphans), name="dispatch-reconcile")
+            self._reconciling.add(task)
+            task.add_done_callback(self._reconciling.discard)
         self.start(rows, opted_out)
-        return len(rows)
+        return len(rows) + len(orphans)
+
+    async def _reconcile(self, rows: Sequence[repo.OutboxRow]) -> None:
+        """Rows whose send outcome was lost (`reconcile.py`): what the provider has is recorded as
+        sent, with its current status; the rest is queued to be sent (again)."""
+        log.warning("reconciling messages whose send outcome was lost", count=len(rows))
+        verdict = await reconcile.look_up(rows, self.providers, self.stepper.db, self.clock.now())
+        self.reconciled["found"] += len(verdict.found)
+        self.reconciled["requeued"] += len(verdict.absent)
+        self.reconciled["unverifiable"] += len(verdict.unverifiable)
+        for row, match in verdict.found:
+            self._found_status[row.id] = ProviderStatus(
+                attempt_id=row.attempt_id,
+                status=match.status,
+                answered_by=match.answered_by,
+                error_code=match.error_code,
+            )
+            result = SendResult(Outcome.ACCEPTED, match.provider_id, None, "found at the provider")
+            await self._results.put((row, result, match.sender))
+        requeue = [row.id for row in (*verdict.absent, *verdict.unverifiable)]
+        if requeue:
+            await self._requeue(requeue)
+        log.info("reconciled", **self.reconciled)
+
+    async def _requeue(self, ids: list[int]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async with self.stepper.transaction() as conn:
+                    await repo.requeue(conn, ids, self.worker)
+                break
+            except Exception as exc:  # the store is down: keep them held and retry
+                if self._stopping:
+                    log.error("could not requeue; their lease will", rows=len(ids), error=repr(exc))
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._holding.difference_update(ids)
+        self._release(len(ids))
 
     async def _idle(self) -> None:
         changed = self.stepper.outbox_changed
@@ -185,7 +284,8 @@ class Dispatcher:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
                 pool.penalise(sender, self.clock.now().timestamp() + pause)
         except BaseException:
-            self._release(1)  # no result to write: the lease returns the row to the queue
+            self._holding.discard(row.id)  # no result to write: reconciled as a stray (`_strays`)
+            self._release(1)
             raise
         await self._results.put((row, result, sender if detail is None else detail))
 
@@ -243,12 +343,52 @@ class Dispatcher:
     async def _record_and_release(
         self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]
     ) -> None:
+        """Store the results; while the store is down, keep them (their rows stay in the in-flight
+        window, so nothing new is claimed meanwhile) and try again until it is back. Only a result
+        the store keeps refusing while it answers otherwise is given up on (logged): its row stays
+        `sending`, and the next start-up reconciles it with the provider."""
+        delay, refused = 0.2, 0
         try:
-            await self._record(activation_id, items)
-        except Exception as exc:  # keep the loop alive; the lease returns the rows to the queue
-            log.error("recording send results failed", activation_id=activation_id, error=repr(exc))
+            while True:
+                try:
+                    await self._record(activation_id, items)
+                    return
+                except Exception as exc:
+                    if refused == 0:
+                        self.unrecorded += len(items)
+                    refused += 1
+                    if self._stopping or (refused >= 5 and await self._store_answers()):
+                        log.error(
+                            "send results not recorded; left for reconciliation",
+                            activation_id=activation_id,
+                            rows=len(items),
+                            error=repr(exc),
+                        )
+                        return
+                    if refused == 1:
+                        log.error(
+                            "recording send results failed; kept in memory and retried",
+                            activation_id=activation_id,
+                            rows=len(items),
+                            error=repr(exc),
+                        )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
         finally:
+            if refused:
+                self.unrecorded -= len(items)
+            for row, _, _ in items:
+                self._found_status.pop(row.id, None)
+                self._holding.discard(row.id)
             self._release(len(items))
+
+    async def _store_answers(self) -> bool:
+        try:
+            async with self.stepper.db.connect() as conn:
+                await repo.sending_count(conn)
+            return True
+        except Exception:
+            return False
 
     async def _record(
         self, activation_id: str, items: list[tuple[repo.OutboxRow, SendResult | None, str | None]]
@@ -287,6 +427,9 @@ class Dispatcher:
                         error_code=result.error_code,
                     )
                 )
+                found = self._found_status.get(row.id)
+                if found is not None:  # a lookup found it: what the provider says of it now
+                    events.append(found)
             updates.append((row.id, values))
 
         async def write_rows(conn: Any) -> None:

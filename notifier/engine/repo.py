@@ -41,6 +41,8 @@ class OutboxRow:
     message_kind: str
     message: dict[str, Any]
     tries: int
+    #: when it became sendable: it cannot have reached a provider before (None: not read)
+    not_before: datetime | None = None
 
 
 def _outbox_row(row: Row[Any]) -> OutboxRow:
@@ -54,6 +56,7 @@ def _outbox_row(row: Row[Any]) -> OutboxRow:
         message_kind=row.message_kind,
         message=row.message,
         tries=row.tries,
+        not_before=as_utc(row.not_before),
     )
 
 
@@ -260,25 +263,77 @@ async def renew_leases(conn: AsyncConnection, worker: str, until: datetime) -> N
     )
 
 
-async def release_expired_leases(
-    conn: AsyncConnection, now: datetime, worker: str | None = None, exclude: str | None = None
-) -> int:
-    """Return in-flight rows to the queue: those whose lease ran out, or (at start-up) every row not
-    claimed by `worker`. A row in flight when an instance died may or may not have reached the
-    provider; sending it again risks a duplicate, which DESIGN §6 accepts up to the in-flight limit,
-    while not sending it could lose a notification."""
-    condition = outbox.c.status == "sending"
+async def take_over_in_flight(
+    conn: AsyncConnection,
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+    *,
+    every_other: bool = False,
+    limit: int = 1000,
+) -> list[OutboxRow]:
+    """Claim for `worker` the rows left `sending` by an instance that died: those whose lease ran
+    out, or (`every_other`, at start-up on SQLite where only one instance runs) every row another
+    incarnation claimed. They stay `sending`: whether they reached the provider is unknown, and
+    the dispatcher asks the provider before it sends any of them again (`Dispatcher._reconcile`)."""
     stale = outbox.c.lease_until < now
-    if worker is not None:
-        stale = stale | (outbox.c.claimed_by != worker)
-    if exclude is not None:  # a live instance renews its own leases; never take its rows back
-        condition = condition & (outbox.c.claimed_by != exclude)
-    result = await conn.execute(
-        update(outbox)
-        .where(and_(condition, stale))
-        .values(status="pending", lease_until=None, claimed_by=None)
+    if every_other:
+        stale = stale | (outbox.c.claimed_by != worker) | outbox.c.claimed_by.is_(None)
+    orphans = (
+        select(outbox.c.id)
+        .where(and_(outbox.c.status == "sending", outbox.c.claimed_by.is_distinct_from(worker), stale))
+        .order_by(outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    return int(result.rowcount or 0)
+    ids = list((await conn.execute(orphans)).scalars())
+    if not ids:
+        return []
+    await conn.execute(
+        update(outbox).where(outbox.c.id.in_(ids)).values(claimed_by=worker, lease_until=now + lease)
+    )
+    rows = (await conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))).all()
+    return [_outbox_row(r) for r in rows]
+
+
+async def requeue(conn: AsyncConnection, ids: Sequence[int], worker: str) -> None:
+    """Put rows `worker` holds back in the queue, to be sent (again): the provider does not have
+    them, or cannot say (then a resend may duplicate, bounded by the in-flight window)."""
+    for chunk in _chunks(list(ids)):
+        await conn.execute(
+            update(outbox)
+            .where(and_(outbox.c.id.in_(chunk), outbox.c.status == "sending", outbox.c.claimed_by == worker))
+            .values(status="pending", lease_until=None, claimed_by=None)
+        )
+
+
+async def known_provider_ids(conn: AsyncConnection, provider_ids: Sequence[str]) -> set[str]:
+    """Which of these provider ids (SIDs) an outbox row already records."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(provider_ids))):
+        query = select(outbox.c.provider_id).where(outbox.c.provider_id.in_(chunk))
+        found.update(str(v) for v in (await conn.execute(query)).scalars())
+    return found
+
+
+async def sending_ids(conn: AsyncConnection, worker: str) -> list[int]:
+    """Rows `worker` holds in flight, as the store sees them."""
+    query = select(outbox.c.id).where(and_(outbox.c.status == "sending", outbox.c.claimed_by == worker))
+    return [int(i) for i in (await conn.execute(query)).scalars()]
+
+
+async def rows_by_id(conn: AsyncConnection, ids: Sequence[int]) -> list[OutboxRow]:
+    """Rows still `sending`, by id, oldest first."""
+    found: list[OutboxRow] = []
+    for chunk in _chunks(list(ids)):
+        query = select(outbox).where(and_(outbox.c.id.in_(chunk), outbox.c.status == "sending"))
+        found.extend(_outbox_row(r) for r in (await conn.execute(query.order_by(outbox.c.id))).all())
+    return found
+
+
+async def sending_count(conn: AsyncConnection) -> int:
+    query = select(func.count()).select_from(outbox).where(outbox.c.status == "sending")
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def finish_outbox_many(conn: AsyncConnection, updates: Sequence[tuple[int, dict[str, Any]]]) -> None:

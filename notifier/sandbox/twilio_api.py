@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from notifier.sandbox import messaging, voice
+from notifier.sandbox import listing, messaging, voice
 from notifier.sandbox.core import SandboxState
 from notifier.sandbox.faults import SERVER_ERROR
 from notifier.sandbox.personas import persona_from_mapping
@@ -108,6 +108,30 @@ def _fetcher(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
+async def _list_messages_api(request: web.Request) -> web.Response:
+    """`GET .../Messages.json`: Twilio's list of Message resources (filters, paging: listing.py)."""
+    state = request.app[STATE_KEY]
+    try:
+        _authenticate(state, request)
+        return web.json_response(
+            listing.page(request, "messages", state.messages, listing.message_checks(request.query))
+        )
+    except TwilioError as error:
+        return _error(error)
+
+
+async def _list_calls_api(request: web.Request) -> web.Response:
+    """`GET .../Calls.json`: Twilio's list of Call resources (filters, paging: listing.py)."""
+    state = request.app[STATE_KEY]
+    try:
+        _authenticate(state, request)
+        return web.json_response(
+            listing.page(request, "calls", state.calls, listing.call_checks(request.query))
+        )
+    except TwilioError as error:
+        return _error(error)
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -187,6 +211,8 @@ def build_app(state: SandboxState) -> web.Application:
         f"{ACCOUNT}/Messages.json", _creator("CreateMessageRequest", messaging.create_message)
     )
     app.router.add_post(f"{ACCOUNT}/Calls.json", _creator("CreateCallRequest", voice.create_call))
+    app.router.add_get(f"{ACCOUNT}/Messages.json", _list_messages_api)
+    app.router.add_get(f"{ACCOUNT}/Calls.json", _list_calls_api)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", _fetcher("Messages"))
     app.router.add_get(f"{ACCOUNT}/Calls/{{sid}}.json", _fetcher("Calls"))
     app.router.add_get("/sandbox/messages", _list_messages)

@@ -25,12 +25,21 @@ at once).
 Timeouts are ours too: twilio 9.13's `AsyncTwilioHttpClient` stores its `timeout` argument but
 never passes it to aiohttp (whose default is 300 s), so each request runs under `asyncio.timeout`.
 The SDK's own request log goes to a quiet logger; our log lines carry masked numbers only.
+
+`lookup` (the optional capability of `channels/base.py`) finds what Twilio created for a message
+whose send outcome we lost: it lists Messages (or Calls) `To` the number, newest first, page by
+page until the records are older than the message could be, and keeps the outbound ones created
+since then (for an SMS, with the body we sent). Twilio's Message and Call resources do not show the
+StatusCallback URL, so the callback token cannot be searched for; `DateSent` / `StartTime` are not
+used as filters either, because a message still queued behind a sender's rate has no `date_sent`
+and a call not yet answered no `start_time`: both would be missed and sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +49,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from notifier.channels.base import OutboundMessage, Outcome, SendResult
+from notifier.channels.base import Found, LookupFailed, OutboundMessage, Outcome, SendResult, SentQuery
 from notifier.domain.masking import mask_address, mask_text
 from notifier.domain.plan import ChannelKind
 
@@ -51,6 +60,10 @@ OPTED_OUT_CODES = frozenset({21610})
 RATE_LIMIT_CODES = frozenset({20429})
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 RING_TIMEOUT_S = 30  # seconds to ring before Twilio reports no-answer
+LOOKUP_PAGE_SIZE = 50
+LOOKUP_MAX_PAGES = 20  # 1,000 messages to one number since the message was queued: enough
+#: Twilio's clock and ours may differ a little; a record this much older still counts
+CLOCK_SKEW = timedelta(seconds=30)
 
 
 def classify_rest_error(status: int, code: int | None) -> Outcome:
@@ -187,3 +200,56 @@ class TwilioProvider:
 
     async def close(self) -> None:
         await self._http.close()
+
+    async def lookup(self, query: SentQuery) -> list[Found]:
+        """What Twilio created for `query` (see the module docstring), oldest first."""
+        if query.channel not in self.channels:
+            return []
+        since = query.since - CLOCK_SKEW
+        listing: Any = self._client.messages if query.channel == ChannelKind.SMS else self._client.calls
+        found: list[Found] = []
+        try:
+            async with asyncio.timeout(self.timeout * 3):
+                page: Any = await listing.page_async(to=query.to, page_size=LOOKUP_PAGE_SIZE)
+                for _ in range(LOOKUP_MAX_PAGES):
+                    older = False
+                    for record in page:
+                        created = record.date_created
+                        if created is None:
+                            continue
+                        if created < since:
+                            older = True  # newest first: the rest are older still
+                            break
+                        if _matches(record, query):
+                            found.append(_found(record))
+                    if older:
+                        break
+                    page = await page.next_page_async()
+                    if page is None:
+                        break
+        except Exception as exc:  # down, refused, timed out, refused to list: we cannot tell
+            log.warning(
+                "twilio.lookup_failed", to=mask_address(query.to), error=classify_exception(exc).error_code
+            )
+            raise LookupFailed(type(exc).__name__) from exc
+        found.reverse()
+        return found
+
+
+def _matches(record: Any, query: SentQuery) -> bool:
+    if not str(record.direction or "").startswith("outbound"):
+        return False
+    return query.channel != ChannelKind.SMS or record.body == query.text
+
+
+def _found(record: Any) -> Found:
+    error = getattr(record, "error_code", None)
+    return Found(
+        provider_id=str(record.sid),
+        status=str(record.status or ""),
+        created_at=record.date_created,
+        sender=str(record.from_ or getattr(record, "messaging_service_sid", None) or "") or None,
+        answered_by=getattr(record, "answered_by", None),
+        error_code=str(error) if error not in (None, "") else None,
+        provider="twilio",
+    )
