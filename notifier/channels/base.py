@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from notifier.domain.events import DeliveryStatus
 from notifier.domain.plan import ChannelKind
 
 #: informed channels (Teams, Slack, Matrix, ntfy...): one-way posts, never an acknowledgement
@@ -107,10 +108,10 @@ class Found:
     """One message or call the provider has that could be the one asked about."""
 
     provider_id: str  # e.g. a message SID
-    status: str  # the provider's status word now (queued, sent, delivered, no-answer, ...)
+    #: what the provider reports of it now, channel-neutral (None: nothing beyond "accepted")
+    status: DeliveryStatus | None
     created_at: datetime
     sender: str | None = None  # the number (or messaging service) it went out from
-    answered_by: str | None = None
     error_code: str | None = None
     provider: str = ""  # which provider has it (set by the failover layer)
 

@@ -225,12 +225,10 @@ class Dispatcher:
         self.reconciled["requeued"] += len(verdict.absent)
         self.reconciled["unverifiable"] += len(verdict.unverifiable)
         for row, match in verdict.found:
-            self._found_status[row.id] = ProviderStatus(
-                attempt_id=row.attempt_id,
-                status=match.status,
-                answered_by=match.answered_by,
-                error_code=match.error_code,
-            )
+            if match.status is not None:
+                self._found_status[row.id] = ProviderStatus(
+                    attempt_id=row.attempt_id, status=match.status, error_code=match.error_code
+                )
             result = SendResult(Outcome.ACCEPTED, match.provider_id, None, "found at the provider")
             await self._results.put((row, result, match.sender))
         requeue = [row.id for row in (*verdict.absent, *verdict.unverifiable)]

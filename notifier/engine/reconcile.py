@@ -46,7 +46,7 @@ class Verdict:
 
 def query_for(row: repo.OutboxRow, now: datetime) -> SentQuery:
     return SentQuery(
-        channel=ChannelKind(row.channel),
+        channel=row.channel,
         to=row.address,
         text=str(row.message.get("text", "")),
         since=row.not_before or now - timedelta(days=1),

@@ -50,6 +50,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from notifier.channels.base import Found, LookupFailed, OutboundMessage, Outcome, SendResult, SentQuery
+from notifier.channels.twilio.status import delivery_status
 from notifier.domain.masking import mask_address, mask_text
 from notifier.domain.plan import ChannelKind
 
@@ -244,12 +245,12 @@ def _matches(record: Any, query: SentQuery) -> bool:
 
 def _found(record: Any) -> Found:
     error = getattr(record, "error_code", None)
+    code = str(error) if error not in (None, "") else None
     return Found(
         provider_id=str(record.sid),
-        status=str(record.status or ""),
+        status=delivery_status(str(record.status or ""), getattr(record, "answered_by", None), code),
         created_at=record.date_created,
         sender=str(record.from_ or getattr(record, "messaging_service_sid", None) or "") or None,
-        answered_by=getattr(record, "answered_by", None),
-        error_code=str(error) if error not in (None, "") else None,
+        error_code=code,
         provider="twilio",
     )
