@@ -20,13 +20,14 @@ from notifier.clock import as_utc
 from notifier.console.session import Session, SessionSigner
 from notifier.domain.review import review_plan
 from notifier.engine import views
+from notifier.engine.contract import AlertFilter
 from notifier.engine.core import Engine
 from notifier.engine.repo import load_activation_row
 from notifier.reports.build import load_log, record_from_row
 from notifier.reports.figures import compute, summarize
 from notifier.scheduling.timing import next_drill
 from notifier.settings import Settings
-from notifier.store.console_queries import drill_ids, latest_alerts, pending_deadlines
+from notifier.store.console_queries import drill_ids, pending_deadlines
 from notifier.store.plans import PlanStore
 
 OPEN = ("open", "completed")  # completed: every required node answered, not closed yet
@@ -145,9 +146,8 @@ class ConsoleBackend:
                         "unreachable": [n.label for n in view.nodes if n.status == "unreachable"],
                     }
                 )
-        async with self.engine.db.connect() as conn:
-            alerts = await latest_alerts(conn, 15)
-        shown: dict[str, Any] = who.shown({"activations": running, "alerts": [vars(a) for a in alerts]})
+        alerts = [a.model_dump(mode="json") for a in await self.service.list_alerts(AlertFilter(limit=15))]
+        shown: dict[str, Any] = who.shown({"activations": running, "alerts": alerts})
         return shown
 
     # --- drills ----------------------------------------------------------------------------

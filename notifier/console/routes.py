@@ -37,7 +37,7 @@ DONE = {
     "cancel": "Activation cancelled.",
     "close": "Activation closed.",
     "update": "Update sent.",
-    "reopen": "Paged again.",
+    "reopen": "Paged again: this is the new activation, with the same tree and message.",
     "started": "Activation started.",
 }
 
@@ -175,6 +175,9 @@ async def _act(request: Request, activation_id: str, action: str) -> Response:
             await engine.cancel(activation_id, who.name, form.get("reason", "")[:2000])
         elif action == "close":
             await engine.close(activation_id, who.name, form.get("message", "")[:2000] or None)
+        elif action == "reopen":
+            again = await engine.page_again(activation_id, who.name, form.get("reason", "")[:2000])
+            return RedirectResponse(f"/console/activations/{again.id}?done=reopen", status_code=303)
         else:
             raise HTTPException(status_code=404, detail="unknown action")
     except EngineError as exc:
@@ -195,6 +198,12 @@ async def cancel(request: Request, activation_id: str = ActivationId) -> Respons
 @router.post("/activations/{activation_id}/close")
 async def close(request: Request, activation_id: str = ActivationId) -> Response:
     return await _act(request, activation_id, "close")
+
+
+@router.post("/activations/{activation_id}/page-again")
+async def page_again(request: Request, activation_id: str = ActivationId) -> Response:
+    """A cancelled or closed activation's outage pages again: a new activation (issue 14's rule)."""
+    return await _act(request, activation_id, "reopen")
 
 
 @router.get("/activations/{activation_id}/report.{fmt}")

@@ -205,6 +205,17 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     assert page.locator(".live").get_attribute("data-status") == "closed"
     assert page.get_by_role("button", name="Close activation").count() == 0
 
+    # page again (issue 14): a new activation of the same tree and message
+    page.get_by_label("Why (recorded in the activity log)").fill("power lost again at 15:10")
+    page.get_by_role("button", name="Page again").click()
+    page.wait_for_url(re.compile(r".*/console/activations/[0-9a-f]+\?done=reopen"))
+    again_id = page.url.split("/activations/")[1].split("?")[0]
+    assert again_id != activation_id
+    assert page.locator(".live").get_attribute("data-status") == "open"
+    page.get_by_role("button", name="Cancel activation").click()
+    page.wait_for_url(re.compile(r".*\?done=cancel"))
+    assert page.locator(".live").get_attribute("data-status") == "cancelled"
+
     # nothing personal in URLs or logs
     log_text = daemon.log_text()
     for numbers in phones.values():
@@ -243,6 +254,9 @@ def test_viewer_sees_masked_numbers_and_no_actions(browser: Any, daemon: Console
 @pytest.mark.parametrize("role", ["admin"])
 def test_every_page_on_desktop_and_phone_passes_axe(browser: Any, daemon: ConsoleDaemon, role: str) -> None:
     activation_id = start_by_api(daemon, nature="Drill: SEED excise system unavailable")
+    alert = {"service": "no-such-service", "severity": "warning", "summary": "Disk 91% on an unplanned host"}
+    receipts = daemon.api("POST", "/api/v1/alerts", daemon.tokens["integration"], alert)
+    assert receipts["receipts"][0]["status"] == "unrouted"
     pages = {
         "now": "/console/",
         "activation": f"/console/activations/{activation_id}",
@@ -256,6 +270,8 @@ def test_every_page_on_desktop_and_phone_passes_axe(browser: Any, daemon: Consol
         for name, path in pages.items():
             page.goto(path)
             page.wait_for_load_state("load")
+            if name == "now":  # the latest alerts with what became of them (issue 14's outcomes)
+                assert "unrouted" in page.locator("#alerts-h + div").inner_text()
             violations = axe_violations(page)
             assert violations == [], f"{name} at {width}: {violations}"
             if width == "phone":
