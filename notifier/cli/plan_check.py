@@ -10,6 +10,7 @@ report. Every rule code is listed in docs/plan-check.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from notifier.cli._common import err_console, fail, out_console
 from notifier.cli._groups import plan_app
@@ -24,11 +26,18 @@ from notifier.cli.validate import configured_rates
 from notifier.domain.review import SEVERITY_ORDER, Finding, Severity, review_plan
 from notifier.plan.loader import Loaded, load
 from notifier.plan.problems import Location, format_path
+from notifier.settings import Settings
+from notifier.store.db import check_migrated, is_sqlite, make_engine, redact
+from notifier.store.drill_history import last_drills
 
 DEFAULT_PATHS = (Path("config"), Path("calltrees"))
 _PATHS_HELP = "plan and call-tree files or directories [default: config calltrees]"
 _TODAY_HELP = "review as of this date (YYYY-MM-DD), for reproducible output"
 _FAIL_ON_HELP = "exit 1 when a finding is at least this severe: error, warning, info or never"
+_URL_HELP = (
+    "database whose completed drills count as each tree's last test (default: the daemon's; "
+    "skipped when it does not exist yet)"
+)
 _FAIL_LEVELS: dict[str, int] = {"error": 0, "warning": 1, "info": 2, "never": -1}
 
 
@@ -90,12 +99,46 @@ def _summary(findings: list[Finding]) -> str:
     return f"{len(findings)} findings ({counts}): {by_code}"
 
 
+def drill_dates(url: str | None) -> dict[str, date]:
+    """Each tree's latest completed drill from the store; {} (with a note when `--url` was given)
+    when there is no database yet or it cannot be read: the plan's own record then counts alone."""
+    try:
+        target = url or Settings().database_url
+    except Exception:
+        return {}
+    if is_sqlite(target):
+        database = make_url(target).database
+        if not database or database == ":memory:" or not Path(database).exists():
+            if url:
+                err_console.print(f"note: no database at {redact(target)}; drills not read", markup=False)
+            return {}
+
+    async def read() -> dict[str, date]:
+        engine = make_engine(target)
+        try:
+            await check_migrated(engine)
+            async with engine.connect() as conn:
+                return await last_drills(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # the review still runs on the plan's record
+        if url:
+            err_console.print(
+                f"note: drills not read from {redact(target)}: {type(exc).__name__}", markup=False
+            )
+        return {}
+
+
 @plan_app.command("check")
 def check(
     paths: Annotated[list[Path] | None, typer.Argument(help=_PATHS_HELP)] = None,
     today: Annotated[str | None, typer.Option("--today", help=_TODAY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as a JSON document")] = False,
     fail_on: Annotated[str, typer.Option("--fail-on", help=_FAIL_ON_HELP)] = "error",
+    url: Annotated[str | None, typer.Option("--url", help=_URL_HELP)] = None,
 ) -> None:
     """Review the plan and call trees as a NIST SP 800-34 reviewer would; exit 1 on findings at --fail-on."""
     as_of = _parse_today(today)
@@ -108,7 +151,8 @@ def check(
         fail("the files did not load; fix the problems above (see `notifier validate`) and check again")
     for problem in loaded.warnings:
         err_console.print(problem.format(), markup=False)
-    findings = review_plan(loaded.plan, loaded.trees, as_of, rates=configured_rates())
+    drills = drill_dates(url)
+    findings = review_plan(loaded.plan, loaded.trees, as_of, drills=drills, rates=configured_rates())
     located = sorted(
         ((finding, locate_finding(loaded, finding)) for finding in findings),
         key=lambda pair: (SEVERITY_ORDER[pair[0].severity], *_position(pair[1])),

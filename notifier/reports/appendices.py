@@ -20,7 +20,7 @@ from html import escape
 from notifier.domain.calltree import CallTree, Node, TreeSet
 from notifier.domain.plan import ChannelKind, ContactLabel, Person, Plan
 from notifier.domain.plandiff import Change, ChangeKind
-from notifier.reports.bia_appendix import bia_html, sites_html
+from notifier.reports.bia_appendix import bia_html, control_html, sites_html
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,9 @@ def render_appendices(
 <h1>{_e(org.name)}: IT service continuity plan appendices</h1>
 <p>From {_e(which)}, generated {stamp}. Contact details are to be reviewed every
 {org.review_policy.contact_review_days} days; the plan every {org.review_policy.plan_review_days} days.</p>
-<h2 class="first">Appendix A: Personnel contact list</h2>
+<h2 class="first">Plan control</h2>
+{control_html(plan)}
+<h2>Appendix A: Personnel contact list</h2>
 {personnel_list(plan)}
 <h2>Appendix B: Vendor contact list</h2>
 {vendor_list(plan)}

@@ -220,8 +220,68 @@ def sites_html(plan: Plan) -> str:
     return _html_table(SITE_FIELDS, site_rows(plan), "Alternate storage, site and telecommunications")
 
 
+CONTROL_FIELDS: tuple[tuple[str, str], ...] = (("item", "Plan control"), ("value", "Record"))
+DISTRIBUTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("holder", "Copy held by"),
+    ("label", "Copy"),
+    ("issued", "Issued"),
+    ("acknowledged", "Receipt acknowledged"),
+)
+
+
+def _holder(plan: Plan, holder_id: str) -> str:
+    role = plan.role(holder_id)
+    if role is not None:
+        person = plan.person(role.primary) if role.primary else None
+        return f"{role.name} ({person.name})" if person else role.name
+    person = plan.person(holder_id)
+    return person.name if person else holder_id
+
+
+def control_rows(plan: Plan) -> list[Row]:
+    """The NIST Plan Approval section: who approved it, when it was last reviewed and tested."""
+    gov = plan.organisation.governance
+    approval = gov.approval
+    approved = "not approved"
+    if approval is not None:
+        approved = (
+            f"{_holder(plan, approval.role)}: {_holder(plan, approval.person)}, {approval.date.isoformat()}"
+        )
+    tested = "; ".join(f"{tree}: {day.isoformat()}" for tree, day in sorted(gov.last_tested.items()))
+    policy = plan.organisation.review_policy
+    return [
+        {"item": "Approved by", "value": approved},
+        {"item": "Last reviewed", "value": gov.last_reviewed.isoformat() if gov.last_reviewed else "never"},
+        {"item": "Last tested (per call tree)", "value": tested or "never"},
+        {
+            "item": "Review policy",
+            "value": f"plan every {policy.plan_review_days} days, contacts every "
+            "{policy.contact_review_days} "
+            f"days, each call tree drilled every {policy.tree_test_days} days",
+        },
+    ]
+
+
+def distribution_rows(plan: Plan) -> list[Row]:
+    return [
+        {
+            "holder": _holder(plan, e.holder),
+            "label": e.label or "-",
+            "issued": e.issued.isoformat() if e.issued else "-",
+            "acknowledged": e.acknowledged.isoformat() if e.acknowledged else "NOT ACKNOWLEDGED",
+        }
+        for e in plan.organisation.governance.distribution
+    ]
+
+
+def control_html(plan: Plan) -> str:
+    return _html_table(CONTROL_FIELDS, control_rows(plan), "Plan approval, review and test") + _html_table(
+        DISTRIBUTION_FIELDS, distribution_rows(plan), "Distribution list"
+    )
+
+
 def bia_and_sites_markdown(plan: Plan) -> str:
-    """The BIA and sites appendices as one Markdown document."""
+    """The BIA, sites and plan-control appendices as one Markdown document."""
     parts = [
         f"# {plan.organisation.name}: BIA and alternate sites appendices",
         "",
@@ -233,5 +293,9 @@ def bia_and_sites_markdown(plan: Plan) -> str:
         "## Alternate storage, site and telecommunications",
         "",
         _md_table(SITE_FIELDS, site_rows(plan), "Sites"),
+        "## Plan control",
+        "",
+        _md_table(CONTROL_FIELDS, control_rows(plan), "Plan approval, review and test"),
+        _md_table(DISTRIBUTION_FIELDS, distribution_rows(plan), "Distribution list"),
     ]
     return "\n".join(parts)

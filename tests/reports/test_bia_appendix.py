@@ -79,3 +79,13 @@ def test_every_service_has_a_bia_row() -> None:
 def test_appendix_headings_in_html() -> None:
     assert "Appendix E: Business impact analysis" in HTML
     assert "Appendix F: Alternate storage, site and telecommunications" in HTML
+
+
+def test_plan_control_and_distribution_in_both_formats() -> None:
+    """NIST Plan Approval ("last reviewed on", "last tested on") and the distribution record."""
+    for text in (HTML, MARKDOWN):
+        assert "ISCP Director (Aline Verhoeven): Aline Verhoeven, 2026-10-20" in text
+        assert "nist-sample: 2026-10-01" in text
+        assert "Luxembourg site binder" in text and "2026-10-23" in text
+    for title in ("Copy held by", "Receipt acknowledged", "Plan control"):
+        assert f"<th>{title}</th>" in HTML and f"| {title}" in MARKDOWN

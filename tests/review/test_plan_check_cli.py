@@ -169,3 +169,54 @@ def test_console_script_default_paths_from_the_repository() -> None:
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "config/plan.yaml:" in result.stdout and "service SEED" in result.stdout
+
+
+TREE = """\
+calltrees:
+  - {id: seed-outage, name: SEED outage call tree, policy: sms, nodes: [{role: iscp-coordinator}]}
+policies:
+  - {id: sms, methods: [{kind: sms}]}
+"""
+
+
+def test_a_drill_in_the_database_counts_as_the_trees_last_test(tmp_path: Path) -> None:
+    """The tree has no last_tested in the plan; the daemon's store holds a completed drill of it."""
+    import asyncio
+
+    from notifier.domain.calltree import ActivationKind
+    from notifier.store.db import make_engine, upgrade_async
+    from tests.reports.rows import store
+    from tests.reports.scenario import T0, play_quick_drill, seed_snapshot
+
+    (tmp_path / "plan.yaml").write_text(CLEAN_PLAN)
+    (tmp_path / "trees.yaml").write_text(TREE)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+
+    async def record_drill() -> None:
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await store(
+                conn, play_quick_drill(seed_snapshot(ActivationKind.DRILL), T0, 1.0), "drill-1", "D1Q"
+            )
+        await engine.dispose()
+
+    files = [str(tmp_path / "plan.yaml"), str(tmp_path / "trees.yaml")]
+    asyncio.run(upgrade_async(url))
+    _, before, _ = invoke("--today", "2026-11-22", "--url", url, *files)
+    assert "tree-untested" in before and "never been tested" in before  # migrated, but no drill yet
+    asyncio.run(record_drill())
+    code, after, _ = invoke("--today", "2026-11-22", "--url", url, *files)
+    assert (code, after.strip()) == (0, "no findings")  # drilled 2026-03-10, within 365 days
+    _, later, _ = invoke("--today", "2027-06-01", "--url", url, *files)
+    assert "tree-untested" in later and "days ago" in later
+
+
+def test_a_missing_database_leaves_the_plans_record(tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(CLEAN_PLAN)
+    (tmp_path / "trees.yaml").write_text(TREE)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'none.db'}"
+    _, out, err = invoke(
+        "--today", "2026-11-22", "--url", url, str(tmp_path / "plan.yaml"), str(tmp_path / "trees.yaml")
+    )
+    assert "tree-untested" in out and "drills not read" in err
+    assert not (tmp_path / "none.db").exists()  # never created by a check
