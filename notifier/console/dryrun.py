@@ -24,6 +24,7 @@ class Contacted:
     node: str
     level: int
     person: str
+    name: str
     channel: str  # the first channel tried ("none" when the person has none the policy uses)
     address: str  # masked: a dry run is shown on shared screens
     alternates: int
@@ -68,7 +69,15 @@ def dry_run(snap: Snapshot, senders: int, rate_per_sender: float) -> DryRun:
             first = node.holders[0]
             channel, address = _first_contact(snap, node, first)
             contacted.append(
-                Contacted(node.label or node.ref, node.level, first, channel, address, len(node.holders) - 1)
+                Contacted(
+                    node.label or node.ref,
+                    node.level,
+                    first,
+                    snap.people[first].name if first in snap.people else first,
+                    channel,
+                    address,
+                    len(node.holders) - 1,
+                )
             )
     figures = estimate(snap, {ChannelKind.SMS: rate, ChannelKind.VOICE: rate})
     return DryRun(contacted=contacted, estimate=figures, rate_per_s=rate)
