@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
+    pagerduty_events_per_minute: int = Field(
+        120, ge=1, description="PagerDuty Events API v2: events per routing key per minute before 429"
+    )
     phone_region: str | None = Field(
         None,
         pattern="^[A-Z]{2}$",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifier.api import ackpages, health, routes_activations, routes_alerts, routes_plan
+from notifier.api import ackpages, health, routes_activations, routes_alerts, routes_pagerduty, routes_plan
 from notifier.api.context import ApiContext, TokenVerifier
 from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import install_error_handlers
@@ -46,7 +46,7 @@ def create_app(
     )
     install_error_handlers(app)
     document_errors(app)
-    for module in (health, routes_alerts, routes_activations, routes_plan, ackpages):
+    for module in (health, routes_alerts, routes_pagerduty, routes_activations, routes_plan, ackpages):
         app.include_router(module.router)
     for router in registry.webhook_routers(settings):  # e.g. /webhooks/kannel/* when configured
         app.include_router(router)

@@ -34,6 +34,7 @@ from notifier.engine.contract import (
     StartRequest,
     StoreUnavailable,
 )
+from notifier.store.integration_keys import IntegrationKey
 
 __all__ = [
     "AckPageView",
@@ -67,6 +68,10 @@ class EngineAPI(Protocol):
 
     async def list_alerts(self, where: AlertFilter) -> list[AlertView]:
         """Stored alerts with their outcome, newest first."""
+        ...
+
+    async def integration_key(self, key: str) -> IntegrationKey | None:
+        """The active integration key (PagerDuty routing_key) `key`, or None."""
         ...
 
     async def page_again(self, activation_id: str, by: str, reason: str) -> ActivationView:

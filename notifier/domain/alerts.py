@@ -38,7 +38,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 AlertSource = Literal["native", "alertmanager", "grafana", "mqtt", "pagerduty"]
-AlertStatus = Literal["firing", "resolved"]
+#: "acknowledged" only from a PagerDuty event: the monitoring source's acknowledgement
+AlertStatus = Literal["firing", "resolved", "acknowledged"]
 _STATUSES: tuple[str, ...] = ("firing", "resolved")
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 _SUMMARY_MAX = 500
@@ -63,6 +64,9 @@ class Alert(BaseModel):
     group_key: str | None = None
     #: the sender's own incident key (native `incident_key`), used by routes keyed `by: explicit`
     incident_key: str | None = None
+    #: bound by an integration key (PagerDuty routing_key): this route, or this call tree, unmatched
+    route: str | None = None
+    calltree: str | None = None
 
     @property
     def service(self) -> str | None:

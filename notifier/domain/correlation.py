@@ -21,6 +21,9 @@ Every alert that matches a route belongs to an *incident key* (the route decides
 * **resolved** - a resolved alert. When it was the last firing alert of the key and the activation
   is still open or completed, the route's `on_resolved` applies (record, announce, stand_down,
   close); a resolve of an alert not known to fire changes nothing.
+* **acknowledged** - a PagerDuty `acknowledge` event: the monitoring source's acknowledgement,
+  recorded on the activation of the alert's incident; it is never a person's acknowledgement and
+  changes nothing else (one for an alert not firing is dropped, as PagerDuty does).
 * **rejected** - the request was refused (401, 403, 413, 422, 400, 429): stored with the reason.
 
 The engine reads the facts inside the transaction that stores the alert, with the incident's row
@@ -38,7 +41,7 @@ from notifier.domain.alerts import Alert
 from notifier.domain.calltree import IncidentKey, IncidentKeyBy, OnJoin, OnResolved
 
 AlertOutcome = Literal[
-    "started", "joined", "duplicate", "suppressed", "resolved", "unrouted", "rejected", "test"
+    "started", "joined", "duplicate", "suppressed", "resolved", "acknowledged", "unrouted", "rejected", "test"
 ]
 ALERT_OUTCOMES: tuple[AlertOutcome, ...] = (
     "started",
@@ -46,6 +49,7 @@ ALERT_OUTCOMES: tuple[AlertOutcome, ...] = (
     "duplicate",
     "suppressed",
     "resolved",
+    "acknowledged",
     "unrouted",
     "rejected",
     "test",
@@ -155,6 +159,21 @@ def firing(facts: IncidentFacts | None, rules: KeyRules, now: datetime) -> Verdi
         else ("every alert of the previous activation had resolved")
     )
     return Verdict("started", why, start=True)
+
+
+def acknowledged(facts: IncidentFacts | None) -> Verdict:
+    """The outcome of a source's acknowledgement (see the module docstring)."""
+    if facts is None or not facts.this_firing:
+        return Verdict(
+            "acknowledged",
+            "no firing alert with this key: dropped",
+            activation_id=facts.activation_id if facts else None,
+        )
+    return Verdict(
+        "acknowledged",
+        "the monitoring source acknowledged the alert (not a person's acknowledgement)",
+        activation_id=facts.activation_id,
+    )
 
 
 def resolved(facts: IncidentFacts | None, rules: KeyRules) -> Verdict:

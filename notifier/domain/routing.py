@@ -13,7 +13,8 @@ The decision carries an urgency derived from the BIA: a tier-1 service (RTO unde
 seed plan) pages at once; every other service is handled as its route says (which tree, which
 policy), so a tier-3 route may notify only a team lead. It also carries the alert's incident key
 and the route's correlation rules (`correlation.py`). A route without `match` is a catch-all: put it
-last to page someone for alerts no other route takes.
+last to page someone for alerts no other route takes. An alert bound by an integration key (a
+PagerDuty routing key) takes its route or call tree without matching.
 """
 
 from __future__ import annotations
@@ -89,6 +90,16 @@ def route_matches(route: Route, alert: Alert, plan: Plan, service: Service | Non
     return not (match.rto_tiers and tier not in match.rto_tiers)
 
 
+def _candidates(alert: Alert, trees: TreeSet) -> tuple[Route, ...]:
+    """The routes to try: all in file order; only its own for an alert bound by an integration key
+    (a route, or a call tree: a route of that tree with the defaults, named after it)."""
+    if alert.route:
+        return tuple(r for r in trees.routes if r.id == alert.route)
+    if alert.calltree:
+        return (Route(id=f"{alert.calltree}-integration", calltree=alert.calltree),)
+    return trees.routes
+
+
 def key_rules(route: Route) -> KeyRules:
     """The route's correlation settings, as the correlation rules take them."""
     return KeyRules(
@@ -106,9 +117,9 @@ def route_alert(alert: Alert, plan: Plan, trees: TreeSet) -> RouteDecision | Non
     Routes whose call tree is missing are passed over (the reference check reports them at load).
     """
     service = find_service(plan, alert.service)
-    for route in trees.routes:
+    for route in _candidates(alert, trees):
         tree = trees.tree(route.calltree)
-        if tree is None or not route_matches(route, alert, plan, service):
+        if tree is None or not (alert.route or alert.calltree or route_matches(route, alert, plan, service)):
             continue
         tier = service.rto_tier if service is not None else None
         return RouteDecision(

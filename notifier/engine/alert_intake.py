@@ -34,7 +34,7 @@ from notifier.store.alert_store import IncidentChange
 
 log = structlog.get_logger("notifier.alerts")
 
-_ON_ACTIVATION = ("joined", "suppressed", "resolved")
+_ON_ACTIVATION = ("joined", "suppressed", "resolved", "acknowledged")
 #: for a resolve whose route is gone from the configuration: recorded, nothing else
 _RECORD_ONLY = correlation.KeyRules(
     group_window=timedelta(hours=1),
@@ -158,7 +158,7 @@ class AlertIntake:
             return None, None
         decision = route_alert(alert, config.plan, config.trees)
         snapshot = None
-        if decision is not None and alert.status != "resolved":
+        if decision is not None and alert.status == "firing":
             try:
                 snapshot = self.engine.prepare(decision.calltree, decision.kind, decision.policy)
             except ActivationError as exc:
@@ -172,6 +172,12 @@ class AlertIntake:
         now = self.engine.clock.now()
         if is_grafana_test(alert):
             return Verdict("test", "Grafana test notification: the integration works; nobody was paged"), None
+        if alert.status == "acknowledged":
+            key = await alert_store.firing_incident_of(conn, alert.dedup_key)
+            if key is None:
+                return correlation.acknowledged(None), None
+            incident = await alert_store.lock_incident(conn, key, "", now)
+            return correlation.acknowledged(await alert_store.facts(conn, incident, alert.dedup_key)), key
         if alert.status == "resolved":
             key = await alert_store.firing_incident_of(conn, alert.dedup_key)
             key = key or (decision.incident_key if decision else None)

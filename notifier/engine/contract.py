@@ -40,11 +40,14 @@ class _View(BaseModel):
 
 class AlertReceipt(_View):
     dedup_key: str
-    status: Literal["started", "joined", "duplicate", "suppressed", "resolved", "unrouted", "test"] = Field(
+    status: Literal[
+        "started", "joined", "duplicate", "suppressed", "resolved", "acknowledged", "unrouted", "test"
+    ] = Field(
         description="the alert's outcome, stored with it: started (a new activation: a page), joined "
         "(recorded on the open activation of its incident), duplicate (the same alert again), "
         "suppressed (its incident was cancelled or closed by a person while it fires: not paged), "
-        "resolved, unrouted (no route matched: nobody was paged), test (Grafana's test notification)"
+        "resolved, acknowledged (by the monitoring source, PagerDuty events), unrouted (no route matched: "
+        "nobody was paged), test (Grafana's test notification)"
     )
     activation_id: str | None = None
     route: str | None = None

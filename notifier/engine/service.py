@@ -37,6 +37,7 @@ from notifier.engine.core import ActivationError, Engine
 from notifier.engine.responses import Responses, form_value, parse_token
 from notifier.store import alert_store
 from notifier.store.alert_store import IncidentChange
+from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
 
 log = structlog.get_logger("notifier.service")
 
@@ -67,6 +68,9 @@ class EngineService:
 
     async def record_rejected(self, source: str, status: int, reason: str, size: int) -> None:
         await self.intake.record_rejected(source, status, reason, size)
+
+    async def integration_key(self, key: str) -> IntegrationKey | None:
+        return await IntegrationKeys(self.engine.db).find(key)
 
     async def list_alerts(self, where: AlertFilter) -> list[AlertView]:
         if where.activation_id:

@@ -25,6 +25,7 @@ from notifier.api.tokens import Role, TokenStore
 from notifier.runtime import Runtime, make_clock
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activity_log, alerts, outbox
+from notifier.store.integration_keys import IntegrationKeys
 from tests.api_e2e.test_alertmanager import alertmanager, rows, until, webhook_receiver
 from tests.engine.conftest import free_port, system_settings
 
@@ -49,9 +50,12 @@ def stamp(moment: datetime) -> str:
 
 
 class Scenario:
-    def __init__(self, daemon: Runtime, am: httpx.AsyncClient, source: str) -> None:
+    def __init__(self, daemon: Runtime, am: httpx.AsyncClient, source: str, per_notification: int) -> None:
+        """`per_notification`: alerts we receive per group notification (the webhook sends each
+        alert of the group; PagerDuty's Events API one event for the whole group)."""
         assert daemon.service is not None
         self.daemon, self.am, self.source, self.service = daemon, am, source, daemon.service
+        self.each = per_notification
         self.starts = stamp(datetime.now(UTC) - timedelta(minutes=1))
 
     def alerts(self, *, ended: bool = False) -> list[dict[str, Any]]:
@@ -105,7 +109,7 @@ class Scenario:
         activation = started[0]
 
         # repeats (repeat_interval 2 s) page nobody
-        await self.wait_outcome("duplicate", 3, "repeated notifications stored as duplicates")
+        await self.wait_outcome("duplicate", self.each, "repeated notifications stored as duplicates")
         assert len(await service.list_activations(None, 10)) == 1
         pages = await self.pages()
         assert pages and max(pages.values()) == 1, pages  # one page per person
@@ -133,17 +137,19 @@ class Scenario:
         self.starts = stamp(datetime.now(UTC))
         counted = await self.outcomes()
         assert await self.post(self.alerts())
-        await self.wait_outcome("joined", 3, "the re-fired alerts to join the open activation", counted)
+        await self.wait_outcome(
+            "joined", self.each, "the re-fired alerts to join the open activation", counted
+        )
         before = await self.pages()
         await service.cancel(activation.id, "duty coordinator", "handled on the bridge")
-        await self.wait_outcome("suppressed", 2, "repeats after the cancel to be suppressed")
+        await self.wait_outcome("suppressed", self.each + 1, "repeats after the cancel to be suppressed")
         assert len(await service.list_activations(None, 10)) == 1
         assert await self.pages() == before
 
         # once every alert has resolved, a new firing is a new outage and pages again
         counted = await self.outcomes()
         assert await self.post(self.alerts(ended=True))
-        await self.wait_outcome("resolved", 3, "the alerts to resolve", counted)
+        await self.wait_outcome("resolved", self.each, "the alerts to resolve", counted)
         self.starts = stamp(datetime.now(UTC))
         counted = await self.outcomes()
         assert await self.post(self.alerts())
@@ -152,12 +158,12 @@ class Scenario:
 
 
 async def run_scenario(
-    daemon: Runtime, tmp_path: Path, source: str, receiver: Callable[[str], dict[str, Any]]
+    daemon: Runtime, tmp_path: Path, source: str, each: int, receiver: Callable[[str], dict[str, Any]]
 ) -> None:
     port = daemon.settings.http_port
     with alertmanager(tmp_path, "", "", receiver=receiver(f"http://127.0.0.1:{port}")) as am:
         async with httpx.AsyncClient(base_url=am, timeout=5) as client:
-            await Scenario(daemon, client, source).run()
+            await Scenario(daemon, client, source, each).run()
 
 
 async def test_webhook_one_outage_one_activation(daemon: Runtime, tmp_path: Path) -> None:
@@ -167,5 +173,28 @@ async def test_webhook_one_outage_one_activation(daemon: Runtime, tmp_path: Path
         daemon,
         tmp_path,
         "alertmanager",
+        3,
         lambda base: webhook_receiver(f"{base}/api/v1/integrations/alertmanager", token),
     )
+
+
+def pagerduty_receiver(base: str, routing_key: str) -> dict[str, Any]:
+    """Alertmanager's own PagerDuty receiver, its `url` pointed at our Events API v2 endpoint."""
+    return {
+        "name": "notifier",
+        "pagerduty_configs": [
+            {
+                "routing_key": routing_key,
+                "url": f"{base}/v2/enqueue",
+                "send_resolved": True,
+                "severity": "critical",
+                "component": "{{ .CommonLabels.service }}",
+            }
+        ],
+    }
+
+
+async def test_pagerduty_configs_one_outage_one_activation(daemon: Runtime, tmp_path: Path) -> None:
+    assert daemon.db is not None
+    _record, key = await IntegrationKeys(daemon.db).create("alertmanager-pd", route="tier1-crisis")
+    await run_scenario(daemon, tmp_path, "pagerduty", 1, lambda base: pagerduty_receiver(base, key))
