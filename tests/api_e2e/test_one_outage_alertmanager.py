@@ -123,13 +123,16 @@ class Scenario:
 
         shown = await until(resolution, "the resolution on the activation", 40)
         assert "on_resolved announce" in shown
-        logged = await rows(
-            self.daemon,
-            select(activity_log.c.step, activity_log.c.outcome).where(
-                activity_log.c.activation_id == activation.id
-            ),
-        )
-        assert any(step == "announced" and "update sent to" in text for step, text in logged)
+        async def announced() -> bool:  # the update is a step of its own, right after the resolve
+            logged = await rows(
+                self.daemon,
+                select(activity_log.c.step, activity_log.c.outcome).where(
+                    activity_log.c.activation_id == activation.id
+                ),
+            )
+            return any(step == "announced" and "update sent to" in text for step, text in logged)
+
+        await until(announced, "the update to the coordinator and those reached", 20)
         view = await service.get_activation(activation.id)
         assert view is not None and view.status == "open" and view.alerts.get("firing") == 0
 
