@@ -77,7 +77,11 @@ def import_command(
     paths: list[Path] = typer.Argument(
         None, help="Plan files or directories (default: settings plan_paths)."
     ),
-    author: str = typer.Option(None, help="Who made the change (default: the OS user)."),
+    author: str = typer.Option(
+        None,
+        help="Who made the change: a person id of the plan, shown as their name and roles in the record "
+        "of changes (default: the OS user).",
+    ),
     comment: str = typer.Option("", help="Why: recorded with the new version."),
     url: str | None = URL_OPTION,
 ) -> None:

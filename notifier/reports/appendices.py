@@ -214,7 +214,17 @@ def tree_diagram(plan: Plan, tree: CallTree) -> str:
     )
 
 
-def record_of_changes(history: Sequence[VersionRecord]) -> str:
+def signature(plan: Plan | None, author: str) -> str:
+    """Who signed a change: a person id of the plan reads as their name and the roles they hold (NIST
+    Table 3-7 asks for a signature, not a login); anything else is shown as recorded, marked so."""
+    person = plan.person(author) if plan is not None else None
+    if person is None:
+        return f"{author} (not a person in the plan)"
+    roles = [role.name for role in plan.roles if person.id in role.holders] if plan is not None else []
+    return f"{person.name}, {', '.join(roles)}" if roles else person.name
+
+
+def record_of_changes(history: Sequence[VersionRecord], plan: Plan | None = None) -> str:
     """Table 3-7: Page # | Change Comment | Date of Change | Signature, newest version first."""
     rows = []
     for record in sorted(history, key=lambda r: r.version, reverse=True):
@@ -231,7 +241,8 @@ def record_of_changes(history: Sequence[VersionRecord]) -> str:
             lines.append(f"... and {len(record.changes) - 50} more changes")
         rows.append(
             f"<tr><td>Version {record.version}</td><td>{'<br>'.join(lines) or '-'}</td>"
-            f"<td>{record.created_at.strftime('%Y-%m-%d %H:%M UTC')}</td><td>{_e(record.author)}</td></tr>"
+            f"<td>{record.created_at.strftime('%Y-%m-%d %H:%M UTC')}</td>"
+            f"<td>{_e(signature(plan, record.author))}</td></tr>"
         )
     head = "<tr><th>Page #</th><th>Change Comment</th><th>Date of Change</th><th>Signature</th></tr>"
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
@@ -270,7 +281,7 @@ def render_appendices(
 <h2>Appendix C: Call trees</h2>
 {diagrams}
 <h2>Appendix D: Record of changes</h2>
-{record_of_changes(list(history))}
+{record_of_changes(list(history), plan)}
 <h2>Appendix E: Business impact analysis</h2>
 {bia_html(plan)}
 <h2>Appendix F: Alternate storage, site and telecommunications</h2>

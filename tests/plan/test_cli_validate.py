@@ -164,3 +164,40 @@ def test_worst_case_of_each_tree_is_shown() -> None:
     cases = json.loads(output)["worst_cases"]
     assert {c["calltree"] for c in cases} == {"nist-sample", "taxud-crisis", "taxud-team-leads", "all-staff"}
     assert all(c["within_limit"] for c in cases)
+
+
+def test_plan_schema_has_the_bia_sites_and_governance_fields() -> None:
+    """NIST App. B (BIA), App. F (alternate sites) and plan control, for editors completing plan files."""
+    code, output = run("schema", "plan")
+    assert code == 0
+    defs = json.loads(output)["$defs"]
+    service = defs["Service"]["properties"]
+    for name in (
+        "rto_hours",
+        "rpo_hours",
+        "bia_date",
+        "recovery_priority",
+        "drivers",
+        "processes",
+        "resources",
+        "workarounds",
+    ):
+        assert name in service, name
+    assert set(defs["Resource"]["properties"]) >= {"component", "platform", "recovery_priority"}
+    assert set(defs["Site"]["properties"]) >= {
+        "purpose",
+        "contacts",
+        "authorised_roles",
+        "vendor",
+        "agreement",
+    }
+    assert defs["SitePurpose"]["enum"] == [
+        "primary",
+        "alternate_site",
+        "alternate_storage",
+        "alternate_telecom",
+    ]
+    governance = defs["Governance"]["properties"]
+    assert set(governance) == {"approval", "last_reviewed", "last_tested", "distribution"}
+    assert set(defs["Approval"]["properties"]) == {"role", "person", "date"}
+    assert "impact_categories" in defs["Organisation"]["properties"]

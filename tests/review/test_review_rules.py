@@ -407,6 +407,88 @@ DEFECTS = [
 ]
 
 
+#: More near misses, one per rule whose defect row has none: a plan next to the defect that is fine.
+NEAR_MISSES: list[tuple[str, Edit]] = [
+    ("alternate-in-same-tree", put("roles.1.alternates", ["p-coord-alt"])),
+    ("bia-rpo-tier", put("services.1.rpo_tier", 2)),
+    ("bia-strategy-slower-than-rto", put("services.1.strategy", "Intermediate")),
+    ("contact-duplicate-number", put("people.2.contacts.1.address", "+32470990777")),
+    ("contact-numbers", put("people.2.contacts.1.label", "home")),
+    ("contact-unverified", put("people.2.last_verified", "2026-11-22")),
+    ("distribution-unacknowledged", put("organisation.governance.distribution.0.acknowledged", "2026-11-01")),
+    (
+        "lead-no-alternate",
+        both(
+            put("roles.2", {"id": "dba", "name": "DBA", "primary": "p-lead"}), put("teams.0.members", ["dba"])
+        ),
+    ),
+    ("org-no-coordinator", drop("calltrees.0.coordinator_role", True)),
+    ("org-no-plan-owner", put("organisation.plan_owner_role", "server-recovery-lead")),
+    (
+        "person-no-role",
+        put(
+            "people.5",
+            {
+                "id": "v-2",
+                "name": "Vendor desk",
+                "affiliation": "v-contoso",
+                "contacts": [{"kind": "sms", "address": "+32470990009"}],
+            },
+        ),
+    ),
+    ("plan-approval-not-holder", put("organisation.governance.approval.person", "p-coord-alt")),
+    ("plan-never-reviewed", put("organisation.governance.last_reviewed", "2026-01-01")),
+    ("plan-no-distribution", drop("organisation.governance.distribution.0.acknowledged")),
+    (
+        "plan-not-approved",
+        put(
+            "organisation.governance.approval",
+            {"role": "server-recovery-lead", "person": "p-lead", "date": "2026-10-01"},
+        ),
+    ),
+    ("role-no-alternate", put("roles.1.alternates", ["p-lead-alt", "p-coord-alt"])),
+    (
+        "role-no-holder",
+        both(
+            put("roles.2", {"id": "dba", "name": "DBA", "alternates": ["p-lead"]}),
+            put("teams.0.members", ["dba"]),
+        ),
+    ),
+    (
+        "role-unused",
+        both(
+            put("roles.2", {"id": "dba", "name": "DBA", "primary": "p-lead", "alternates": ["p-lead-alt"]}),
+            put("teams.0.members", ["dba"]),
+        ),
+    ),
+    ("service-no-owner", both(put("services.1.classification", "moderate"), drop("services.1.owner_role"))),
+    (
+        "service-no-recovery-team",
+        both(put("services.1.classification", "moderate"), drop("services.1.recovery_team")),
+    ),
+    ("site-alternate-no-contact", both(put("sites.0.purpose", "primary"), put("sites.0.contacts", []))),
+    (
+        "site-no-alternate",
+        both(
+            put("sites", []),
+            put("services.0.classification", "moderate"),
+            put("services.1.classification", "moderate"),
+        ),
+    ),
+    ("tree-coordinator-no-alternate", put("roles.0.alternates", ["p-coord-alt", "p-lead"])),
+    ("tree-untested", put("organisation.governance.last_tested.nist-sample", "2026-01-01")),
+    (
+        "vendor-contact-email-only",
+        put(
+            "people.4.contacts",
+            [{"kind": "email", "address": "kim@example.org"}, {"kind": "voice", "address": "+442079460801"}],
+        ),
+    ),
+    ("vendor-no-contact", put("vendors.0.services", [])),
+    ("vendor-no-sla", put("vendors.0.sla_onsite_hours", 1)),
+]
+
+
 TEXTS: dict[str, str] = {}
 
 
@@ -443,8 +525,15 @@ def test_near_miss_is_left_alone(defect: Defect) -> None:
     assert defect.code not in {f.code for f in findings}
 
 
-def test_every_rule_has_a_defect_row() -> None:
+@pytest.mark.parametrize(("code", "edit"), NEAR_MISSES, ids=[code for code, _ in NEAR_MISSES])
+def test_more_near_misses_are_left_alone(code: str, edit: Edit) -> None:
+    _, findings = load_broken(edit)
+    assert code not in {f.code for f in findings}
+
+
+def test_every_rule_has_a_defect_row_and_a_near_miss() -> None:
     assert {d.code for d in DEFECTS} == set(RULES)
+    assert {d.code for d in DEFECTS if d.near_miss} | {code for code, _ in NEAR_MISSES} == set(RULES)
 
 
 def test_minimal_plan_is_clean() -> None:

@@ -66,7 +66,7 @@ def import_example(url: str) -> None:
             "--url",
             url,
             "--author",
-            "j.moreau",
+            "p-moreau",
             "--comment",
             "initial plan from the TAXUD ITSCP",
         ],
@@ -153,7 +153,9 @@ def test_appendices_of_the_taxud_plan(tmp_path: Path) -> None:
     assert second < first
     assert "p-leclercq confirmed by SMS" in html and "contact review reply (p-leclercq)" in html
     assert "person p-leclercq: last_verified changed" in html
-    assert "j.moreau" in html and "initial plan from the TAXUD ITSCP" in html
+    # the signature: a person of the plan by name and role; anything else marked as such
+    assert "Julien Moreau, ITSM Service Level Manager" in html and "initial plan from the TAXUD ITSCP" in html
+    assert "contact review reply (p-leclercq) (not a person in the plan)" in html
 
 
 def test_appendices_of_an_empty_database_is_a_one_line_error(tmp_path: Path) -> None:
