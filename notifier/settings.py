@@ -135,6 +135,7 @@ class LimitSettings(BaseModel):
     webhook_form_bytes: int = Field(64_000, ge=1024, description="a Twilio webhook's form body")
     webhook_form_fields: int = Field(100, ge=10, description="parameters in one Twilio webhook form")
     webhook_value_chars: int = Field(4_000, ge=1600, description="one Twilio form value (SMS: 1,600)")
+    alerts_per_request: int = Field(1_000, ge=1, description="alerts in one HTTP body or MQTT payload")
     mqtt_payload_bytes: int = Field(1_000_000, ge=1024, description="one MQTT alert payload")
     activation_fields: int = Field(50, ge=1, description="message fields given when starting one")
     activation_field_name_chars: int = Field(64, ge=8, description="characters of a field name")

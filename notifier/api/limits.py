@@ -140,3 +140,14 @@ def check_fields(fields: dict[str, str], limits: LimitSettings) -> None:
             )
     if problems:
         raise JsonRejected(422, problems)
+
+
+def check_alert_count(payload: Any, limit: int) -> None:
+    """At most `limit` alerts in one body (a native array, or a webhook's `alerts`), checked before
+    any of them is read: 500,000 of them took the event loop 11 s to refuse one by one."""
+    alerts = (
+        payload if isinstance(payload, list) else payload.get("alerts") if isinstance(payload, dict) else None
+    )
+    if isinstance(alerts, list) and len(alerts) > limit:
+        where = "(the whole document)" if alerts is payload else "alerts"
+        raise JsonRejected(422, [f"{where}: {len(alerts)} alerts, at most {limit} in one request"])

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from notifier.api.auth import ALERT_WRITERS, READERS, require, sees_contacts
 from notifier.api.context import get_context
 from notifier.api.engine_api import AlertFilter, AlertReceipt, AlertView
-from notifier.api.limits import JSON_BODY, parse_json
+from notifier.api.limits import JSON_BODY, check_alert_count, parse_json
 from notifier.api.masking import mask_data
 from notifier.api.tokens import TokenRecord
 from notifier.domain.alerts import (
@@ -69,12 +69,15 @@ def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
 
 async def read_json(request: Request) -> Any:
     """The request body as JSON, read within the limits (docs/limits.md): 413 when too large, 400
-    with the position when it is not JSON, 422 with the path of what is beyond a limit. Usually
-    `BodyLimits` has read it already, ahead of the router."""
+    with the position when it is not JSON, 422 with the path of what is beyond a limit (also more
+    than `alerts_per_request` alerts). Usually `BodyLimits` has read it already."""
+    limits = get_context(request).settings.limits
     if JSON_BODY in request.scope:
-        return request.scope[JSON_BODY]
-    limits = get_context(request).settings.limits.json_limits()
-    return await parse_json(await request.body(), limits)
+        payload = request.scope[JSON_BODY]
+    else:
+        payload = await parse_json(await request.body(), limits.json_limits())
+    check_alert_count(payload, limits.alerts_per_request)
+    return payload
 
 
 def _native_batch(payload: Any, request: Request) -> list[Alert]:

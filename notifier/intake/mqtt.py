@@ -80,7 +80,9 @@ class BadPayload(ValueError):
     """The message cannot become an alert; the text is the dead-letter reason."""
 
 
-def parse_payload(payload: bytes, clock: Clock, limits: JsonLimits = DEFAULT_LIMITS) -> list[Alert]:
+def parse_payload(
+    payload: bytes, clock: Clock, limits: JsonLimits = DEFAULT_LIMITS, max_alerts: int = 1_000
+) -> list[Alert]:
     """One native alert, or a JSON array of them, from an MQTT payload; BadPayload says why not.
 
     Read within `limits` (size first, then depth, number and field-name lengths: see
@@ -93,6 +95,8 @@ def parse_payload(payload: bytes, clock: Clock, limits: JsonLimits = DEFAULT_LIM
     items = data if isinstance(data, list) else [data]
     if not items:
         raise BadPayload("expected at least one alert")
+    if len(items) > max_alerts:
+        raise BadPayload(f"{len(items)} alerts, at most {max_alerts} in one payload")
     alerts: list[Alert] = []
     problems: list[str] = []
     for index, item in enumerate(items):
@@ -136,6 +140,7 @@ class MqttIntake:
         self.settings = settings
         limits = limits or LimitSettings()
         self.limits = limits.json_limits(limits.mqtt_payload_bytes)
+        self.max_alerts = limits.alerts_per_request
         self.submit = submit
         self.clock = clock
         self.on_connection = on_connection
@@ -322,8 +327,10 @@ class MqttIntake:
         the daemon keeps answering meanwhile."""
         try:
             if len(payload) > OFF_LOOP_BYTES:
-                return await asyncio.to_thread(parse_payload, payload, self.clock, self.limits)
-            return parse_payload(payload, self.clock, self.limits)
+                return await asyncio.to_thread(
+                    parse_payload, payload, self.clock, self.limits, self.max_alerts
+                )
+            return parse_payload(payload, self.clock, self.limits, self.max_alerts)
         except BadPayload as exc:
             return str(exc)
         except Exception as exc:  # a poison message: set aside, never a broken session
