@@ -10,6 +10,7 @@ rules against an in-memory engine; here a refusal must also leave the stored sta
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ async def _signed_post(system: System, path: str, params: Mapping[str, str], tok
 
 
 def _reply(number: str, body: str = "1") -> dict[str, str]:
-    return {"From": number, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + "e" * 32}
+    """An inbound SMS as Twilio posts it: every message has its own SID (a repeated SID is a replay,
+    which the webhook acknowledges and ignores)."""
+    return {"From": number, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex}
 
 
 async def _people(system: System, activation_id: str) -> dict[str, str]:
@@ -54,11 +57,14 @@ async def _count(system: System, table: Any) -> int:
 
 async def _stored(system: System) -> list[Any]:
     """What a request could change: activations and their statuses, alerts, recorded responses
-    (the activity log is left out: the activations keep progressing in the background)."""
+    (the activity log is left out: the activations keep progressing in the background; so are the
+    audit rows of refused intake requests, which `notifier alerts` lists with outcome `rejected`)."""
     assert system.runtime.db is not None
     async with system.runtime.db.connect() as conn:
         statuses = sorted((await conn.execute(select(activations.c.id, activations.c.status))).all())
-    return [statuses, await _count(system, alerts), await _count(system, responses)]
+        accepted = select(func.count()).select_from(alerts).where(alerts.c.outcome != "rejected")
+        alert_count = int((await conn.execute(accepted)).scalar_one())
+    return [statuses, alert_count, await _count(system, responses)]
 
 
 async def test_auth_token_rotation_accepts_both_then_only_the_new(tmp_path: Path) -> None:
