@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from zoneinfo import ZoneInfo
 
 from notifier.domain.calltree import CallTree, Node, TreeSet
 from notifier.domain.plan import ChannelKind, ContactLabel, Person, Plan
@@ -224,8 +225,14 @@ def signature(plan: Plan | None, author: str) -> str:
     return f"{person.name}, {', '.join(roles)}" if roles else person.name
 
 
+def _local(moment: datetime, timezone: str) -> str:
+    """A time on the organisation's wall clock, with its zone (`2026-10-20 14:05 CEST`)."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def record_of_changes(history: Sequence[VersionRecord], plan: Plan | None = None) -> str:
     """Table 3-7: Page # | Change Comment | Date of Change | Signature, newest version first."""
+    timezone = plan.organisation.timezone if plan is not None else "UTC"
     rows = []
     for record in sorted(history, key=lambda r: r.version, reverse=True):
         lines = [_e(record.comment)] if record.comment else []
@@ -241,7 +248,7 @@ def record_of_changes(history: Sequence[VersionRecord], plan: Plan | None = None
             lines.append(f"... and {len(record.changes) - 50} more changes")
         rows.append(
             f"<tr><td>Version {record.version}</td><td>{'<br>'.join(lines) or '-'}</td>"
-            f"<td>{record.created_at.strftime('%Y-%m-%d %H:%M UTC')}</td>"
+            f"<td>{_local(record.created_at, timezone)}</td>"
             f"<td>{_e(signature(plan, record.author))}</td></tr>"
         )
     head = "<tr><th>Page #</th><th>Change Comment</th><th>Date of Change</th><th>Signature</th></tr>"
@@ -262,7 +269,7 @@ def render_appendices(
         if trees and trees.calltrees
         else "<p>No call trees were given (pass the call-tree files with --calltrees).</p>"
     )
-    stamp = generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    stamp = _local(generated_at, org.timezone)
     which = f"plan version {version}" if version is not None else "plan"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -89,3 +89,8 @@ def test_plan_control_and_distribution_in_both_formats() -> None:
         assert "Luxembourg site binder" in text and "2026-10-23" in text
     for title in ("Copy held by", "Receipt acknowledged", "Plan control"):
         assert f"<th>{title}</th>" in HTML and f"| {title}" in MARKDOWN
+
+
+def test_dates_are_on_the_organisations_clock() -> None:
+    """Generated at 2026-11-22 00:00 UTC: 01:00 in Brussels (CET)."""
+    assert "generated 2026-11-22 01:00 CET" in HTML
