@@ -129,6 +129,7 @@ class LimitSettings(BaseModel):
     """Bounds on the work one input may cause; docs/limits.md lists each with what it guards."""
 
     http_body_bytes: int = Field(1_000_000, ge=1024, description="any HTTP request body (413 beyond)")
+    http_query_bytes: int = Field(8_000, ge=1024, description="the query string of any request (414 beyond)")
     json_depth: int = Field(32, ge=4, description="nesting of JSON bodies and MQTT payloads")
     json_number_chars: int = Field(40, ge=20, description="characters of one JSON number")
     json_key_chars: int = Field(256, ge=16, description="characters of one JSON field name")

@@ -2,6 +2,7 @@
 
 An ASGI layer in front of everything else (the Twilio webhooks and the API router):
 
+* a query string above `limits.http_query_bytes` is answered 414;
 * a declared `Content-Length` above the limit is answered 413 without reading a byte; a body that
   grows beyond it while arriving (chunked) is answered 413 as soon as it does;
 * a JSON body sent to `/api/` is read here, within the JSON limits (`loads_bounded`: depth,
@@ -30,7 +31,7 @@ OFF_LOOP_BYTES = 64_000
 
 
 def rejected_response(exc: JsonRejected) -> JSONResponse:
-    error = {400: "invalid JSON", 413: "body too large", 422: "input beyond a limit"}
+    error = {400: "invalid JSON", 413: "body too large", 414: "query too long", 422: "input beyond a limit"}
     return JSONResponse(
         status_code=exc.status, content={"error": error.get(exc.status, "invalid"), "problems": exc.problems}
     )
@@ -62,6 +63,12 @@ class BodyLimits:
         return self.limits.http_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and len(scope.get("query_string", b"")) > self.limits.http_query_bytes:
+            too_long = (
+                f"query of {len(scope['query_string'])} bytes, more than {self.limits.http_query_bytes}"
+            )
+            await rejected_response(JsonRejected(414, [too_long]))(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return

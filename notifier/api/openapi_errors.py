@@ -13,6 +13,7 @@ later:
 | 404 | no such activation (or other path resource) | those with a path parameter |
 | 409 | the activation is in a state that forbids it | POST on a path resource |
 | 413 | the body is larger than the limit | those with a request body |
+| 414 | the query string is longer than the limit | those with query parameters |
 | 422 | invalid fields, input beyond a limit (docs/limits.md) | every /api/ operation |
 | 503 | the store is unavailable; retry (Retry-After) | every /api/ operation, and /readyz |
 """
@@ -40,6 +41,7 @@ _WHY = {
     404: "Not found.",
     409: "The activation's state does not allow this.",
     413: "The body is larger than the limit (docs/limits.md).",
+    414: "The query string is longer than the limit (docs/limits.md).",
     422: "Invalid input: each problem with its field path.",
     503: "The store is unavailable; retry after the Retry-After seconds.",
 }
@@ -52,6 +54,8 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[in
     statuses = [401, 403, 422, 503]
     if "requestBody" in operation:
         statuses += [400, 413]
+    if any(p.get("in") == "query" for p in operation.get("parameters", [])):
+        statuses.append(414)
     if "{" in path:
         statuses.append(404)
         if method == "post":

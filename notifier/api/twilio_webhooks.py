@@ -78,7 +78,6 @@ async def verified_form(request: Request) -> dict[str, str]:
         tokens.append(settings.twilio.alternate_auth_token.get_secret_value())
     url = public_url(settings.public_base_url, request.url.path, request.url.query)
     if not signature_valid(tokens, url, pairs, request.headers.get("X-Twilio-Signature")):
-        log.warning("twilio_signature_rejected", path=request.url.path)
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
     params: dict[str, str] = {}
     for name, value in pairs:
@@ -176,7 +175,13 @@ class TwilioWebhooks:
         else:
             try:
                 response = await handler(request)
-            except HTTPException as exc:
+            except HTTPException as exc:  # bad input: a logged 4xx with the reason, never the values
+                log.warning(
+                    "twilio_webhook_rejected",
+                    path=request.url.path,
+                    status=exc.status_code,
+                    reason=exc.detail,
+                )
                 response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
             except Exception as exc:  # the API's own answer to the same error: 503 for the store, ...
                 response = await error_response(request, exc)

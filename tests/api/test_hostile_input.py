@@ -130,3 +130,16 @@ async def test_viewers_do_not_see_numbers_written_without_plus(
         assert written in as_coordinator.text
         assert written not in as_viewer.text
     assert "+3247*****01" in as_viewer.text and "+3247*****02" in as_viewer.text
+
+
+async def test_a_query_string_beyond_the_limit_is_414_before_routing(
+    client: httpx.AsyncClient, engine: MemoryEngine, token_db: TokenDb
+) -> None:
+    headers = bearer(token_db.tokens[Role.VIEWER])
+    response = await client.get("/api/v1/activations?status=" + "x" * 9_000, headers=headers)
+    assert response.status_code == 414 and "more than 8000" in response.json()["problems"][0]
+    webhook = await client.post(
+        "/webhooks/twilio/status?t=" + "x" * 9_000, content="", headers={"Content-Type": FORM}
+    )
+    assert webhook.status_code == 414
+    assert engine.calls == []
