@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from notifier.domain.calltree import ActivationKind
 from notifier.reports.build import render_report
 from notifier.runtime import Runtime
 from notifier.sandbox import preset
-from tests.engine.test_nist_cascade import script, wait_for
+from tests.engine.test_nist_cascade import mobile, script, wait_for
 
 TREE = "nist-sample"
+SCENARIO = "Power loss at ITSM Data Centre Alpha"
 
 
 def tree_people(system: Runtime) -> set[str]:
@@ -35,13 +38,17 @@ def tree_people(system: Runtime) -> set[str]:
     return people
 
 
-async def drill_report(system: Runtime, silent: set[str]) -> dict[str, object]:
+async def drill_report(system: Runtime, silent: set[str], policy: str | None = None) -> dict[str, object]:
     for person_id in tree_people(system) - silent:
         script(system, person_id, preset("confirms", "+00", reply_after=45.0))
     for person_id in silent:
         script(system, person_id, preset("never_answers", "+00"))
     activation_id = await system.engine.activate(  # type: ignore[union-attr]
-        TREE, ActivationKind.DRILL, {"instructions": "Reply 1 to confirm"}, started_by="test"
+        TREE,
+        ActivationKind.DRILL,
+        {"instructions": "Reply 1 to confirm", "scenario": SCENARIO},
+        started_by="test",
+        policy=policy,
     )
 
     async def completed() -> bool:
@@ -56,8 +63,14 @@ async def drill_report(system: Runtime, silent: set[str]) -> dict[str, object]:
     return document
 
 
-async def test_drill_with_everyone_answering_passes_its_limit(system: Runtime) -> None:
-    report = await drill_report(system, silent=set())
+@pytest.mark.parametrize("policy", [None, "drill"], ids=["tree-policy", "drill-policy"])
+async def test_drill_with_everyone_answering_passes_its_limit(system: Runtime, policy: str | None) -> None:
+    """Under the tree's own policy and under the drill policy the scheduled-drill route uses."""
+    report = await drill_report(system, silent=set(), policy=policy)
+    coordinator = system.engine.config.plan.role("iscp-coordinator")  # type: ignore[union-attr]
+    assert coordinator is not None and coordinator.primary
+    sms = await system.sandbox.device(mobile(system, coordinator.primary)).expect_sms(r"DRILL", timeout=10)
+    assert sms.body.startswith(f"DRILL: Scenario: {SCENARIO}.")  # the exercise travels with the message
     assert report["verdict"] == "PASS", report["verdict_reason"]
     assert (
         isinstance(report["completion_s"], int)
