@@ -21,6 +21,8 @@ from notifier.api.acktokens import make_ack_token
 from notifier.api.app import create_app
 from notifier.api.masking import plan_region
 from notifier.api.tokens import TokenStore
+from notifier.api.twilio_webhooks import apply_spooled
+from notifier.api.webhook_spool import WebhookSpool
 from notifier.channels import registry
 from notifier.channels.base import Provider
 from notifier.channels.failover import ProviderChain, ProviderHealth
@@ -80,6 +82,9 @@ class Runtime:
     health: ProviderHealth | None = None  # which providers are in service (failover)
     built_providers: dict[str, Provider] = field(default_factory=dict)
     health_task: asyncio.Task[None] | None = None
+    #: Twilio webhooks the store could not take (database down, bursts), applied in order later
+    spool: WebhookSpool | None = None
+    spool_task: asyncio.Task[None] | None = None
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -144,7 +149,16 @@ class Runtime:
             numbers = (c.address for p in config.plan.people for c in p.contacts if c.address.startswith("+"))
             region = settings.phone_region or plan_region(numbers)
             tokens = TokenStore(self.db)
-            app = create_app(self.service, settings, tokens, self.clock, phone_region=region)
+            self.spool = WebhookSpool(
+                settings.state_directory() / f"webhooks-{settings.http_port}.spool", settings.spool.max_bytes
+            )
+            service = self.service
+            self.spool_task = asyncio.create_task(
+                self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
+            )
+            app = create_app(
+                self.service, settings, tokens, self.clock, phone_region=region, spool=self.spool
+            )
             install_console(app, self._console(tokens))
             self.metrics.install(app)
             config_ = uvicorn.Config(
@@ -257,10 +271,11 @@ class Runtime:
             await self.mqtt.stop()
         if self.calendar is not None:
             await self.calendar.stop()
-        if self.health_task is not None:
-            self.health_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.health_task
+        for background in (self.health_task, self.spool_task):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         if self.engine is not None:
             await self.engine.stop(timeout)
         for task in self.tasks:

@@ -125,6 +125,17 @@ class ScheduleSettings(BaseModel):
     )
 
 
+class SpoolSettings(BaseModel):
+    """The local durable spool of Twilio webhooks the database cannot take now (README: design)."""
+
+    max_bytes: int = Field(
+        64_000_000, ge=65_536, description="spool size; past it webhooks are answered 503 (logged)"
+    )
+    burst: int = Field(
+        256, ge=1, description="webhooks being applied at once beyond which new ones are spooled"
+    )
+
+
 class LimitSettings(BaseModel):
     """Bounds on the work one input may cause; docs/limits.md lists each with what it guards."""
 
@@ -183,6 +194,21 @@ class Settings(BaseSettings):
         "viewers (0470 300 001); default: the country of most of the plan's numbers",
     )
     delivery: DeliverySettings = DeliverySettings()
+    state_dir: Path | None = Field(
+        None,
+        description="where the daemon keeps local state (the webhook spool); default: beside the "
+        "SQLite database file, or ./var",
+    )
+    spool: SpoolSettings = SpoolSettings()
+
+    def state_directory(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url.removeprefix(prefix)).parent
+        return Path("var")
+
     providers: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per provider name, its own settings (e.g. providers.kannel)"
     )

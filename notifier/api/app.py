@@ -12,6 +12,7 @@ from notifier.api.intake_log import RejectedIntake
 from notifier.api.limits import BodyLimits
 from notifier.api.openapi_errors import document_errors
 from notifier.api.twilio_webhooks import TwilioWebhooks
+from notifier.api.webhook_spool import WebhookSpool
 from notifier.channels import registry
 from notifier.clock import Clock, RealClock
 from notifier.settings import Settings
@@ -23,11 +24,13 @@ def create_app(
     tokens: TokenVerifier,
     clock: Clock | None = None,
     phone_region: str | None = None,
+    spool: WebhookSpool | None = None,
 ) -> FastAPI:
     """The HTTP surface: REST API under /api/v1, Twilio webhooks, email ack pages, health.
 
     `tokens` is normally a `notifier.api.tokens.TokenStore` on the daemon's database;
-    `phone_region` (default `settings.phone_region`) is where numbers without + are read.
+    `phone_region` (default `settings.phone_region`) is where numbers without + are read;
+    `spool` keeps verified Twilio webhooks the store cannot take now (the daemon drains it).
     """
     app = FastAPI(
         title="notifier",
@@ -43,6 +46,7 @@ def create_app(
         tokens=tokens,
         clock=clock or RealClock(),
         phone_region=phone_region or settings.phone_region,
+        spool=spool,
     )
     install_error_handlers(app)
     document_errors(app)

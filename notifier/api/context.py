@@ -9,6 +9,7 @@ from fastapi import Request
 
 from notifier.api.engine_api import EngineAPI
 from notifier.api.tokens import TokenRecord
+from notifier.api.webhook_spool import WebhookSpool
 from notifier.clock import Clock
 from notifier.settings import Settings
 
@@ -24,6 +25,7 @@ class ApiContext:
     tokens: TokenVerifier
     clock: Clock
     phone_region: str | None = None  # numbers without + are read as dialled here (viewer masking)
+    spool: WebhookSpool | None = None  # Twilio webhooks the store cannot take now (None: answer 503)
 
 
 def get_context(request: Request) -> ApiContext:

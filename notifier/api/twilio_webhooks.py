@@ -10,6 +10,10 @@ they are served by `TwilioWebhooks`, an ASGI layer in front of FastAPI's router:
 and answers, without routing through every API route and solving dependencies for each callback
 (about half of a callback's cost in a 5,000-SMS broadcast profile). They are not API endpoints and
 are not in the OpenAPI document.
+
+While the database is down (or in a burst), verified webhooks are not refused: they go to a local
+durable spool (`webhook_spool.py`), are answered 200 with what can be said without the store (an
+SMS "received", a call's generic script), and are applied in order when the store is back.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from notifier.api.context import get_context
+from notifier.api.engine_api import EngineAPI
 from notifier.api.errors import error_response
 from notifier.api.twilio_signature import public_url, signature_valid
+from notifier.api.webhook_spool import SpoolEntry, WebhookSpool, is_store_failure
+from notifier.channels.twilio import voice
 from notifier.channels.twilio.status import report_from_form
+from notifier.domain.replies import ReplyAction, parse_reply
 
 log = structlog.get_logger(__name__)
 
@@ -98,53 +106,80 @@ def _token(request: Request) -> str:
     return t
 
 
-async def inbound_sms(request: Request) -> Response:
-    params = await verified_form(request)
-    reply = await get_context(request).engine.inbound_sms(
+# --- applying a verified webhook: now, or later from the spool (same code) --------------------
+Apply = Callable[[EngineAPI, str | None, dict[str, str]], Awaitable[str]]
+
+
+async def _apply_sms(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+    reply = await engine.inbound_sms(
         params.get("From", ""), params.get("To", ""), params.get("Body", ""), params.get("MessageSid", "")
     )
-    return _xml(message_twiml(reply))
+    return message_twiml(reply)
 
 
-async def message_status(request: Request) -> Response:
-    params = await verified_form(request)
-    token = _token(request)
-    report = report_from_form(params, call=False)  # Twilio's words -> channel-neutral
-    if report is not None:
-        await get_context(request).engine.delivery_report(token, report)
-    return _xml(EMPTY_TWIML)
+def _apply_report(call: bool) -> Apply:
+    async def apply(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+        report = report_from_form(params, call=call)  # Twilio's words -> channel-neutral
+        if report is not None and token:
+            await engine.delivery_report(token, report)
+        return EMPTY_TWIML
+
+    return apply
 
 
-async def voice(request: Request) -> Response:
-    params = await verified_form(request)
-    return _xml(await get_context(request).engine.voice_twiml(_token(request), params))
+async def _apply_voice(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+    return await engine.voice_twiml(token or "", params)
 
 
-async def gather(request: Request) -> Response:
-    params = await verified_form(request)
-    return _xml(
-        await get_context(request).engine.voice_gather(_token(request), params.get("Digits", ""), params)
-    )
+async def _apply_gather(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+    return await engine.voice_gather(token or "", params.get("Digits", ""), params)
 
 
-async def call_status(request: Request) -> Response:
-    params = await verified_form(request)
-    token = _token(request)
-    report = report_from_form(params, call=True)  # Twilio's words -> channel-neutral
-    if report is not None:
-        await get_context(request).engine.delivery_report(token, report)
-    return _xml(EMPTY_TWIML)
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-ROUTES: dict[str, Handler] = {
-    f"{PREFIX}/sms": inbound_sms,
-    f"{PREFIX}/status": message_status,
-    f"{PREFIX}/voice": voice,
-    f"{PREFIX}/gather": gather,
-    f"{PREFIX}/call-status": call_status,
+#: path -> (spool kind, needs the callback token, apply)
+KINDS: dict[str, tuple[str, bool, Apply]] = {
+    f"{PREFIX}/sms": ("sms", False, _apply_sms),
+    f"{PREFIX}/status": ("status", True, _apply_report(call=False)),
+    f"{PREFIX}/voice": ("voice", True, _apply_voice),
+    f"{PREFIX}/gather": ("gather", True, _apply_gather),
+    f"{PREFIX}/call-status": ("call-status", True, _apply_report(call=True)),
 }
+_BY_KIND = {kind: apply for kind, _, apply in KINDS.values()}
+
+#: what a call hears when its message cannot be read from the store now
+SPOOLED_CALL = (
+    "This is an urgent notification from your organisation's continuity plan. "
+    "The details are in the text message we sent you."
+)
+SPOOLED_REPLY = "Received. Your answer is being recorded."
+
+
+def spooled_twiml(kind: str, token: str | None, params: dict[str, str], public_base_url: str) -> str:
+    """The answer to a webhook that was spooled, without the store: what the situation allows."""
+    if kind == "sms":
+        action = parse_reply(params.get("Body", "")).action
+        return message_twiml(SPOOLED_REPLY if action in (ReplyAction.CONFIRM, ReplyAction.DECLINE) else "")
+    urls = voice.VoiceUrls(public_base_url, token or "")
+    if kind == "voice":
+        return voice.voice_document(SPOOLED_CALL, urls, params.get("AnsweredBy"))
+    if kind == "gather":
+        return voice.digits_response(params.get("Digits", ""), SPOOLED_CALL, urls)
+    return EMPTY_TWIML
+
+
+async def apply_spooled(engine: EngineAPI, entry: SpoolEntry) -> None:
+    """Apply one spooled webhook (the spool's drain calls this, in order)."""
+    apply = _BY_KIND.get(entry.kind)
+    if apply is not None:
+        await apply(engine, entry.token, entry.params)
+
+
+async def _spool(
+    request: Request, spool: WebhookSpool, kind: str, token: str | None, params: dict[str, str]
+) -> Response | None:
+    context = get_context(request)
+    if not await spool.append(kind, token, params, context.clock.now()):
+        return None
+    return _xml(spooled_twiml(kind, token, params, context.settings.public_base_url))
 
 
 @dataclass(frozen=True)
@@ -155,14 +190,42 @@ class _Route:
 
 
 class TwilioWebhooks:
-    """ASGI middleware: serves `ROUTES` itself and passes every other request on unchanged."""
+    """ASGI middleware: serves the Twilio webhook paths (`KINDS`) itself and passes every other
+    request on unchanged. With a spool (`ApiContext.spool`), a verified webhook goes to the spool
+    instead of the engine when older ones wait there, when more than `spool.burst` are being
+    applied, or when applying it fails because the store is down; it is answered 200 once it is
+    on disk."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._applying = 0
+
+    async def _handle(self, request: Request, kind: str, needs_token: bool, apply: Apply) -> Response:
+        params = await verified_form(request)
+        token = _token(request) if needs_token else None
+        context = get_context(request)
+        spool = context.spool
+        if spool is not None and (spool.pending or self._applying >= context.settings.spool.burst):
+            spooled = await _spool(request, spool, kind, token, params)
+            if spooled is not None:
+                return spooled
+        self._applying += 1
+        try:
+            return _xml(await apply(context.engine, token, params))
+        except Exception as exc:
+            if spool is None or not is_store_failure(exc):
+                raise
+            log.warning("store unavailable: webhook spooled", kind=kind, error=type(exc).__name__)
+            spooled = await _spool(request, spool, kind, token, params)
+            if spooled is None:
+                raise
+            return spooled
+        finally:
+            self._applying -= 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None:
+        route = KINDS.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
             await self.app(scope, receive, send)
             return
         scope["route"] = _Route(scope["path"])
@@ -174,7 +237,7 @@ class TwilioWebhooks:
             )
         else:
             try:
-                response = await handler(request)
+                response = await self._handle(request, *route)
             except HTTPException as exc:  # bad input: a logged 4xx with the reason, never the values
                 log.warning(
                     "twilio_webhook_rejected",

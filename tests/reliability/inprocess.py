@@ -22,7 +22,7 @@ from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
 from notifier.sandbox import Faults, Persona, Sandbox
-from notifier.settings import SmtpSettings, TwilioSettings
+from notifier.settings import SmtpSettings, SpoolSettings, TwilioSettings
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activity_log, outbox
 from tests.engine.conftest import free_port, system_settings
@@ -94,6 +94,7 @@ async def faulty_system(
     emails: bool = False,
     auth_token: str = AUTH_TOKEN,
     alternate_auth_token: str | None = None,
+    spool: SpoolSettings | None = None,
 ) -> AsyncIterator[System]:
     """A migrated SQLite daemon whose tree `bulk` names one person per number (see `write_tree`)."""
     config = tmp_path / "cfg"
@@ -128,6 +129,7 @@ async def faulty_system(
             timeout=twilio_timeout,
         ),
         smtp=SmtpSettings(port=box.smtp_port if smtp_up else free_port()),
+        **({"spool": spool} if spool is not None else {}),
     )
     box.inbound_sms_url = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
     await upgrade_async(settings.database_url)

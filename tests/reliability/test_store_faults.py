@@ -190,3 +190,76 @@ def test_postgres_restart_under_load(tmp_path: Path, own_postgres: OwnPostgres) 
     finally:
         cluster.stop()
         sandbox.stop()
+
+
+DOWN_SECONDS = 30
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_replies_while_the_database_is_down_are_spooled_and_applied(
+    tmp_path: Path, own_postgres: OwnPostgres
+) -> None:
+    """Issue 12 acceptance: the database is down for 30 s while everyone replies "1". Each signed
+    reply is answered 200 (spooled, fsync'd) instead of 5xx, which Twilio would not retry; when
+    the database is back every reply is applied, in order, and everyone is acknowledged; no row is
+    left `sending`, and a clean restart afterwards sends nothing again."""
+    from notifier.sandbox import messaging
+
+    numbers = numbers_for(20)
+    config = tmp_path / "cfg"
+    config.mkdir()
+    write_tree(config, numbers, "[{kind: sms, wait: 5m}, {kind: voice, wait: 1m}]")
+    sandbox = SandboxThread(Faults(seed=6))
+    url = own_postgres.create_database("spool")
+    cluster = Cluster(tmp_path, config, url, sandbox, max_in_flight=MAX_IN_FLIGHT)
+    try:
+        (token,) = cluster.prepare("coordinator")
+        daemon = cluster.start_daemon("a")
+        status, started = http(
+            "POST",
+            f"{daemon.base}/api/v1/activations",
+            token,
+            {"tree": "bulk", "kind": "drill", "fields": {"nature": "Database outage with replies"}},
+        )
+        assert status == 201, started
+        box = sandbox.box
+        wait_for(
+            lambda: len(box.messages) == len(numbers) and all(m.status == "delivered" for m in box.messages),
+            30,
+            "every SMS to be delivered",
+        )
+        time.sleep(0.5)  # the last delivery callbacks
+        own_postgres.crash()
+        down_at = time.monotonic()
+        answers = []
+        for message in list(box.messages):
+            inbound = sandbox.call(lambda m=message: messaging.send_inbound(box.state, m.to, m.from_, "1"))
+            answers.append(inbound.callback)
+        assert all(a.status == 200 for a in answers), [(a.status, a.body[:80]) for a in answers]
+        assert all("Received" in a.body for a in answers), answers[0].body
+        time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down_at)))
+        own_postgres.start()
+
+        def finished() -> bool:
+            code, view = http("GET", f"{daemon.base}/api/v1/activations/{started['id']}", token)
+            return code == 200 and view["status"] != "open"
+
+        wait_for(finished, 60, "the spooled replies to complete the activation")
+        _, view = http("GET", f"{daemon.base}/api/v1/activations/{started['id']}", token)
+        people = [p["status"] for node in view["nodes"] for p in node["people"]]
+        assert people == ["acknowledged"] * len(numbers), people
+        assert view["status"] == "completed"
+        assert sandbox.calls_to() == {}, "someone who replied during the outage was escalated"
+        wait_for(lambda: _sending(url) == 0, 30, "no outbox row left sending")
+        sent = (sum(sandbox.sms_to().values()), sum(sandbox.calls_to().values()))
+        cluster.kill(daemon, signal.SIGTERM)
+        spool = tmp_path / "var" / f"webhooks-{daemon.port}.spool"
+        assert spool.exists() and spool.stat().st_size == 0, "the spool was not drained"
+        again = cluster.start_daemon("a", port=daemon.port)
+        time.sleep(3)
+        assert again.alive()
+        assert (sum(sandbox.sms_to().values()), sum(sandbox.calls_to().values())) == sent == (len(numbers), 0)
+    finally:
+        cluster.stop()
+        sandbox.stop()
