@@ -126,6 +126,25 @@ class Metrics:
             registry=r,
         )
         self._dead_letters_seen = 0
+        self.spool_bytes = Gauge(
+            "notifier_webhook_spool_bytes",
+            "Twilio webhooks received while the store could not take them, waiting to be applied",
+            registry=r,
+        )
+        self.unrecorded = Gauge(
+            "notifier_send_results_unrecorded",
+            "Send results kept in memory because the store could not take them, read at scrape",
+            registry=r,
+        )
+        self.reconciled = Counter(
+            "notifier_reconciled_sends",
+            "Sends whose outcome was lost (crash), by what the provider said: found (recorded as "
+            "sent, not resent), requeued (the provider has none: sent), unverifiable (sent again)",
+            ["verdict"],
+            registry=r,
+        )
+        self._reconciled_seen: dict[str, int] = {}
+        self.spool: Any = None  # notifier.api.webhook_spool.WebhookSpool, read at scrape
         self.mqtt: Any = None  # notifier.intake.mqtt.MqttIntake, read at scrape
         self.engine: Engine | None = None
         self._health: ProviderHealth | None = None
@@ -190,8 +209,17 @@ class Metrics:
             if dead > self._dead_letters_seen:
                 self.mqtt_dead_letters.inc(dead - self._dead_letters_seen)
                 self._dead_letters_seen = dead
+        if self.spool is not None:
+            self.spool_bytes.set(self.spool.pending_bytes)
         if self.engine is None:
             return
+        dispatcher = self.engine.dispatcher
+        self.unrecorded.set(dispatcher.unrecorded)
+        for verdict, count in dispatcher.reconciled.items():
+            seen = self._reconciled_seen.get(verdict, 0)
+            if count > seen:
+                self.reconciled.labels(verdict).inc(count - seen)
+                self._reconciled_seen[verdict] = count
         waiter = self.engine.waiter
         late, waiter.lateness[:] = list(waiter.lateness), []
         for seconds in late:

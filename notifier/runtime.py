@@ -152,6 +152,7 @@ class Runtime:
             self.spool = WebhookSpool(
                 settings.state_directory() / f"webhooks-{settings.http_port}.spool", settings.spool.max_bytes
             )
+            self.metrics.spool = self.spool
             service = self.service
             self.spool_task = asyncio.create_task(
                 self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
