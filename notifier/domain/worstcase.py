@@ -18,9 +18,11 @@ Rules, as the planner applies them (see `planner.py` and `hours.py`):
   starts at once, and the tree's worst case is its slowest node.
 
 The tree's worst case is its slowest branch, plus the time messages queue behind the senders' rates
-when `rates` are given: the queueing share of `estimate.py`'s nobody-answers figure (the same wave
-model `notifier estimate` prints), so both commands count queueing alike. It is an upper bound for
-completion under every rule (`first` and `quorum` can finish earlier).
+when `rates` are given (`queueing`): nodes released together (a broadcast: all; a cascade: one
+level) send each of their attempts in waves, and a wave of `n` messages on a channel sending `r` per
+second takes `n / r` to leave. It is an upper bound for completion under every rule (`first` and
+`quorum` can finish earlier). `notifier estimate`, the console's dry run (both `estimate.py`),
+`notifier validate` and `plan check` all show this one figure.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from notifier.domain.calltree import EscalationPolicy, Mode
-from notifier.domain.estimate import estimate
 from notifier.domain.hours import choices_at
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import NodeSnap, PersonSnap, Snapshot
@@ -63,11 +64,52 @@ class TreeWorst:
     node_times: dict[str, timedelta]  # node key -> worst time from the start to its resolution
 
 
+Step = tuple[ChannelKind, timedelta]
+
+
+def node_steps(snap: Snapshot, node: NodeSnap) -> list[Step]:
+    """Every attempt of `node` in order when nobody answers: holders, rounds, methods, contacts."""
+    policy: EscalationPolicy = node.policy
+    holders = node.holders if policy.use_alternates else node.holders[:1]
+    steps: list[Step] = []
+    for holder in holders:
+        person = snap.people[holder]
+        for _ in range(policy.rounds):
+            for method in policy.methods:
+                count = sum(1 for c in person.contacts if c.kind is method.kind)
+                steps += [(method.kind, policy.wait_for(method))] * count
+    return steps
+
+
+def queue_time(counts: Mapping[ChannelKind, int], rates: Mapping[ChannelKind, float]) -> timedelta:
+    """How long a wave takes to leave: its slowest channel (channels send in parallel)."""
+    seconds = max((n / rates[kind] for kind, n in counts.items() if rates.get(kind)), default=0.0)
+    return timedelta(seconds=seconds)
+
+
+def release_groups(snap: Snapshot) -> list[list[str]]:
+    """Nodes released together: a broadcast's all at once, a cascade's level by level."""
+    if snap.mode is Mode.BROADCAST:
+        return [list(snap.nodes)]
+    depth = max((n.level for n in snap.nodes.values()), default=0)
+    groups = [[k for k, n in snap.nodes.items() if n.level == level] for level in range(depth + 1)]
+    return [group for group in groups if group]
+
+
 def queueing(snapshot: Snapshot, rates: Mapping[ChannelKind, float]) -> timedelta:
-    """How much of the nobody-answers time is messages waiting for a sender, at `rates`."""
+    """How long messages wait for a sender at `rates` when nobody answers: every wave's queue."""
     if not any(rates.values()):
         return timedelta()
-    return estimate(snapshot, rates).nobody_answers - estimate(snapshot, {}).nobody_answers
+    total = timedelta()
+    for keys in release_groups(snapshot):
+        plans = [node_steps(snapshot, snapshot.nodes[key]) for key in keys]
+        for index in range(max((len(steps) for steps in plans), default=0)):
+            counts: dict[ChannelKind, int] = {}
+            for steps in plans:
+                if index < len(steps):
+                    counts[steps[index][0]] = counts.get(steps[index][0], 0) + 1
+            total += queue_time(counts, rates)
+    return total
 
 
 def worst_case(snapshot: Snapshot, rates: Mapping[ChannelKind, float] | None = None) -> TreeWorst:
