@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -124,6 +125,7 @@ class Resolution:
 
 _TARGETED = frozenset({ReplyAction.CONFIRM, ReplyAction.DECLINE})
 _MAX_LISTED_REFS = 5
+_NAME_MAX = 40  # characters of an incident's name in the "which one?" question
 
 
 def _listed(refs: list[str]) -> str:
@@ -140,11 +142,13 @@ def help_text(open_refs: list[str]) -> str:
     return f"Reply 1 to confirm, 2 if you cannot respond. Add the ref to choose, e.g. 1 {example}.{refs}"
 
 
-def resolve(parsed: ParsedReply, open_refs: list[str]) -> Resolution:
+def resolve(parsed: ParsedReply, open_refs: list[str], names: Mapping[str, str] | None = None) -> Resolution:
     """Pick the activation a confirm/decline answers among the person's open ones.
 
     Only confirm and decline target an activation. HELP, opt-out and opt-in apply to the number,
     so they resolve "ok" without a ref; `unknown` is "no_match" with the help text to send back.
+    When several are open, the question back names each incident (`names`: ref -> what it is
+    about, e.g. "SEED EMCS core unavailable"), not bare refs: a person cannot tell K7Q from M2P.
     """
     refs = [r.upper() for r in open_refs]
     if parsed.action is ReplyAction.UNKNOWN:
@@ -161,8 +165,15 @@ def resolve(parsed: ParsedReply, open_refs: list[str]) -> Resolution:
     if not refs:
         return Resolution("no_match", reply_text="No call is open for this number.")
     digit = "1" if parsed.action is ReplyAction.CONFIRM else "2"
+    named = {ref.upper(): name for ref, name in (names or {}).items() if name}
+    listed = (
+        "; ".join(f"{named[r][:_NAME_MAX]} ({r})" if r in named else r for r in refs[:_MAX_LISTED_REFS])
+        + (f"; and {len(refs) - _MAX_LISTED_REFS} more" if len(refs) > _MAX_LISTED_REFS else "")
+        if named
+        else _listed(refs)
+    )
     question = (
-        f"You have {len(refs)} open calls ({_listed(refs)}). "
+        f"You have {len(refs)} open calls ({listed}). "
         f"Which one? Reply {digit} and the ref, e.g. {digit} {refs[0]}."
     )
     return Resolution("ask", reply_text=question)

@@ -407,6 +407,20 @@ async def open_contacts(conn: AsyncConnection, address: str) -> list[tuple[str, 
     return [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
 
 
+async def activation_names(conn: AsyncConnection, ids: list[str]) -> dict[str, str]:
+    """ref -> what each activation is about (its message's nature, else its reason, else its tree)."""
+    query = select(
+        activations.c.ref, activations.c.fields, activations.c.reason, activations.c.tree_id
+    ).where(activations.c.id.in_(ids))
+    names: dict[str, str] = {}
+    for ref, fields, reason, tree in (await conn.execute(query)).all():
+        nature = fields.get("nature") if isinstance(fields, dict) else None
+        names[ref] = (
+            str(nature or reason or tree).strip().splitlines()[0] if (nature or reason or tree) else ""
+        )
+    return names
+
+
 _CHUNK = 1000
 
 

@@ -30,6 +30,7 @@ from notifier.store import receipts
 from notifier.store.engine_tables import responses
 
 log = structlog.get_logger("notifier.responses")
+_ANSWERS = (ReplyAction.CONFIRM, ReplyAction.DECLINE)
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,11 @@ class Responses:
         if parsed.action is ReplyAction.HELP:
             await self._record(contacts, from_, body, "help", message_sid)
             return help_text(refs)
-        resolution = resolve(parsed, refs)
+        names: dict[str, str] = {}
+        if len(refs) > 1 and parsed.ref is None and parsed.action in _ANSWERS:
+            async with self.stepper.db.connect() as conn:
+                names = await repo.activation_names(conn, sorted({aid for aid, _, _ in contacts}))
+        resolution = resolve(parsed, refs, names)
         if resolution.status != "ok" or resolution.ref is None:
             await self._record(contacts, from_, body, str(parsed.action), message_sid)
             return resolution.reply_text or ""

@@ -120,6 +120,17 @@ def test_resolve_ambiguous_asks_back_listing_refs() -> None:
     assert resolve(parse_reply("1 M3T"), ["K7Q", "M3T"]).ref == "M3T"
 
 
+def test_the_which_one_question_names_the_incidents() -> None:
+    names = {"K7Q": "SEED EMCS core unavailable", "M3T": "EOS customs decisions delayed"}
+    result = resolve(parse_reply("1"), ["K7Q", "M3T"], names)
+    assert result.status == "ask" and result.reply_text == (
+        "You have 2 open calls (SEED EMCS core unavailable (K7Q); EOS customs decisions delayed (M3T)). "
+        "Which one? Reply 1 and the ref, e.g. 1 K7Q."
+    )
+    long = resolve(parse_reply("2"), ["K7Q", "M3T"], {"K7Q": "x" * 200})
+    assert long.reply_text is not None and f"{'x' * 40} (K7Q); M3T" in long.reply_text
+
+
 def test_resolve_wrong_or_missing_activation() -> None:
     wrong = resolve(parse_reply("1 P4X"), ["K7Q"])
     assert wrong.status == "no_match"

@@ -131,6 +131,7 @@ async def test_two_open_activations_ask_back_and_a_reference_picks_one(tmp_path:
         answer = await device.reply("1")  # Twilio sends the <Message> of our TwiML answer back as an SMS
         assert "Which one" in answer.callback.body, answer.callback.body
         assert refs[first] in answer.callback.body and refs[second] in answer.callback.body
+        assert f"EOS unavailable ({refs[first]})" in answer.callback.body  # the incidents are named
         assert await person_status(rt, first, "cleo") != "acknowledged"
         await device.reply(f"1 {refs[second]}")
         await until(lambda: _acked(rt, second), what="the chosen activation acknowledged")
