@@ -132,6 +132,7 @@ class Runtime:
                 ChannelKind.VOICE: (senders, settings.twilio.rate_per_sender),
             },
             max_in_flight=settings.max_in_flight,
+            bundle_window=timedelta(seconds=settings.sms_bundle_seconds),
         )
         self.service = EngineService(self.engine, settings.public_base_url)
         self.metrics = Metrics()

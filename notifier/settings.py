@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitSettings = LimitSettings()
+    sms_bundle_seconds: float = Field(
+        0,
+        ge=0,
+        le=300,
+        description="SMS pages wait this long so that pages of several open activations to one number go "
+        "as one SMS listing them (0: each is sent at once)",
+    )
     pagerduty_events_per_minute: int = Field(
         120, ge=1, description="PagerDuty Events API v2: events per routing key per minute before 429"
     )

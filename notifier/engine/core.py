@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -66,6 +67,7 @@ class Engine:
         render: Renderer,
         senders: dict[ChannelKind, tuple[tuple[str, ...], float]] | None = None,
         max_in_flight: int = 50,
+        bundle_window: timedelta = timedelta(0),
     ) -> None:
         self.db = db
         self.config = config
@@ -75,7 +77,9 @@ class Engine:
             kind: SenderPool(numbers, rate_per_sender=rate)
             for kind, (numbers, rate) in (senders or {}).items()
         }
-        self.dispatcher = Dispatcher(self.stepper, providers, pools, clock, max_in_flight=max_in_flight)
+        self.dispatcher = Dispatcher(
+            self.stepper, providers, pools, clock, max_in_flight=max_in_flight, bundle_window=bundle_window
+        )
         self.stepper.handoff = self.dispatcher
         self.waiter = DeadlineWaiter(self.stepper, clock)
         #: step events for in-process subscribers (the console's live pages)

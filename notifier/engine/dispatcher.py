@@ -32,7 +32,7 @@ from notifier.domain.events import AttemptOutcome, ProviderStatus
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind
 from notifier.domain.ratelimit import SenderPool, backoff
-from notifier.engine import reconcile, repo
+from notifier.engine import bundling, reconcile, repo
 from notifier.engine.stepper import Stepper
 
 log = structlog.get_logger("notifier.dispatch")
@@ -55,6 +55,7 @@ class Dispatcher:
         clock: Clock,
         max_in_flight: int = 50,
         lease: timedelta = timedelta(seconds=4),
+        bundle_window: timedelta = timedelta(0),
     ) -> None:
         self.stepper = stepper
         self.providers = providers
@@ -66,6 +67,7 @@ class Dispatcher:
         # takes over within seconds. Counted on the engine's clock, so scaled like it in tests.
         self.lease = lease * _scale(clock)
         self.lease_real_seconds = lease.total_seconds()
+        self.bundle_window = bundle_window
         self.worker = f"w-{uuid.uuid4().hex[:10]}"
         # rows claimed and not yet written back: the in-flight window (a row stays in it until its
         # result is stored, so a crash can never duplicate more than `max_in_flight` messages)
@@ -205,16 +207,25 @@ class Dispatcher:
             # rows of instances that died: reconciled with the provider, not blindly sent again
             orphans = await repo.take_over_in_flight(conn, now, self.worker, self.lease, limit=free)
             rows = await repo.claim_outbox(conn, now, free - len(orphans), self.worker, self.lease)
+            bundles: list[list[repo.OutboxRow]] = []
+            if self.bundle_window > timedelta(0):
+                rows, bundles = await bundling.sweep(conn, rows, now, self.worker, self.lease)
             sms = [row.address for row in rows if row.channel == ChannelKind.SMS.value]
+            sms += [bundle[0].address for bundle in bundles]
             opted_out = await repo.opted_out_among(conn, sms) if sms else set()
-        self._held += len(rows) + len(orphans)
+        self._held += len(rows) + len(orphans) + sum(len(bundle) for bundle in bundles)
         self._holding.update(row.id for row in orphans)
         if orphans:
             task = asyncio.create_task(self._reconcile(orphans), name="dispatch-reconcile")
             self._reconciling.add(task)
             task.add_done_callback(self._reconciling.discard)
         self.start(rows, opted_out)
-        return len(rows) + len(orphans)
+        for bundle in bundles:  # one SMS for several activations' pages to one number
+            self._holding.update(row.id for row in bundle)
+            task = asyncio.create_task(self._send(bundle[0], bundle[0].address in opted_out, bundle[1:]))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return len(rows) + len(orphans) + sum(len(bundle) for bundle in bundles)
 
     async def _reconcile(self, rows: Sequence[repo.OutboxRow]) -> None:
         """Rows whose send outcome was lost (`reconcile.py`): what the provider has is recorded as
@@ -267,7 +278,10 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout=timeout)
 
-    async def _send(self, row: repo.OutboxRow, opted_out: bool = False) -> None:
+    async def _send(
+        self, row: repo.OutboxRow, opted_out: bool = False, also: Sequence[repo.OutboxRow] = ()
+    ) -> None:
+        """Send `row` (with `also`: rows bundled into the same SMS, which share its result)."""
         structlog.contextvars.bind_contextvars(activation_id=row.activation_id)  # this task's own context
         try:
             channel = ChannelKind(row.channel)
@@ -282,10 +296,12 @@ class Dispatcher:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
                 pool.penalise(sender, self.clock.now().timestamp() + pause)
         except BaseException:
-            self._holding.discard(row.id)  # no result to write: reconciled as a stray (`_strays`)
-            self._release(1)
+            for held in (row, *also):
+                self._holding.discard(held.id)  # no result to write: reconciled as a stray (`_strays`)
+            self._release(1 + len(also))
             raise
-        await self._results.put((row, result, sender if detail is None else detail))
+        for sent in (row, *also):
+            await self._results.put((sent, result, sender if detail is None else detail))
 
     async def _attempt(
         self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool

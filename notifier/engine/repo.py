@@ -407,18 +407,76 @@ async def open_contacts(conn: AsyncConnection, address: str) -> list[tuple[str, 
     return [(r[0], r[1], r[2]) for r in (await conn.execute(query)).all()]
 
 
-async def activation_names(conn: AsyncConnection, ids: list[str]) -> dict[str, str]:
-    """ref -> what each activation is about (its message's nature, else its reason, else its tree)."""
-    query = select(
-        activations.c.ref, activations.c.fields, activations.c.reason, activations.c.tree_id
-    ).where(activations.c.id.in_(ids))
-    names: dict[str, str] = {}
-    for ref, fields, reason, tree in (await conn.execute(query)).all():
+async def activation_names(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """activation id -> (ref, what it is about: its message's nature, else its reason, else its tree)."""
+    a = activations.c
+    query = select(a.id, a.ref, a.fields, a.reason, a.tree_id).where(a.id.in_(list(ids)))
+    names: dict[str, tuple[str, str]] = {}
+    for activation_id, ref, fields, reason, tree in (await conn.execute(query)).all():
         nature = fields.get("nature") if isinstance(fields, dict) else None
-        names[ref] = (
-            str(nature or reason or tree).strip().splitlines()[0] if (nature or reason or tree) else ""
-        )
+        text = str(nature or reason or tree or "").strip()
+        names[activation_id] = (ref, text.splitlines()[0] if text else "")
     return names
+
+
+async def claim_bundle_mates(
+    conn: AsyncConnection,
+    anchors: Sequence[OutboxRow],
+    kinds: Iterable[str],
+    now: datetime,
+    worker: str,
+    lease: timedelta,
+) -> list[OutboxRow]:
+    """Claim the SMS pages (`kinds`) still waiting for the numbers of `anchors` from other open
+    activations, whenever they are due: they go out with the anchor as one SMS."""
+    addresses = sorted({row.address for row in anchors})
+    if not addresses:
+        return []
+    waiting = (
+        select(outbox.c.id)
+        .join(activations, activations.c.id == outbox.c.activation_id)
+        .where(
+            and_(
+                outbox.c.status == "pending",
+                outbox.c.channel == "sms",
+                outbox.c.message_kind.in_(list(kinds)),
+                outbox.c.address.in_(addresses),
+                activations.c.status == "open",
+            )
+        )
+        .order_by(outbox.c.id)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await conn.execute(waiting)).scalars())
+    if not ids:
+        return []
+    await conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ids))
+        .values(status="sending", claimed_by=worker, lease_until=now + lease, tries=outbox.c.tries + 1)
+    )
+    rows = (await conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))).all()
+    return [_outbox_row(r) for r in rows]
+
+
+async def set_messages(conn: AsyncConnection, messages: dict[int, dict[str, Any]]) -> None:
+    """Replace the stored message of outbox rows (what a bundled SMS really said)."""
+    for row_id, message in messages.items():
+        await conn.execute(update(outbox).where(outbox.c.id == row_id).values(message=message))
+
+
+async def last_sms_bundle(conn: AsyncConnection, address: str) -> list[str]:
+    """The refs the last SMS sent to `address` listed, when it was a bundle (else [])."""
+    row = (
+        await conn.execute(
+            select(outbox.c.message)
+            .where(and_(outbox.c.address == address, outbox.c.channel == "sms", outbox.c.status != "pending"))
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    bundle = row[0].get("bundle") if row is not None and isinstance(row[0], dict) else None
+    return [str(ref) for ref in bundle] if isinstance(bundle, list) else []
 
 
 _CHUNK = 1000

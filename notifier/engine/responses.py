@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 from sqlalchemy import insert
 
+from notifier.domain.bundling import bundled_answer
 from notifier.domain.events import DeliveryStatus, ProviderStatus, Reply
 from notifier.domain.masking import mask_address
 from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
@@ -151,27 +152,41 @@ class Responses:
             await self._record(contacts, from_, body, "help", message_sid)
             return help_text(refs)
         names: dict[str, str] = {}
+        bundle: list[str] = []
         if len(refs) > 1 and parsed.ref is None and parsed.action in _ANSWERS:
             async with self.stepper.db.connect() as conn:
-                names = await repo.activation_names(conn, sorted({aid for aid, _, _ in contacts}))
+                bundle = [r for r in await repo.last_sms_bundle(conn, from_) if r in refs]
+                if not bundle:
+                    found = await repo.activation_names(conn, sorted({aid for aid, _, _ in contacts}))
+                    names = dict(found.values())
+        response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
+        if bundle:  # a bare answer to one SMS that listed several incidents: all of them
+            await self._answer(
+                [c for c in contacts if c[1] in bundle], from_, body, response, message_sid
+            )
+            return bundled_answer(response, bundle)
         resolution = resolve(parsed, refs, names)
         if resolution.status != "ok" or resolution.ref is None:
             await self._record(contacts, from_, body, str(parsed.action), message_sid)
             return resolution.reply_text or ""
         chosen = [(aid, ref, person) for aid, ref, person in contacts if ref == resolution.ref]
-        response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
+        await self._answer(chosen, from_, body, response, message_sid)
+        if response == "confirm":
+            return f"Confirmed (ref {resolution.ref}). Thank you."
+        return f"Noted: you cannot respond (ref {resolution.ref}). We are contacting your alternate."
+
+    async def _answer(
+        self, chosen: list[tuple[str, str, str]], from_: str, body: str, response: str, sid: str | None
+    ) -> None:
         for activation_id, ref, person_id in chosen:
             # the reply row and its effect commit together: a crash cannot keep one without the other
             await self.stepper.submit(
                 activation_id,
                 [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)],
                 before_save=lambda conn, row=(activation_id, ref, person_id): self._insert(
-                    conn, [row], from_, body, response, message_sid
+                    conn, [row], from_, body, response, sid
                 ),
             )
-        if response == "confirm":
-            return f"Confirmed (ref {resolution.ref}). Thank you."
-        return f"Noted: you cannot respond (ref {resolution.ref}). We are contacting your alternate."
 
     async def _record(
         self, contacts: list[tuple[str, str, str]], address: str, raw: str, action: str, sid: str | None

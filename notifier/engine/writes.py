@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notifier.domain.bundling import BUNDLED_KINDS
 from notifier.domain.events import Completed, Log, Schedule, Send, TimeLimitPassed, Unschedule
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot
@@ -32,6 +33,9 @@ class Handoff(Protocol):
 
     worker: str
     lease: timedelta
+    # a dispatcher may also have `bundle_window` (timedelta): SMS pages wait that long in the
+    # outbox so that pages of other activations to the same number go with them as one SMS
+    # (`domain/bundling.py`); absent or zero: sent at once
 
     def reserve(self, wanted: int) -> int:
         """Take up to `wanted` places in the in-flight window; returns how many were taken."""
@@ -101,6 +105,14 @@ async def _insert_outbox(
     handoff: Handoff | None,
     claimed: Claimed,
 ) -> None:
+    window: timedelta = getattr(handoff, "bundle_window", timedelta(0))
+    if window > timedelta(0):  # SMS pages wait for others to the same number (bundling.py)
+        text = ChannelKind.SMS.value
+        held = [v for v in rows if v["channel"] == text and v["message_kind"] in BUNDLED_KINDS]
+        for values in held:
+            values["not_before"] = now + window
+        await repo.insert_outbox(conn, held)
+        rows = [v for v in rows if not any(v is h for h in held)]
     taken = handoff.reserve(len(rows)) if handoff is not None and rows else 0
     claimed.reserved += taken
     if taken:
