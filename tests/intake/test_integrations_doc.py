@@ -25,6 +25,7 @@ from notifier.store.engine_tables import alerts
 from notifier.store.integration_keys import IntegrationKeys
 from tests.api_e2e.test_alertmanager import ALERTMANAGER, until
 from tests.engine.conftest import ROOT, free_port, running_system
+from tests.intake.conftest import listen
 
 DOC = ROOT / "docs" / "integrations.md"
 EXAMPLE = re.compile(r"<!-- example: (\S+) -->\n```(\w+)\n(.*?)```", re.S)
@@ -186,12 +187,27 @@ async def test_mosquitto_pub_example(tmp_path: Path) -> None:
         async with running_system(tmp_path / "daemon", scale=1.0, mqtt=mqtt) as runtime:
             doc = await _doc(runtime)
             await until(lambda: _connected(runtime), "the daemon to connect to the broker")
-            await asyncio.to_thread(doc.bash, "mosquitto-pub", **{"-p 1883": f"-p {broker.port}"})
+            async with listen(broker.port, "notifier/events/#") as events:
+                await asyncio.to_thread(doc.bash, "mosquitto-pub", **{"-p 1883": f"-p {broker.port}"})
 
-            async def stored() -> list[str]:
-                return await doc.outcomes("mqtt")
+                async def stored() -> list[str]:
+                    return await doc.outcomes("mqtt")
 
-            assert await until(stored, "the published alert", 20) == ["started"]
+                assert await until(stored, "the published alert", 20) == ["started"]
+                # the alert's outcome is published, on its own topic and on its activation's
+                (event,) = [json.loads(p) for p in await events.wait("notifier/events/alerts")]
+                assert event["outcome"] == "started" and event["source"] == "mqtt"
+                on_activation = await events.wait(f"notifier/events/activations/{event['activation_id']}", 2)
+                assert any(json.loads(p).get("event") == "alert" for p in on_activation)
+            # a payload that cannot be an alert is set aside and counted
+            bad = ["-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", "notifier/alerts/x", "-m", "{"]
+            await asyncio.to_thread(subprocess.run, ["mosquitto_pub", *bad], check=True, timeout=30)
+
+            async def dead_letter_counted() -> bool:
+                async with httpx.AsyncClient(base_url=doc.base, timeout=10) as client:
+                    return "notifier_mqtt_dead_letters_total 1.0" in (await client.get("/metrics")).text
+
+            await until(dead_letter_counted, "the dead letter in /metrics", 20)
     finally:
         broker.stop()
 
