@@ -14,7 +14,7 @@ from notifier.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = [str(ROOT / "config"), str(ROOT / "calltrees")]
 #: what the examples keep on purpose (see the header of config/plan.yaml)
-SUMMARY = "55 findings (3 errors, 20 warnings, 32 info)"
+SUMMARY = "53 findings (3 errors, 18 warnings, 32 info)"
 runner = CliRunner()
 
 CLEAN_PLAN = """\
@@ -104,14 +104,16 @@ def test_json_output() -> None:
     taric = next(f for f in document["findings"] if f["subject"] == "TARIC")
     assert taric["code"] == "bia-strategy-slower-than-rto" and taric["path"] == "services[17].strategy"
     assert taric["file"].endswith("config/plan.yaml") and taric["line"] > 0
-    assert document["summary"] == {"error": 3, "warning": 20, "info": 32}
+    assert document["summary"] == {"error": 3, "warning": 18, "info": 32}
 
 
 def test_today_decides_what_is_stale() -> None:
-    _, early, _ = invoke("--today", "2026-01-15", *EXAMPLES)
-    _, late, _ = invoke("--today", "2027-06-01", *EXAMPLES)
-    assert "contact details of p-leclercq" not in early
-    assert "p-kaya was" not in late and "contact details of p-kaya" in late
+    _, now, _ = invoke("--today", "2026-11-22", *EXAMPLES)
+    _, late, _ = invoke("--today", "2027-11-01", *EXAMPLES)
+    assert "contact-stale" not in now and "plan-review-overdue" not in now and "tree-untested" not in now
+    assert "contact details of p-leclercq were last verified 387 days ago" in late
+    assert "the plan was last reviewed 377 days ago" in late  # last_reviewed 2026-10-20
+    assert "call tree nist-sample was last tested 396 days ago" in late  # last_tested 2026-10-01
 
 
 def test_clean_plan_exits_zero(tmp_path: Path) -> None:

@@ -87,8 +87,6 @@ def test_review_finds_the_seeded_contradictions_and_deliberate_gaps(loaded: Load
         ("bia-strategy-slower-than-rto", "TARIC"): line_of("TARIC", "strategy"),
         ("bia-rto-exceeds-mtd", "TEDB"): line_of("TEDB", "rto_tier"),
         ("service-duplicate", "CRMS-T35"): line_of("CRMS-T35", "name"),
-        ("contact-numbers", "p-kaya"): line_of("p-kaya", "contacts"),
-        ("contact-stale", "p-leclercq"): line_of("p-leclercq", "last_verified"),
         ("vendor-no-contact", "v-woodgrove"): line_of("v-woodgrove"),
         ("vendor-no-sla", "v-woodgrove"): line_of("v-woodgrove"),
         ("vendor-no-contract", "v-woodgrove"): line_of("v-woodgrove", "contract_number"),
