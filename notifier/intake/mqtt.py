@@ -91,7 +91,7 @@ def parse_payload(
     try:
         data = loads_bounded(payload, limits, "payload")
     except JsonRejected as exc:
-        raise BadPayload(exc.problems[0] if len(exc.problems) == 1 else "; ".join(exc.problems)) from None
+        raise BadPayload(reason_text("; ".join(exc.problems))) from None
     items = data if isinstance(data, list) else [data]
     if not items:
         raise BadPayload("expected at least one alert")
