@@ -24,7 +24,7 @@ from notifier.api.tokens import TokenStore
 from notifier.api.twilio_webhooks import apply_spooled
 from notifier.api.webhook_spool import WebhookSpool
 from notifier.channels import registry
-from notifier.channels.base import Provider
+from notifier.channels.base import CHAT, Provider
 from notifier.channels.failover import ProviderChain, ProviderHealth
 from notifier.channels.registry import BuildContext
 from notifier.clock import Clock, RealClock, ScaledClock
@@ -194,7 +194,7 @@ class Runtime:
             signer=SessionSigner(self.settings.secret_key.get_secret_value()),
         )
 
-    def _providers(self, overrides: dict[str, dict[str, Any]]) -> dict[ChannelKind, Provider]:
+    def _providers(self, overrides: dict[str, dict[str, Any]]) -> dict[str, Provider]:
         """One failover chain per channel over the configured providers (`delivery:` settings)."""
         settings = self.settings
         delivery = settings.delivery
@@ -203,18 +203,17 @@ class Runtime:
         )
         ctx = BuildContext(settings, overrides)
         built: dict[str, Provider] = {}
-        chains: dict[ChannelKind, Provider] = {}
+        chains: dict[str, Provider] = {}
         try:
-            for kind in ChannelKind:
-                names = getattr(delivery, kind.value)
+            for channel in (*(kind.value for kind in ChannelKind), CHAT):
+                names = getattr(delivery, channel)
                 for name in names:
                     if name not in built:
                         built[name] = registry.build(name, ctx)
-                    if kind.value not in built[name].channels:
-                        raise StartupError(
-                            f"delivery.{kind.value}: provider {name!r} does not send {kind.value}"
-                        )
-                chains[kind] = ProviderChain(kind.value, [built[n] for n in names], self.health)
+                    if channel not in built[name].channels:
+                        raise StartupError(f"delivery.{channel}: provider {name!r} does not send {channel}")
+                if names:
+                    chains[channel] = ProviderChain(channel, [built[n] for n in names], self.health)
         except registry.ProviderError as exc:
             raise StartupError(str(exc)) from exc
         self.built_providers = built

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -62,7 +62,7 @@ class Engine:
         self,
         db: AsyncEngine,
         config: Config,
-        providers: dict[ChannelKind, Provider],
+        providers: Mapping[str, Provider],
         clock: Clock,
         render: Renderer,
         senders: dict[ChannelKind, tuple[tuple[str, ...], float]] | None = None,

@@ -20,7 +20,7 @@ import contextlib
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from notifier.engine import bundling, reconcile, repo
 from notifier.engine.stepper import Stepper
 
 log = structlog.get_logger("notifier.dispatch")
+_KINDS = frozenset(kind.value for kind in ChannelKind)
 
 _OUTCOME_EVENT = {
     Outcome.ACCEPTED: "accepted",
@@ -50,7 +51,7 @@ class Dispatcher:
     def __init__(
         self,
         stepper: Stepper,
-        providers: dict[ChannelKind, Provider],
+        providers: Mapping[str, Provider],
         pools: dict[ChannelKind, SenderPool],
         clock: Clock,
         max_in_flight: int = 50,
@@ -284,9 +285,9 @@ class Dispatcher:
         """Send `row` (with `also`: rows bundled into the same SMS, which share its result)."""
         structlog.contextvars.bind_contextvars(activation_id=row.activation_id)  # this task's own context
         try:
-            channel = ChannelKind(row.channel)
+            channel = row.channel  # a ChannelKind value, or "chat" (informed posts)
             sender: str | None = None
-            pool = self.pools.get(channel)
+            pool = self.pools.get(ChannelKind(channel)) if channel in _KINDS else None
             if pool is not None:
                 reservation = pool.reserve(self.clock.now().timestamp())
                 sender = reservation.sender
@@ -304,7 +305,7 @@ class Dispatcher:
             await self._results.put((sent, result, sender if detail is None else detail))
 
     async def _attempt(
-        self, row: repo.OutboxRow, channel: ChannelKind, sender: str | None, opted_out: bool
+        self, row: repo.OutboxRow, channel: str, sender: str | None, opted_out: bool
     ) -> tuple[SendResult | None, str | None]:
         if opted_out:  # the person texted STOP: no provider is asked to message the number
             return SendResult(Outcome.OPTED_OUT, None, "opted-out", "number opted out by STOP", None), None
@@ -429,21 +430,23 @@ class Dispatcher:
                     ),
                     "sent_at": now,
                     "sender": sender,
+                    "provider": result.provider or None,
                     "provider_id": result.provider_id,
                     "error_code": result.error_code,
                     "detail": result.detail,
                     "lease_until": None,
                 }
-                events.append(
-                    AttemptOutcome(
-                        attempt_id=row.attempt_id,
-                        outcome=_OUTCOME_EVENT[result.outcome],
-                        error_code=result.error_code,
+                if row.tracked:  # informed posts and upkeep messages: no planner waits for them
+                    events.append(
+                        AttemptOutcome(
+                            attempt_id=row.attempt_id,
+                            outcome=_OUTCOME_EVENT[result.outcome],
+                            error_code=result.error_code,
+                        )
                     )
-                )
-                found = self._found_status.get(row.id)
-                if found is not None:  # a lookup found it: what the provider says of it now
-                    events.append(found)
+                    found = self._found_status.get(row.id)
+                    if found is not None:  # a lookup found it: what the provider says of it now
+                        events.append(found)
             updates.append((row.id, values))
 
         async def write_rows(conn: Any) -> None:

@@ -43,12 +43,13 @@ class OutboxRow:
     tries: int
     #: when it became sendable: it cannot have reached a provider before (None: not read)
     not_before: datetime | None = None
+    tracked: bool = True  # False: no planner waits for its outcome (informed posts, upkeep messages)
 
 
 def _outbox_row(row: Row[Any]) -> OutboxRow:
     return OutboxRow(
         id=row.id,
-        activation_id=row.activation_id,
+        activation_id=row.activation_id or "",  # "": a message outside any activation
         attempt_id=row.attempt_id,
         person_id=row.person_id,
         channel=row.channel,
@@ -57,6 +58,7 @@ def _outbox_row(row: Row[Any]) -> OutboxRow:
         message=row.message,
         tries=row.tries,
         not_before=as_utc(row.not_before),
+        tracked=bool(row.tracked),
     )
 
 

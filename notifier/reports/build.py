@@ -8,6 +8,7 @@ are never averaged with real incidents.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
+from notifier.domain.masking import mask_text
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 from notifier.engine.repo import load_activation_row, with_current_state
@@ -26,9 +28,9 @@ from notifier.reports.activity_log import (
     after_action_report,
 )
 from notifier.reports.figures import compute, summarize
-from notifier.reports.model import ActivationRecord, DrillSummary, LogRow
+from notifier.reports.model import ActivationRecord, AttemptDelivery, DrillSummary, LogRow
 from notifier.reports.render import plot_curve, to_csv, to_html, to_json, to_markdown
-from notifier.store.engine_tables import activations, activity_log, responses
+from notifier.store.engine_tables import activations, activity_log, outbox, responses
 from notifier.store.plans import latest_plan, person_fixes_since
 
 #: md, html, csv, json: the report; png: its curve; log / log-md: the NIST activity log (CSV /
@@ -45,6 +47,32 @@ MEDIA_TYPES = {
     "aar": "text/markdown; charset=utf-8",
 }
 TREND_DEPTH = 12  # earlier drills shown in a trend table
+
+
+def deliveries(record: ActivationRecord) -> tuple[AttemptDelivery, ...]:
+    """Each attempt with the provider that sent it (attempts never sent, e.g. opted out: none)."""
+    found = []
+    for attempt in record.state.attempts.values():
+        provider, detail = record.providers.get(attempt.id, ("", ""))
+        if provider:
+            found.append(
+                AttemptDelivery(
+                    attempt_id=attempt.id,
+                    person_id=attempt.person,
+                    channel=attempt.channel.value,
+                    provider=provider,
+                    status=attempt.status,
+                    detail=detail[:80],
+                )
+            )
+    return tuple(found)
+
+
+async def load_providers(conn: AsyncConnection, activation_id: str) -> dict[str, tuple[str, str]]:
+    query = select(outbox.c.attempt_id, outbox.c.provider, outbox.c.detail).where(
+        and_(outbox.c.activation_id == activation_id, outbox.c.provider.is_not(None))
+    )
+    return {r.attempt_id: (r.provider, mask_text(r.detail or "")) for r in (await conn.execute(query)).all()}
 
 
 def record_from_row(row: Any) -> ActivationRecord:
@@ -140,7 +168,7 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
     row = await load_activation_row(conn, activation_id)
     if row is None:
         return None
-    record = record_from_row(row)
+    record = replace(record_from_row(row), providers=await load_providers(conn, activation_id))
     log = await load_log(conn, activation_id)
     previous = (
         await previous_drills(conn, record) if record.kind == "drill" and fmt not in ("log", "log-md") else []
@@ -168,7 +196,9 @@ def render_loaded(
         if fmt == "log":
             return activity_log_csv(rows).encode()
         return activity_log_markdown(rows, title, record.snapshot.org_timezone).encode()
-    data = compute(record, log, previous).model_copy(update={"action_owner": owner, "fixed_in": fixed_in})
+    data = compute(record, log, previous).model_copy(
+        update={"action_owner": owner, "fixed_in": fixed_in, "deliveries": deliveries(record)}
+    )
     if fmt == "png":
         return plot_curve(data)
     renderers = {

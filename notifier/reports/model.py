@@ -38,6 +38,8 @@ class ActivationRecord:
     completed_at: datetime | None = None
     closed_at: datetime | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    #: per attempt id, the provider that answered its send and what it said (from the outbox)
+    providers: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,17 @@ class Unreachable(_Model):
     reasons: tuple[str, ...]
 
 
+class AttemptDelivery(_Model):
+    """One attempt as the failover chain sent it: which provider answered, with what."""
+
+    attempt_id: str
+    person_id: str
+    channel: str
+    provider: str
+    status: str
+    detail: str
+
+
 class Finding(_Model):
     person_id: str | None
     action: str
@@ -180,5 +193,6 @@ class ReportData(_Model):
     trend: tuple[DrillSummary, ...]
     curve: tuple[CurvePoint, ...]
     timezone: str = "UTC"  # the organisation's: Markdown and HTML show times on its wall clock
+    deliveries: tuple[AttemptDelivery, ...] = ()  # per attempt, the provider that sent it
     action_owner: str = ""  # the role that owns corrective actions (the plan owner), from the stored plan
     fixed_in: dict[str, int] = {}  # person id -> first plan version after the activation that changed them

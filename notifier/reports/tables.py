@@ -192,6 +192,14 @@ def tables(data: ReportData) -> list[Table]:
         ("verdict", "Verdict"),
     )
     curve_cols = (("index", "#"), ("offset_s", "Time from start"), ("confirmed", "Confirmed so far"))
+    delivery_cols = (
+        ("attempt_id", "Attempt"),
+        ("person_id", "Person"),
+        ("channel", "Channel"),
+        ("provider", "Provider"),
+        ("status", "Status"),
+        ("detail", "Provider's answer"),
+    )
     timeline_cols = (
         ("index", "#"),
         ("at", "Time"),
@@ -221,4 +229,12 @@ def tables(data: ReportData) -> list[Table]:
         ),
         Table("curve", "Cumulative acknowledgements", curve_cols, _rows(data.curve, curve_cols)),
         Table("timeline", "Timeline", timeline_cols, _rows(data.timeline, timeline_cols)),
+        Table(
+            "deliveries",
+            "Delivery by provider, per attempt",
+            delivery_cols,
+            _rows(data.deliveries, delivery_cols),
+            "Which provider of the channel's failover list sent each attempt; "
+            "'after ... failed' marks a failover.",
+        ),
     ]

@@ -89,8 +89,7 @@ def start_calendar(runtime: Runtime) -> CalendarJobs:
     engine, service, plan_store, db = runtime.engine, runtime.service, runtime.plan_store, runtime.db
     assert engine is not None and service is not None and plan_store is not None and db is not None
     settings = runtime.settings
-    senders = settings.twilio.from_numbers
-    outbound = Outbound(engine.providers, senders[0] if senders else None)
+    outbound = Outbound(engine.stepper)
 
     def current_plan() -> Plan:
         return engine.config.plan

@@ -73,14 +73,15 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=False),
+    # empty for messages outside any activation (review requests, heads-ups, report mails)
+    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=True),
     Column("attempt_id", String(24), nullable=False),
     Column("person_id", String(64), nullable=False),
     Column("channel", String(8), nullable=False),
     Column("address", String(320), nullable=False),
     Column("message_kind", String(32), nullable=False),
     Column("message", JSON, nullable=False),
-    Column("tracked", Integer, nullable=False, default=1),
+    Column("tracked", Integer, nullable=False, default=1),  # 0: no planner waits for its outcome
     Column("status", String(16), nullable=False),  # pending | sending | sent | failed | unknown
     Column("not_before", _TS, nullable=False),
     Column("lease_until", _TS),
@@ -89,6 +90,7 @@ outbox = Table(
     Column("created_at", _TS, nullable=False),
     Column("sent_at", _TS),
     Column("sender", String(32)),
+    Column("provider", String(32)),  # the provider of the failover chain that answered (0009)
     Column("provider_id", String(64)),
     Column("error_code", String(16)),
     Column("detail", Text),

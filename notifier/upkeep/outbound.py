@@ -1,29 +1,37 @@
 """One-off messages outside any activation: review requests, drill heads-ups, report emails.
 
-These go straight to a provider instead of through the engine's outbox: they are not part of a
-call tree, nobody escalates on them, and a lost heads-up or reminder is sent again at the next
-run. Only the masked address is ever logged.
+They go through the outbox like every other message (as rows of no activation, `tracked` 0): the
+dispatcher applies the per-sender rate limits, the in-flight window and the opt-out check (a
+number that texted STOP gets no reminder either), and sends them through the channel's failover
+chain. Nobody escalates on them; `send` returns once the row is stored. Only the masked address
+is ever logged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
-from notifier.channels.base import OutboundMessage, Outcome, Provider
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind, Person
+from notifier.engine import repo
 
 log = structlog.get_logger("notifier.upkeep")
 
 
+def attempt_id(key: str) -> str:
+    """The outbox attempt id of an upkeep message (also its X-Notifier-Attempt mail header)."""
+    return "u" + hashlib.sha256(key.encode()).hexdigest()[:23]
+
+
 @dataclass(frozen=True)
 class Outbound:
-    """The providers and sender numbers of the running daemon."""
+    """Queues one-off messages in the engine's outbox (`stepper`: its transactions and wake-up)."""
 
-    providers: dict[ChannelKind, Provider]
-    sms_sender: str | None = None
+    stepper: Any  # notifier.engine.stepper.Stepper
 
     async def send(
         self,
@@ -34,26 +42,32 @@ class Outbound:
         subject: str | None = None,
         html: str | None = None,
     ) -> bool:
-        """Send one message; True when the provider accepted it."""
-        provider = self.providers.get(channel)
-        if provider is None:
-            log.warning("no provider for channel", channel=str(channel), key=key)
-            return False
-        sender = self.sms_sender if channel is not ChannelKind.EMAIL else None
-        message = OutboundMessage(
-            attempt_id=key[:60], channel=channel, to=to, text=text, subject=subject, html=html
-        )
-        result = await provider.send(message, sender)
-        accepted = result.outcome is Outcome.ACCEPTED
-        log.info(
-            "upkeep message sent" if accepted else "upkeep message refused",
-            key=key,
-            channel=str(channel),
-            to=mask_address(to),
-            outcome=str(result.outcome),
-            code=result.error_code,
-        )
-        return accepted
+        """Queue one message (durably); True once it is stored."""
+        now = self.stepper.clock.now()
+        message: dict[str, Any] = {"text": text}
+        if subject is not None:
+            message["subject"] = subject
+        if html is not None:
+            message["html"] = html
+        row = {
+            "activation_id": None,
+            "attempt_id": attempt_id(key),
+            "person_id": "",
+            "channel": channel.value,
+            "address": to,
+            "message_kind": "upkeep",
+            "message": message,
+            "tracked": 0,
+            "status": "pending",
+            "not_before": now,
+            "tries": 0,
+            "created_at": now,
+        }
+        async with self.stepper.transaction() as conn:
+            await repo.insert_outbox(conn, [row])
+        self.stepper.outbox_changed.set()
+        log.info("upkeep message queued", key=key, channel=str(channel), to=mask_address(to))
+        return True
 
 
 def first_contact(person: Person, prefer: tuple[ChannelKind, ...]) -> tuple[ChannelKind, str] | None:

@@ -269,6 +269,10 @@ async def test_twilio_answering_5xx_fails_over_to_kannel_within_one_cooldown(tmp
         assert 'notifier_provider_in_service{provider="twilio"} 0.0' in scrape
         kannel.inject(ANA, GATEWAY, "1")
         await until(lambda: _person(rt, activation_id, "p1", "acknowledged"), "Ana's reply via Kannel")
+        assert rt.service is not None
+        report = (await rt.service.report(activation_id, "md") or b"").decode()
+        section = report.split("## Delivery by provider, per attempt")[1]
+        assert "| twilio | unknown |" in section and "| kannel |" in section
 
 
 async def _is(rt: Runtime, activation_id: str, attempt_id: str, status: str) -> bool:

@@ -28,6 +28,7 @@ from notifier.runtime import Runtime
 from notifier.sandbox import Persona, preset
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activations
+from notifier.upkeep.outbound import attempt_id
 from tests.engine.conftest import free_port, system_settings
 from tests.scheduling.smallplan import EMAILS, NUMBERS, write_drill_plan
 
@@ -198,7 +199,7 @@ async def test_three_scheduled_drills_across_the_dst_change(drill_system: Runtim
     # ... and once more by the scheduled delivery at 03:30 CEST: six in all, two per drill
     reports = await wait_emails(runtime, EMAILS["p-chair"], 6, timeout=30)
     per_drill = Counter(str(m.message["X-Notifier-Attempt"]) for m in reports)
-    assert per_drill == {f"report-{r['id']}-p-chair": 2 for r in rows}
+    assert per_drill == {attempt_id(f"report-{r['id']}-p-chair"): 2 for r in rows}
     for mail in reports:
         assert mail.subject.startswith("[DRILL] Drill report: SEED service desk drill tree")
         message: EmailMessage = mail.message

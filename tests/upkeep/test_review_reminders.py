@@ -17,8 +17,10 @@ from sqlalchemy import select
 from notifier.clock import ScaledClock
 from notifier.domain.plan import Plan
 from notifier.domain.plandiff import ChangeKind
+from notifier.engine import repo
 from notifier.runtime import Runtime
 from notifier.store.db import upgrade_async
+from notifier.store.engine_tables import outbox
 from notifier.store.upkeep_tables import review_requests
 from notifier.upkeep.reviews import Answer, overdue_people, parse_answer, with_verified
 from tests.engine.conftest import free_port, system_settings
@@ -155,6 +157,40 @@ async def test_only_overdue_contacts_are_asked_and_an_sms_reply_confirms(review_
             (await conn.execute(select(review_requests.c.person_id, review_requests.c.status))).all()
         )
     assert statuses == {"p-stale": "confirmed", "p-never": "changed", "p-mailonly": "open"}
+
+
+async def test_reminders_go_through_the_outbox_and_skip_a_number_that_texted_stop(
+    review_system: Runtime,
+) -> None:
+    runtime = review_system
+    assert runtime.db is not None
+    async with runtime.db.begin() as conn:  # before the 09:00 check (one real second away)
+        await repo.set_opt_out(conn, MOBILES["p-never"], True, runtime.clock.now())
+    await requests_sent(runtime, 3)
+
+    async def upkeep_rows() -> list[object]:
+        async with runtime.db.connect() as conn:  # type: ignore[union-attr]
+            query = select(outbox).where(outbox.c.activation_id.is_(None)).order_by(outbox.c.id)
+            return list((await conn.execute(query)).all())
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 15
+    while loop.time() < end:
+        rows = await upkeep_rows()
+        if len(rows) == 3 and all(r.status != "pending" and r.status != "sending" for r in rows):  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.05)
+    by_address = {r.address: r for r in rows}  # type: ignore[attr-defined]
+    stale, never = by_address[MOBILES["p-stale"]], by_address[MOBILES["p-never"]]
+    assert (stale.message_kind, stale.tracked, stale.status, stale.provider) == (
+        "upkeep",
+        0,
+        "sent",
+        "twilio",
+    )
+    assert (never.status, never.error_code) == ("failed", "opted-out")  # never handed to a provider
+    assert by_address["mailonly@example.org"].provider == "smtp"
+    assert MOBILES["p-never"] not in {m.to for m in runtime.sandbox.messages}
 
 
 def test_overdue_rule_matches_the_review_policy(tmp_path: Path) -> None:
