@@ -70,6 +70,8 @@ class DemoOptions:
     plan_paths: tuple[Path, ...] = ()
     calltree_paths: tuple[Path, ...] = ()
     timeout: float = 55.0  # wall seconds before the demo gives up waiting for completion
+    #: "Twilio is down": Twilio answers 503, SMS fail over to the on-premises gateway (sandbox's)
+    twilio_down: bool = False
 
 
 @dataclass
@@ -120,6 +122,8 @@ def demo_settings(options: DemoOptions, directory: Path) -> Settings:
         clock_scale=options.speed,
         secret_key=secrets.token_urlsafe(24),
         mqtt={"enabled": False},
+        # SMS fail over from Twilio to the on-premises gateway (the sandbox's stand-in for Kannel)
+        delivery={"sms": ["twilio", "kannel"], "chat": []},
     )
 
 
@@ -276,6 +280,8 @@ async def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         await runtime.start(http=True)
         try:
             assert runtime.engine is not None and runtime.db is not None
+            if options.twilio_down and runtime.sandbox is not None:
+                runtime.sandbox.faults.twilio_down = True  # every Twilio request answers 503
             cast = cast_personas(runtime, tree_roles(runtime, DEMO_TREE), random.Random(options.seed))
             activation_id = await runtime.engine.activate(
                 DEMO_TREE,
@@ -365,6 +371,14 @@ def summary_table(result: DemoResult) -> Table:
         f"{completion} against a limit of {format_seconds(data.time_limit_s)}: "
         f"{data.verdict} ({data.verdict_reason})",
     )
+    by_provider: dict[str, int] = {}
+    for delivery in data.deliveries:
+        key = f"{delivery.channel} via {delivery.provider}" + (
+            " (no answer)" if delivery.status == "unknown" else ""
+        )
+        by_provider[key] = by_provider.get(key, 0) + 1
+    if by_provider:
+        table.add_row("delivery", ", ".join(f"{k}: {v}" for k, v in sorted(by_provider.items())))
     table.add_row("report", str(result.report_html))
     table.add_row("", str(result.report_md))
     return table

@@ -33,6 +33,7 @@ from notifier.console.backend import ConsoleBackend
 from notifier.console.session import SessionSigner
 from notifier.domain.plan import ChannelKind, keep_newer_verifications
 from notifier.engine.core import Config, Engine
+from notifier.engine.inform import Informer
 from notifier.engine.render import make_renderer
 from notifier.engine.service import EngineService
 from notifier.intake.mqtt import start_mqtt
@@ -59,6 +60,20 @@ def load_config(settings: Settings) -> Config:
             "the plan or call trees are invalid:\n  " + "\n  ".join(lines or ["nothing loaded"])
         )
     return Config(plan=loaded.plan, trees=loaded.trees)
+
+
+def sandbox_gateway_settings(settings: Settings, sandbox_url: str) -> Settings:
+    """`settings` with `providers.kannel` pointed at the sandbox's gateway stand-in."""
+    from notifier.sandbox import gateway
+
+    kannel = {
+        "sendsms_url": f"{sandbox_url}/cgi-bin/sendsms",
+        "username": gateway.USERNAME,
+        "password": gateway.PASSWORD,
+        "secret": gateway.SECRET,
+        "sender": "+3222999000",
+    }
+    return settings.model_copy(update={"providers": {**settings.providers, "kannel": kannel}})
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -106,10 +121,16 @@ class Runtime:
                 settings.twilio.auth_token.get_secret_value(),
                 inbound_sms_url=f"{settings.public_base_url.rstrip('/')}/webhooks/twilio/sms",
                 clock=self.clock,
+                gateway_mo_url=f"{settings.public_base_url.rstrip('/')}/webhooks/kannel/sms",
             )
             await self.sandbox.start()
             overrides["twilio"] = {"base_url": self.sandbox.url}
             overrides["smtp"] = {"host": "127.0.0.1", "port": self.sandbox.smtp_port}
+            if "kannel" in registry.configured(settings) and "sendsms_url" not in settings.providers.get(
+                "kannel", {}
+            ):
+                # no gateway configured: the sandbox's stand-in (the demo's "Twilio is down")
+                settings = self.settings = sandbox_gateway_settings(settings, self.sandbox.url)
         providers = self._providers(overrides)
         secret = settings.secret_key.get_secret_value()
         base = settings.public_base_url.rstrip("/")
@@ -134,6 +155,9 @@ class Runtime:
             max_in_flight=settings.max_in_flight,
             bundle_window=timedelta(seconds=settings.sms_bundle_seconds),
         )
+        if CHAT in providers:  # informed channels: posts written with the steps (engine/inform.py)
+            engine = self.engine
+            self.engine.stepper.informer = Informer(lambda: engine.config.trees)
         self.service = EngineService(self.engine, settings.public_base_url)
         self.metrics = Metrics()
         self.metrics.attach(self.engine)

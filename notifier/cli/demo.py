@@ -17,6 +17,9 @@ def demo(
     seed: int = typer.Option(7, help="seed of the personas' reply delays (same seed, same story)"),
     out: Path = typer.Option(Path("var/demo"), "--out", "-o", help="directory for the report and the log"),
     timeout: float = typer.Option(55.0, min=1.0, help="wall seconds to wait for the tree to complete"),
+    twilio_down: bool = typer.Option(
+        False, "--twilio-down", help="Twilio answers 503: SMS fail over to the on-premises gateway"
+    ),
 ) -> None:
     """One command, no credentials: SQLite in a temporary directory, the Twilio/SMTP sandbox, the
     example plan; activates the NIST sample tree, shows it live and prints the report's path."""
@@ -31,7 +34,7 @@ def demo(
     with log_file:
         # the daemon's own log goes to a file so that it does not tear the live display
         configure_logging("json", stream=log_file)
-        options = DemoOptions(speed=speed, seed=seed, out_dir=out, timeout=timeout)
+        options = DemoOptions(speed=speed, seed=seed, out_dir=out, timeout=timeout, twilio_down=twilio_down)
         out_console.print(
             f"notifier demo: NIST sample call tree on the built-in sandbox, time x{speed:g} "
             f"(log: {out / 'demo.log'})",

@@ -76,6 +76,11 @@ class Node(Model):
     required: bool = True
     policy: Id | None = None
     children: tuple[Node, ...] = ()
+    notify: tuple[str, ...] = Field(
+        (),
+        description="informed channels: Apprise URLs or names under providers.apprise.targets; "
+        "activations, updates, completion and close are posted there (one-way, never an acknowledgement)",
+    )
 
     @model_validator(mode="after")
     def _exactly_one_target(self) -> Node:
@@ -111,6 +116,11 @@ class CallTree(Model):
         False, description="drills skip vendor/external contacts unless this is true"
     )
     templates: Templates = Templates()
+    notify: tuple[str, ...] = Field(
+        (),
+        description="informed channels: Apprise URLs or names under providers.apprise.targets; "
+        "activations, updates, completion and close are posted there (one-way, never an acknowledgement)",
+    )
     nodes: tuple[Node, ...] = Field(min_length=1)
 
 

@@ -28,7 +28,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.channels.base import Found, LookupFailed, Provider, SentQuery, SupportsLookup
-from notifier.domain.plan import ChannelKind
 from notifier.engine import repo
 
 log = structlog.get_logger("notifier.reconcile")
@@ -56,7 +55,7 @@ def query_for(row: repo.OutboxRow, now: datetime) -> SentQuery:
 
 async def look_up(
     rows: Sequence[repo.OutboxRow],
-    providers: Mapping[ChannelKind, Provider],
+    providers: Mapping[str, Provider],
     db: AsyncEngine,
     now: datetime,
 ) -> Verdict:
@@ -64,7 +63,7 @@ async def look_up(
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(row: repo.OutboxRow) -> list[Found] | None:
-        provider = providers.get(ChannelKind(row.channel))
+        provider = providers.get(row.channel)  # a ChannelKind value, or "chat"
         if not isinstance(provider, SupportsLookup):
             return None
         async with limit:

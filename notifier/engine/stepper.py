@@ -92,6 +92,8 @@ class Stepper:
         self.listeners: list[Callable[[StepResult], None]] = []
         #: the dispatcher, which takes rows a step claims for it (see writes.py); set by the engine
         self.handoff: Handoff | None = None
+        #: writes informed-channel posts in the step's transaction (notifier.engine.inform); optional
+        self.informer: Any = None
         self.outbox_changed = asyncio.Event()
         self.deadlines_changed = asyncio.Event()
 
@@ -174,6 +176,10 @@ class Stepper:
         before, state, actions = state, decision.state, list(decision.actions)
         await repo.consume_deadlines(conn, activation_id, fired)
         await write_actions(conn, row, snapshot, actions, now, self.render, self.handoff, draft.claimed)
+        if self.informer is not None and await self.informer.write(
+            conn, row, snapshot, before, state, events, now
+        ):
+            self.outbox_changed.set()
         extra: dict[str, Any] = {}
         if state.completed_at is not None and row.completed_at is None:
             extra["completed_at"] = state.completed_at

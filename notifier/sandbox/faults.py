@@ -14,6 +14,7 @@ from notifier.sandbox.schema import TwilioError
 
 TOO_MANY_REQUESTS = TwilioError(429, 20429, "Too Many Requests")
 SERVER_ERROR = TwilioError(500, 20500, "Internal Server Error")
+SERVICE_UNAVAILABLE = TwilioError(503, 20503, "Service Unavailable")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Faults:
     error_5xx_ratio: float = 0.0
     error_5xx_after_create: bool = False
     slow_seconds: float = 0.0
+    #: "Twilio is down": every REST request is answered 503 before anything is created
+    twilio_down: bool = False
     seed: int | None = None
     _random: random.Random = field(init=False, repr=False)
 

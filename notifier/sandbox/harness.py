@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from notifier.clock import Clock, RealClock
-from notifier.sandbox import messaging, smtp
+from notifier.sandbox import gateway, messaging, smtp
 from notifier.sandbox.core import InboundMessage, SandboxState
 from notifier.sandbox.faults import Faults
 from notifier.sandbox.personas import Persona, PersonaBook
@@ -46,6 +46,7 @@ class Sandbox:
         personas: list[Persona] | None = None,
         faults: Faults | None = None,
         sender_segments_per_second: float | None = None,
+        gateway_mo_url: str | None = None,
     ) -> None:
         self.state = SandboxState(
             account_sid=account_sid,
@@ -56,6 +57,9 @@ class Sandbox:
             sender_segments_per_second=sender_segments_per_second,
         )
         self.state.limiter.faults = self.state.faults
+        #: the SMS gateway stand-in (Kannel's sendsms) and the daemon's get-url its replies go to
+        self.gateway_mo_url = gateway_mo_url
+        self.gateway: gateway.Gateway | None = None
         self.state.personas.add(*(personas or []))
         self.host, self._port, self._smtp_port_wanted = host, port, smtp_port
         self._runner: web.AppRunner | None = None
@@ -108,7 +112,9 @@ class Sandbox:
     async def start(self) -> Sandbox:
         self.state.session = aiohttp.ClientSession()
         self.state.webhooks = WebhookClient(self.state.session)
-        self._runner = web.AppRunner(build_app(self.state), access_log=None)
+        app = build_app(self.state)
+        self.gateway = gateway.install(app, self.state, self.gateway_mo_url)
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()

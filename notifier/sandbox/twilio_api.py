@@ -16,7 +16,7 @@ from aiohttp import BasicAuth, web
 
 from notifier.sandbox import listing, messaging, voice
 from notifier.sandbox.core import SandboxState
-from notifier.sandbox.faults import SERVER_ERROR
+from notifier.sandbox.faults import SERVER_ERROR, SERVICE_UNAVAILABLE
 from notifier.sandbox.personas import persona_from_mapping
 from notifier.sandbox.records import PlacedCall, RawRequest, SentMessage
 from notifier.sandbox.schema import TwilioError, validate_form
@@ -71,6 +71,8 @@ async def _create(
 ) -> web.Response:
     admitted = ""
     try:
+        if state.faults.twilio_down:
+            raise SERVICE_UNAVAILABLE
         account_sid = _authenticate(state, request)
         state.limiter.admit(account_sid, state.clock.now())
         admitted = account_sid
@@ -191,6 +193,17 @@ async def _post_personas(request: web.Request) -> web.Response:
     return web.json_response({"personas": [p.to_json() for p in state.personas.all()]})
 
 
+async def _post_outage(request: web.Request) -> web.Response:
+    """The demo's switch: `{"twilio": true}` makes every Twilio REST request answer 503."""
+    state = request.app[STATE_KEY]
+    try:
+        payload = await request.json()
+        state.faults.twilio_down = bool(payload["twilio"])
+    except (ValueError, KeyError, TypeError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response({"twilio_down": state.faults.twilio_down})
+
+
 async def _post_reply(request: web.Request) -> web.Response:
     """Make a handset send an SMS now: `{"from": "+32...", "to": "+1500...", "body": "1"}`."""
     state = request.app[STATE_KEY]
@@ -220,4 +233,5 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get("/sandbox/emails", _list_emails)
     app.router.add_post("/sandbox/personas", _post_personas)
     app.router.add_post("/sandbox/replies", _post_reply)
+    app.router.add_post("/sandbox/outage", _post_outage)
     return app

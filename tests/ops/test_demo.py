@@ -55,3 +55,26 @@ def test_demo_completes_and_writes_the_report(tmp_path: Path) -> None:
     for text in (output, log):
         assert not re.search(r"\+\d{8,15}", text)
         assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
+
+
+@pytest.mark.slow
+def test_demo_with_twilio_down_fails_sms_over_to_the_gateway(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = dict(os.environ, NOTIFIER_CONFIG=str(tmp_path / "absent.yaml"), COLUMNS="200")
+    result = subprocess.run(
+        [NOTIFIER, "demo", "--twilio-down", "--speed", "250", "--out", str(out), "--timeout", "45"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    via_gateway = re.search(r"sms via kannel: (\d+)", output)
+    assert via_gateway is not None and int(via_gateway.group(1)) >= 15, output
+    assert re.search(r"sms via twilio \(no answer\): \d+", output), output
+    log = (out / "demo.log").read_text()
+    assert '"provider.failover"' in log and '"provider": "twilio"' in log
+    markdown = next(out.glob("demo-*.md")).read_text()
+    assert "## Delivery by provider, per attempt" in markdown and "| kannel |" in markdown
