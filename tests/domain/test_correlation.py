@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from notifier.domain.alerts import Alert, parse_native
+from notifier.domain.alerts import Alert, parse_alertmanager, parse_native
 from notifier.domain.calltree import IncidentKey, IncidentKeyBy, OnJoin, OnResolved
 from notifier.domain.correlation import IncidentFacts, KeyRules, acknowledged, firing, incident_key, resolved
 
@@ -46,6 +46,10 @@ def test_the_incident_key_is_the_route_and_the_service_by_default() -> None:
     assert incident_key("tier1-crisis", IncidentKey(), alert, "SEED") == "tier1-crisis:service=SEED"
     by_site = IncidentKey(by=IncidentKeyBy.LABELS, labels=("site",))
     assert incident_key("r", by_site, alert, "SEED") == "r:site=dc-a"
+    grouped = IncidentKey(by=IncidentKeyBy.GROUP_KEY)
+    am = alert.model_copy(update={"group_key": '{}:{alertname="SeedEmcsDown"}'})
+    assert incident_key("r", grouped, am, "SEED") == 'r:group={}:{alertname="SeedEmcsDown"}'
+    assert incident_key("r", grouped, alert, "SEED") == "r:service=SEED"  # no groupKey: by service
     explicit = IncidentKey(by=IncidentKeyBy.EXPLICIT)
     assert incident_key("r", explicit, seed(incident_key="emcs"), "SEED") == "r:key=emcs"
     assert incident_key("r", explicit, alert, None) == "r:service=seed"  # falls back
@@ -110,3 +114,14 @@ def test_the_last_resolve_applies_the_routes_on_resolved() -> None:
 def test_a_source_acknowledgement_is_recorded_never_a_persons() -> None:
     assert acknowledged(facts(this_firing=True)).outcome == "acknowledged"
     assert "dropped" in acknowledged(None).detail
+
+
+def test_the_webhook_parsers_keep_the_group_key() -> None:
+    body = {
+        "version": "4",
+        "groupKey": '{}:{alertname="SeedEmcsDown"}',
+        "status": "firing",
+        "alerts": [{"labels": {"service": "SEED"}, "startsAt": "2026-03-02T07:15:00Z"}],
+    }
+    (alert,) = parse_alertmanager(body, received_at=NOW)
+    assert alert.group_key == '{}:{alertname="SeedEmcsDown"}'

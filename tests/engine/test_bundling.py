@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+
+import pytest
 
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
@@ -36,9 +39,17 @@ def sms_to_cleo(rt: Runtime) -> list[str]:
     return [m.body for m in rt.sandbox.messages if m.to == CLEO]
 
 
-async def test_three_pages_to_one_number_are_one_sms_and_1_confirms_all(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return str(server.create_database(f"bundling_{uuid.uuid4().hex[:12]}"))
+
+
+async def test_three_pages_to_one_number_are_one_sms_and_1_confirms_all(tmp_path: Path, store: str) -> None:
     config = write_small_config(tmp_path / "cfg")
-    async with running_system(tmp_path, scale=1.0, sms_bundle_seconds=2, **config) as rt:
+    async with running_system(tmp_path, scale=1.0, sms_bundle_seconds=2, database_url=store, **config) as rt:
         ids = await three(rt)
         device = rt.sandbox.device(CLEO)
         sms = await device.expect_sms("3 open incidents", timeout=15)
