@@ -248,14 +248,16 @@ class Runtime:
             self.metrics.provider_event(channel, provider, event)
 
     async def _watch_providers(self) -> None:
-        """Probe the providers that have a health check, every `delivery.health_interval`."""
-        interval = self.settings.delivery.health_interval.total_seconds()
+        """Probe the providers that have a health check, every `delivery.health_interval` of the
+        engine's clock, but never more than once a wall second (a fast test clock would hammer)."""
+        scale = float(getattr(self.clock, "scale", 1.0))
+        pause = max(1.0, self.settings.delivery.health_interval.total_seconds() / scale)
         providers = list(self.built_providers.values())
         while True:
             with contextlib.suppress(Exception):
                 assert self.health is not None
                 await self.health.check(providers)
-            await self.clock.sleep(interval)
+            await asyncio.sleep(pause)
 
     async def _store_plan(self, config: Config, comment: str) -> None:
         """Store the plan read from the files as a version (nothing is written when unchanged),

@@ -30,6 +30,13 @@ def register(app: typer.Typer) -> None:
         account_sid: str | None = typer.Option(None, help="default: NOTIFIER_TWILIO__ACCOUNT_SID"),
         auth_token: str | None = typer.Option(None, help="default: NOTIFIER_TWILIO__AUTH_TOKEN"),
         clock_scale: float | None = typer.Option(None, help="run delays this many times faster"),
+        twilio_down: bool = typer.Option(
+            False, "--twilio-down", help="Twilio answers 503 (switch at runtime: POST /sandbox/outage)"
+        ),
+        gateway_mo_url: str | None = typer.Option(
+            None,
+            help="where gateway (Kannel stand-in) replies go, e.g. http://127.0.0.1:8080/webhooks/kannel/sms",
+        ),
     ) -> None:
         """Run the Twilio + SMTP sandbox: signed callbacks, scripted personas, JSON view of what was sent."""
         from pydantic import ValidationError
@@ -63,7 +70,9 @@ def register(app: typer.Typer) -> None:
             port=port,
             smtp_port=smtp_port,
             personas=loaded,
+            gateway_mo_url=gateway_mo_url,
         )
+        box.faults.twilio_down = twilio_down
 
         async def run() -> None:
             try:
@@ -76,6 +85,11 @@ def register(app: typer.Typer) -> None:
                 loop.add_signal_handler(signum, stop.set)
             out_console.print(f"twilio  {box.url}  (client.api.base_url)", markup=False)
             out_console.print(f"smtp    {host}:{box.smtp_port}", markup=False)
+            out_console.print(f"gateway {box.url}/cgi-bin/sendsms  (Kannel's sendsms)", markup=False)
+            if twilio_down:
+                out_console.print(
+                    'twilio is DOWN (503); POST /sandbox/outage {"twilio": false}', markup=False
+                )
             view = f"{box.url}/sandbox/messages  /sandbox/calls  /sandbox/emails"
             out_console.print(f"view    {view}", markup=False)
             for persona in loaded:

@@ -93,6 +93,20 @@ async def _create(
             state.limiter.release(admitted)
 
 
+async def _fetch_account(request: web.Request) -> web.Response:
+    """The Account resource (what a health check fetches); 503 while Twilio is down."""
+    state = request.app[STATE_KEY]
+    try:
+        if state.faults.twilio_down:
+            raise SERVICE_UNAVAILABLE
+        account_sid = _authenticate(state, request)
+    except TwilioError as error:
+        return _error(error)
+    return web.json_response(
+        {"sid": account_sid, "status": "active", "type": "Full", "friendly_name": "notifier sandbox"}
+    )
+
+
 def _fetcher(kind: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         state = request.app[STATE_KEY]
@@ -224,6 +238,7 @@ def build_app(state: SandboxState) -> web.Application:
         f"{ACCOUNT}/Messages.json", _creator("CreateMessageRequest", messaging.create_message)
     )
     app.router.add_post(f"{ACCOUNT}/Calls.json", _creator("CreateCallRequest", voice.create_call))
+    app.router.add_get(f"{ACCOUNT}.json", _fetch_account)
     app.router.add_get(f"{ACCOUNT}/Messages.json", _list_messages_api)
     app.router.add_get(f"{ACCOUNT}/Calls.json", _list_calls_api)
     app.router.add_get(f"{ACCOUNT}/Messages/{{sid}}.json", _fetcher("Messages"))

@@ -73,7 +73,6 @@ def test_demo_with_twilio_down_fails_sms_over_to_the_gateway(tmp_path: Path) -> 
     assert result.returncode == 0, output
     via_gateway = re.search(r"sms via kannel: (\d+)", output)
     assert via_gateway is not None and int(via_gateway.group(1)) >= 15, output
-    assert re.search(r"sms via twilio \(no answer\): \d+", output), output
     log = (out / "demo.log").read_text()
     assert '"provider.failover"' in log and '"provider": "twilio"' in log
     markdown = next(out.glob("demo-*.md")).read_text()

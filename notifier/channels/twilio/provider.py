@@ -199,6 +199,15 @@ class TwilioProvider:
         bound.info("twilio.accepted", sid=created.sid)
         return SendResult(Outcome.ACCEPTED, provider_id=created.sid, detail=str(created.status or ""))
 
+    async def healthy(self) -> bool:
+        """Twilio answers a fetch of our own account (the failover layer's health check)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._client.api.v2010.accounts(self._client.account_sid).fetch_async()
+        except Exception:  # refused, 5xx, timeout, credentials: not in a state to send
+            return False
+        return True
+
     async def close(self) -> None:
         await self._http.close()
 
