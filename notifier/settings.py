@@ -203,14 +203,17 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     state_dir: Path | None = Field(
         None,
-        description="where the daemon keeps local state (the webhook spool); default: beside the "
-        "SQLite database file, or ./var",
+        description="where the daemon keeps local state (the webhook spool); default: systemd's "
+        "$STATE_DIRECTORY, else beside the SQLite database file, else ./var",
     )
     spool: SpoolSettings = SpoolSettings()
 
     def state_directory(self) -> Path:
         if self.state_dir is not None:
             return self.state_dir
+        systemd = os.environ.get("STATE_DIRECTORY", "").split(":")[0]  # StateDirectory= in the unit
+        if systemd:
+            return Path(systemd)
         prefix = "sqlite+aiosqlite:///"
         if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
             return Path(self.database_url.removeprefix(prefix)).parent

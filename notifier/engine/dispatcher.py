@@ -125,7 +125,8 @@ class Dispatcher:
         """At start-up: take over the rows a previous incarnation left in flight (on SQLite only
         one instance runs, so every row in flight is ours; on PostgreSQL other live instances
         renew theirs, and only leases that ran out are taken). `run` reconciles them with the
-        provider before it claims anything new. Returns how many were taken over."""
+        provider (in the background; they stay in the in-flight window meanwhile). Returns how
+        many were taken over."""
         single = self.stepper.db.dialect.name == "sqlite"
         async with self.stepper.transaction() as conn:
             self._orphans = await repo.take_over_in_flight(
@@ -140,9 +141,9 @@ class Dispatcher:
         writer = asyncio.create_task(self._write_results(), name="dispatch-results")
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatch-heartbeat")
         try:
-            if self._orphans:
+            if self._orphans:  # in the background: a slow provider must not hold up new sends
                 orphans, self._orphans = self._orphans, []
-                await self._reconcile(orphans)
+                self._reconcile_soon(orphans)
             while not self._stopping:
                 try:
                     claimed = await self._claim_and_start()
@@ -195,9 +196,7 @@ class Dispatcher:
         log.warning("rows left sending by this instance without a send under way", count=len(rows))
         self._held += len(rows)
         self._holding.update(row.id for row in rows)
-        task = asyncio.create_task(self._reconcile(rows), name="dispatch-reconcile")
-        self._reconciling.add(task)
-        task.add_done_callback(self._reconciling.discard)
+        self._reconcile_soon(rows)
 
     async def _claim_and_start(self) -> int:
         free = self.max_in_flight - self._held
@@ -217,9 +216,7 @@ class Dispatcher:
         self._held += len(rows) + len(orphans) + sum(len(bundle) for bundle in bundles)
         self._holding.update(row.id for row in orphans)
         if orphans:
-            task = asyncio.create_task(self._reconcile(orphans), name="dispatch-reconcile")
-            self._reconciling.add(task)
-            task.add_done_callback(self._reconciling.discard)
+            self._reconcile_soon(orphans)
         self.start(rows, opted_out)
         for bundle in bundles:  # one SMS for several activations' pages to one number
             self._holding.update(row.id for row in bundle)
@@ -227,6 +224,11 @@ class Dispatcher:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
         return len(rows) + len(orphans) + sum(len(bundle) for bundle in bundles)
+
+    def _reconcile_soon(self, rows: Sequence[repo.OutboxRow]) -> None:
+        task = asyncio.create_task(self._reconcile(rows), name="dispatch-reconcile")
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
 
     async def _reconcile(self, rows: Sequence[repo.OutboxRow]) -> None:
         """Rows whose send outcome was lost (`reconcile.py`): what the provider has is recorded as
