@@ -86,8 +86,9 @@ class Provider(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
 class HealthChecked(Protocol):
-    """A provider that can tell whether it is up without sending anything (optional)."""
+    """Optional capability: tell whether the provider is up without sending anything."""
 
     async def healthy(self) -> bool: ...
 

@@ -32,6 +32,7 @@ import structlog
 
 from notifier.channels.base import (
     Found,
+    HealthChecked,
     LookupFailed,
     OutboundMessage,
     Outcome,
@@ -105,11 +106,10 @@ class ProviderHealth:
         """Run the health checks of the providers that have one: a failing check takes a provider
         out at once; a passing one ends a cool-down that is over."""
         for provider in providers:
-            probe = getattr(provider, "healthy", None)
-            if probe is None:
+            if not isinstance(provider, HealthChecked):
                 continue
             try:
-                ok = bool(await asyncio.wait_for(probe(), timeout=10))
+                ok = bool(await asyncio.wait_for(provider.healthy(), timeout=10))
             except Exception:
                 ok = False
             channels = ",".join(sorted(provider.channels))

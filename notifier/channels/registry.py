@@ -116,17 +116,3 @@ def webhook_routers(settings: Settings) -> list[Any]:
         if found.routes is not None:
             routers.append(found.routes())
     return routers
-
-
-def registered() -> dict[str, ProviderSpec]:
-    """The providers imported so far (the built-in ones after `load_builtin()`)."""
-    return dict(_SPECS)
-
-
-BUILTIN = ("twilio", "smtp", "kannel", "apprise")
-
-
-def load_builtin() -> dict[str, ProviderSpec]:
-    for name in BUILTIN:
-        spec(name)
-    return registered()

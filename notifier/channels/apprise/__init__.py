@@ -9,7 +9,6 @@ an acknowledgement (the provider is not two-way). A target is an Apprise URL
 
 from __future__ import annotations
 
-import apprise
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -46,6 +45,8 @@ class AppriseProvider:
             return SendResult(
                 Outcome.FAILED, error_code="channel", detail="apprise posts to chat targets only"
             )
+        import apprise  # a second's import with its plugins: paid on the first post, not at start-up
+
         posts = apprise.Apprise()
         if not posts.add(self.resolve(msg.to)):
             return SendResult(Outcome.INVALID, error_code="url", detail="not an Apprise URL or target name")
