@@ -102,9 +102,10 @@ class AlertIntake:
         return receipts
 
     async def record_rejected(self, source: str, status: int, reason: str, size: int) -> None:
-        """A refused request (401, 403, 413, 422, ...): stored and counted; never raises."""
+        """A refused request (401, 403, 413, 422, ...; status 0: an MQTT payload set aside as a
+        dead letter): stored and counted; never raises."""
         now = self.engine.clock.now()
-        detail = f"HTTP {status}: {reason}"[:1000]
+        detail = (f"HTTP {status}: {reason}" if status else f"set aside (dead letter): {reason}")[:1000]
         try:
             async with self.engine.stepper.transaction() as conn:
                 alert_id = await alert_store.insert_alert(

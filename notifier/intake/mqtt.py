@@ -41,7 +41,7 @@ import base64
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiomqtt
@@ -134,6 +134,7 @@ class MqttIntake:
         clock: Clock,
         *,
         on_connection: Callable[[bool], None] | None = None,
+        on_dead_letter: Callable[[str, int], Awaitable[None]] | None = None,
         backoff: tuple[float, float] = (0.5, 30.0),
         limits: LimitSettings | None = None,
     ) -> None:
@@ -144,6 +145,8 @@ class MqttIntake:
         self.submit = submit
         self.clock = clock
         self.on_connection = on_connection
+        #: told (reason, payload size) of each payload set aside: stored as a rejected alert
+        self.on_dead_letter = on_dead_letter
         self.backoff = backoff
         self.prefix = settings.prefix.strip("/")
         self.connected = False
@@ -400,6 +403,8 @@ class MqttIntake:
         body = dead_letter(reason, topic, payload, self.clock)
         await client.publish(f"{self.prefix}/deadletter", body, qos=1)
         self.counts["deadletter"] += 1
+        if self.on_dead_letter is not None:
+            await self.on_dead_letter(reason, len(payload))
         return True
 
     async def _store(self, alerts: list[Alert], topic: str) -> bool:
@@ -462,6 +467,7 @@ def start_mqtt(runtime: Any) -> MqttIntake | None:
         runtime.service.submit_alerts_together,
         runtime.clock,
         on_connection=lambda connected: set_mqtt_connected(runtime.metrics, connected),
+        on_dead_letter=lambda reason, size: runtime.service.record_rejected("mqtt", 0, reason, size),
         limits=runtime.settings.limits,
     )
     runtime.engine.on_step(intake.on_step)

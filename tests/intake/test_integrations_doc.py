@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bench.mosquitto import Broker
 from notifier.api.tokens import Role, TokenStore
+from notifier.engine.contract import AlertFilter
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import alerts
 from notifier.store.integration_keys import IntegrationKeys
@@ -197,8 +198,12 @@ async def test_mosquitto_pub_example(tmp_path: Path) -> None:
                 # the alert's outcome is published, on its own topic and on its activation's
                 (event,) = [json.loads(p) for p in await events.wait("notifier/events/alerts")]
                 assert event["outcome"] == "started" and event["source"] == "mqtt"
-                on_activation = await events.wait(f"notifier/events/activations/{event['activation_id']}", 2)
-                assert any(json.loads(p).get("event") == "alert" for p in on_activation)
+                topic = f"notifier/events/activations/{event['activation_id']}"
+
+                async def alert_on_activation() -> bool:
+                    return any(json.loads(p).get("event") == "alert" for p in events.on(topic))
+
+                await until(alert_on_activation, "the alert event on the activation's topic", 15)
             # a payload that cannot be an alert is set aside and counted
             bad = ["-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", "notifier/alerts/x", "-m", "{"]
             await asyncio.to_thread(subprocess.run, ["mosquitto_pub", *bad], check=True, timeout=30)
@@ -208,6 +213,15 @@ async def test_mosquitto_pub_example(tmp_path: Path) -> None:
                     return "notifier_mqtt_dead_letters_total 1.0" in (await client.get("/metrics")).text
 
             await until(dead_letter_counted, "the dead letter in /metrics", 20)
+
+            async def listed() -> list[Any]:
+                assert runtime.service is not None
+                found = await runtime.service.list_alerts(AlertFilter(source="mqtt"))
+                return found if len(found) == 2 else []
+
+            rejected = await until(listed, "the dead letter listed as a rejected alert", 20)
+            assert [a.outcome for a in rejected] == ["rejected", "started"]
+            assert rejected[0].detail.startswith("set aside (dead letter): ")
     finally:
         broker.stop()
 

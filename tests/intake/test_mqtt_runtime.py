@@ -66,11 +66,13 @@ async def until(predicate: Any, what: str, timeout: float = 20.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def stored_keys(runtime: Runtime) -> list[str]:
+async def stored_keys(runtime: Runtime, outcome: str | None = None) -> list[str]:
+    """Dedup keys of the MQTT alerts stored (rejected ones, i.e. dead letters, only when asked)."""
     assert runtime.db is not None
+    query = select(alerts.c.dedup_key).where(alerts.c.source == "mqtt")
+    query = query.where(alerts.c.outcome == outcome if outcome else alerts.c.outcome != "rejected")
     async with runtime.db.connect() as conn:
-        rows = await conn.execute(select(alerts.c.dedup_key).where(alerts.c.source == "mqtt"))
-        return [r[0] for r in rows]
+        return [r[0] for r in await conn.execute(query)]
 
 
 async def test_mosquitto_pub_starts_an_activation_and_events_follow(daemon: Runtime, broker: Broker) -> None:
@@ -138,6 +140,7 @@ async def test_malformed_payloads_go_to_the_dead_letter_topic(daemon: Runtime, b
     await asyncio.to_thread(broker.publish, "notifier/alerts/zabbix", json.dumps(SEED_DOWN))
     await until(lambda: daemon.service.list_activations(None, 10), "an activation after the bad payloads")
     assert await stored_keys(daemon) == ["seed-core-1"]
+    assert len(await stored_keys(daemon, "rejected")) == 3  # each dead letter is listed as rejected
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.settings.http_port}") as http:
         ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["mqtt"] is True
