@@ -1,7 +1,12 @@
-"""`python -m bench all [--store sqlite|postgres|both] [--quick]`: the six benchmarks of issue 7.
+"""`python -m bench all [--store sqlite|postgres|both] [--quick|--smoke]`: the benchmarks of issues 7
+and 19.
 
 Benchmarks print figures and never fail on a slow machine; the exit status is 0 unless a benchmark
-could not run at all. Figures go to stdout as they come and to bench/RESULTS.md at the end.
+could not run at all. Figures go to stdout as they come and, at the end, to bench/RESULTS.md, the
+sweep plots beside it (capacity.png, broadcast-sweep.png) and bench/results.json. Each benchmark
+runs on every store before the next one starts; the broadcast sweep runs last and takes what is
+left of the run's time budget (`BUDGET_S`), so a slow engine shortens it instead of the run
+overrunning.
 """
 
 from __future__ import annotations
@@ -15,57 +20,67 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import broadcast, inbound, latency, memory, rate, timers
+from bench import broadcast, capacity, inbound, latency, memory, plots, rate, results, sweep, timers
 from bench.harness import Stores, quiet_logs
 from bench.machine import describe
 from bench.report import Report
 from notifier import eventloop
 
-NAMES = ("broadcast", "rate", "latency", "timers", "inbound", "memory")
-FULL = {  # the sizes issue 7 names
+# in the order they run; the sweep last, on what is left of the time budget
+NAMES = ("broadcast", "rate", "latency", "capacity", "timers", "inbound", "memory", "sweep")
+FULL = {  # the sizes issues 7 and 19 name
     "broadcast": 10_000,
     "rate": (1000, 100.0),
     "latency": 500,
+    # rates, seconds of alerts per rate, at least this many alerts, seconds to wait for the last SMS
+    "capacity": ((10.0, 25.0, 50.0, 100.0, 200.0, 400.0), 3.0, 100, 10.0),
     "timers": (100_000, 1000),
     "inbound": 1000,
     "memory": (10_000, 100),
-    "growth": (1000, 10_000, 50_000),
+    "sweep": (1000, 10_000, 50_000, 100_000),  # also the growth row (start-up, activation, memory)
+    "budget_s": 570.0,  # the whole run, under 10 minutes with the report and the clean-up
 }
 QUICK = {
     "broadcast": 500,
     "rate": (300, 50.0),
     "latency": 150,
+    "capacity": ((10.0, 50.0, 200.0), 2.0, 40, 5.0),
     "timers": (20_000, 300),
     "inbound": 200,
     "memory": (2000, 20),
-    "growth": (250, 500, 1000),
+    "sweep": (250, 1000, 2500),
+    "budget_s": 420.0,
 }
-
-
-SMOKE = {  # tests/bench: every benchmark's code path in seconds, figures meaningless
+SMOKE = {  # tests/bench_smoke: every benchmark's code path in seconds, figures meaningless
     "broadcast": 40,
     "rate": (30, 30.0),
     "latency": 10,
+    "capacity": ((20.0, 40.0), 0.2, 6, 5.0),
     "timers": (300, 20),
     "inbound": 20,
     "memory": (60, 3),
-    "growth": (20, 40, 60),
+    "sweep": (20, 40, 60),
+    "budget_s": 900.0,  # never cuts the smoke run short: it is there to run every code path
 }
 SIZES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 
 async def run(names: list[str], stores_wanted: list[str], size: str, report: Report) -> int:
     sizes = SIZES[size]
+    deadline = time.time() + sizes["budget_s"]
     work = Path(tempfile.mkdtemp(prefix="notifier-bench-"))
     stores = Stores(work)
     failures = 0
     try:
-        if "broadcast" in names:
+        if "broadcast" in names or "sweep" in names:  # the bare client the broadcasts are judged against
             base = await _guard(report, "baseline", "-", broadcast.baselines(sizes["broadcast"], 50))
             if base:
                 report.baseline(base, sizes["broadcast"])
-        for kind in stores_wanted:
-            for name in names:
+        for name in names:
+            if name == "sweep":
+                failures += await _sweep(report, stores_wanted, sizes["sweep"], stores, work, deadline)
+                continue
+            for kind in stores_wanted:
                 coro = _bench(name, kind, sizes, stores, work)
                 figures = await _guard(report, name, kind, coro)
                 if figures is None:
@@ -77,6 +92,24 @@ async def run(names: list[str], stores_wanted: list[str], size: str, report: Rep
     return failures
 
 
+async def _sweep(
+    report: Report, kinds: list[str], sizes: tuple[int, ...], stores: Stores, work: Path, deadline: float
+) -> int:
+    """The broadcast sweep of every store, its rows (8 broadcast sweep, 6 growth) and its errors."""
+    points = await _guard(report, "sweep", "+".join(kinds), sweep.sweep(stores, kinds, sizes, work, deadline))
+    if points is None:
+        return 1
+    failures = 0
+    for kind in kinds:
+        for p in points[kind]:
+            if "error" in p:
+                report.error(f"sweep {p['contacts']:,}", kind, p["error"])
+                failures += 1
+        report.add("sweep", kind, points[kind])
+        report.add("growth", kind, points[kind])
+    return failures
+
+
 def _bench(name: str, kind: str, sizes: dict[str, Any], stores: Stores, work: Path) -> Any:
     if name == "broadcast":
         return broadcast.engine_broadcast(stores, kind, sizes["broadcast"], work)
@@ -85,20 +118,16 @@ def _bench(name: str, kind: str, sizes: dict[str, Any], stores: Stores, work: Pa
         return rate.adherence(stores, kind, count, per_second, work)
     if name == "latency":
         return latency.latency(stores, kind, sizes["latency"], 50.0, work)
+    if name == "capacity":
+        rates, seconds, least, settle = sizes["capacity"]
+        return capacity.capacity(stores, kind, rates, seconds, least, settle, work)
     if name == "timers":
         pending, sample = sizes["timers"]
         return timers.lateness(stores, kind, pending, sample, 100.0, work)
     if name == "inbound":
         return inbound.acks_per_second(stores, kind, sizes["inbound"], 50, work)
-    return _memory(kind, sizes, stores, work)
-
-
-async def _memory(kind: str, sizes: dict[str, Any], stores: Stores, work: Path) -> dict[str, Any]:
     contacts, activations = sizes["memory"]
-    live = await memory.resident(stores, kind, contacts, activations, work)
-    first = min(sizes["growth"])  # the same number of messages at every size: cost per message
-    growth = [await memory.resident(stores, kind, n, 1, work, first=first) for n in sizes["growth"]]
-    return {"live": live, "growth": growth}
+    return memory.resident(stores, kind, contacts, activations, work)
 
 
 async def _guard(report: Report, name: str, kind: str, coro: Any) -> Any:
@@ -112,6 +141,18 @@ async def _guard(report: Report, name: str, kind: str, coro: Any) -> Any:
         return None
     print(f"   {name} [{kind}] {time.perf_counter() - started:.1f} s: {figures}", flush=True)
     return figures
+
+
+def _plots(report: Report, kinds: list[str], directory: Path) -> None:
+    """The sweeps' PNGs beside RESULTS.md, linked from it; a sweep not run has no plot."""
+    data = {k: report.figures[("capacity", k)] for k in kinds if ("capacity", k) in report.figures}
+    if data:
+        plots.capacity(directory / "capacity.png", data)
+        report.plots.append(("Capacity sweep", "capacity.png"))
+    points = {k: report.figures[("sweep", k)] for k in kinds if ("sweep", k) in report.figures}
+    if points:
+        plots.sweep(directory / "broadcast-sweep.png", points, report.best_baseline())
+        report.plots.append(("Broadcast sweep", "broadcast-sweep.png"))
 
 
 def main() -> int:
@@ -134,8 +175,16 @@ def main() -> int:
     started = time.perf_counter()
     failures = eventloop.run(run(names, stores, size, report))
     report.total_seconds = time.perf_counter() - started
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _plots(report, stores, args.output.parent)
+    except Exception as exc:  # the figures are still written without their pictures
+        traceback.print_exc()
+        report.error("plots", "-", f"{type(exc).__name__}: {exc}")
+        failures += 1
     args.output.write_text(report.markdown())
-    print(f"wrote {args.output} ({report.total_seconds:.0f} s)")
+    results.write(args.output.with_name("results.json"), report, size)
+    print(f"wrote {args.output}, its plots and results.json beside it ({report.total_seconds:.0f} s)")
     return 1 if failures else 0
 
 

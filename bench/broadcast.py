@@ -54,6 +54,7 @@ async def engine_broadcast(stores: Stores, kind: str, count: int, workdir: Path)
         sandbox.stop()
     wire = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
     return {
+        "count": count,
         "rate": count / elapsed,
         "wire_rate": wire,
         "seconds": elapsed,

@@ -147,6 +147,11 @@ class SandboxProcess:
         result: list[list[Any]] = (await self._get("/bench/requests"))["requests"]
         return result
 
+    async def span(self, resource: str = "Messages.json") -> dict[str, Any]:
+        """{count, first, last}: how many requests for `resource` arrived, first and last (epoch s)."""
+        result: dict[str, Any] = await self._get(f"/bench/span?resource={resource}")
+        return result
+
     async def reset(self) -> None:
         async with aiohttp.ClientSession() as session:
             await session.post(f"http://127.0.0.1:{self.stats_port}/bench/reset")

@@ -27,12 +27,13 @@ def describe() -> dict[str, str]:
     }
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """Resident set size in MiB of `pid` (default: this process), read from /proc."""
+def rss_mb(pid: int | None = None, field: str = "VmRSS") -> float:
+    """Resident set size in MiB of `pid` (default: this process), read from /proc; `field="VmHWM"`
+    gives the peak resident size the process has had so far."""
     path = f"/proc/{pid or os.getpid()}/status"
     with open(path) as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 

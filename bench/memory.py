@@ -1,5 +1,6 @@
-"""Benchmark 6: resident memory of the daemon process with C contacts and A live activations, and how
-start-up time, activation time and memory grow with the number of contacts.
+"""Benchmark 6: resident memory of the daemon process with C contacts and A live activations. (How
+start-up time, activation time and memory grow with the number of contacts comes from the broadcast
+sweep, bench/sweep.py; `growth_exponent` is used by its row.)
 
 The daemon side runs in `bench.memory_probe`, a process of its own, so the figure is not inflated by
 the benchmark's own data. Contacts are split evenly over the A trees (each contact in one live
@@ -20,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def resident(
-    stores: Stores, kind: str, contacts: int, activations: int, workdir: Path, first: int | None = None
+    stores: Stores, kind: str, contacts: int, activations: int, workdir: Path
 ) -> dict[str, float]:
-    """Figures of the probe process; with `first`, measured once the first `first` messages went out."""
+    """Figures of the probe process, measured once every message went out."""
     per = max(1, contacts // activations)
     config = workdir / f"memory-{kind}-{contacts}-{activations}"
     write_config(config, contacts, [Tree(f"t{i}", range(i * per, (i + 1) * per)) for i in range(activations)])
@@ -37,7 +38,6 @@ async def resident(
             url,
             str(sandbox.port),
             str(activations),
-            *([str(first)] if first is not None else []),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=ROOT,

@@ -1,15 +1,12 @@
 """Run in its own process so its resident memory is the daemon's alone (see bench/memory.py).
 
-python -m bench.memory_probe CONFIG_DIR DATABASE_URL SANDBOX_URL TREES [FIRST]
+python -m bench.memory_probe CONFIG_DIR DATABASE_URL SANDBOX_PORT TREES
 Prints one JSON line: seconds and RSS after start, after activating TREES trees t0..t{n-1}, and
-after their messages went out; with FIRST, after the first FIRST messages went out (the rest still
-queued), which is how the growth points compare the cost per message at 1,000 and 50,000 contacts
-without sending 50,000 messages.
+after their messages went out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import os
@@ -22,7 +19,7 @@ from bench.machine import rss_mb
 from notifier import eventloop
 
 
-async def main(config: Path, url: str, sandbox_port: int, trees: int, first: int | None) -> None:
+async def main(config: Path, url: str, sandbox_port: int, trees: int) -> None:
     quiet_logs()
     sandbox = SandboxProcess(port=sandbox_port)
     port = free_port()
@@ -36,13 +33,8 @@ async def main(config: Path, url: str, sandbox_port: int, trees: int, first: int
         for i in range(trees):
             await engine.activate(f"t{i}", started_by="bench")
         figures["activate_s"] = time.perf_counter() - t1
-        if first is None:
-            await engine.wait_idle(600)
-            figures["all_sent_s"] = time.perf_counter() - t1
-        else:
-            while engine.dispatcher.sent_count < first:
-                await asyncio.sleep(0.005)
-            figures["first_sent_s"] = time.perf_counter() - t1
+        await engine.wait_idle(600)
+        figures["all_sent_s"] = time.perf_counter() - t1
         gc.collect()
         figures["rss_live_mb"] = rss_mb()
         figures["sent"] = engine.dispatcher.sent_count
@@ -50,7 +42,8 @@ async def main(config: Path, url: str, sandbox_port: int, trees: int, first: int
     finally:  # also when activating failed: stop the daemon's tasks the way the daemon does
         await runtime.stop(timeout=10)
 
+
 if __name__ == "__main__":
     os.environ.setdefault("NOTIFIER_CONFIG", "/nonexistent/notifier.yaml")
     a = sys.argv[1:]
-    eventloop.run(main(Path(a[0]), a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) > 4 else None))
+    eventloop.run(main(Path(a[0]), a[1], int(a[2]), int(a[3])))

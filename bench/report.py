@@ -1,4 +1,4 @@
-"""RESULTS.md: the machine, each figure beside its goal from issue 7, and how far a missed goal is.
+"""RESULTS.md: the machine, each figure beside its goal from issues 7 and 19, and how far a missed goal is.
 The profile findings (bench/analysis.md, written by hand from py-spy runs) are appended verbatim."""
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class Report:
     base_count: int = 0
     rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    figures: dict[tuple[str, str], Any] = field(default_factory=dict)  # (benchmark, store) -> figures
+    plots: list[tuple[str, str]] = field(default_factory=list)  # (title, file name beside RESULTS.md)
 
     def baseline(self, figures: dict[str, float], count: int) -> None:
         self.base, self.base_count = figures, count
@@ -37,8 +39,12 @@ class Report:
     def _row(self, bench: str, kind: str, figure: str, goal: str, verdict: str) -> None:
         self.rows.append((bench, kind, figure, goal, verdict))
 
-    def add(self, name: str, kind: str, f: dict[str, Any]) -> None:
+    def add(self, name: str, kind: str, f: Any) -> None:
+        self.figures[(name, kind)] = f
         getattr(self, f"_{name}")(kind, f)
+
+    def best_baseline(self) -> float:
+        return max(self.base.values(), default=0.0)
 
     def _broadcast(self, kind: str, f: dict[str, float]) -> None:
         best = max(self.base.values(), default=0.0)
@@ -101,8 +107,7 @@ class Report:
         miss = f"{f['acks_per_s'] / 1000:.0%} of 1,000/s"
         self._row("5 inbound acks", kind, figure, ">= 1,000 acks/s", _verdict(ok, miss))
 
-    def _memory(self, kind: str, f: dict[str, Any]) -> None:
-        live = f["live"]
+    def _memory(self, kind: str, live: dict[str, Any]) -> None:
         figure = (
             f"{live['contacts']:.0f} contacts, {live['activations']:.0f} live activations: RSS "
             f"{live['rss_live_mb']:.0f} MB (after start {live['rss_start_mb']:.0f} MB; start "
@@ -110,17 +115,30 @@ class Report:
         )
         ok = live["rss_live_mb"] < 200
         self._row("6 memory", kind, figure, "< 200 MB", _verdict(ok, f"{live['rss_live_mb']:.0f} MB"))
-        g = f["growth"]
-        first = g[0]["contacts"]
+
+    def _growth(self, kind: str, points: list[dict[str, Any]]) -> None:
+        """From the broadcast sweep's points: start-up, activation, memory and the first messages."""
+        g = [p for p in points if "activate_s" in p and "first_sent_s" in p]
+        if len(g) < 2:
+            cut = ", ".join(f"{p['contacts']:,}" for p in points if p not in g)
+            self._row(
+                "6 growth",
+                kind,
+                f"fewer than two sweep points got that far (cut off: {cut})",
+                "linear",
+                "not judged",
+            )
+            return
+        first = min(p["contacts"] for p in points)
         steps = ", ".join(
             f"{p['contacts']:.0f}: start {p['start_s']:.1f} s, activate {p['activate_s']:.1f} s, first "
-            f"{first:.0f} sent {_sending(p):.1f} s later, RSS {p['rss_live_mb']:.0f} MB"
+            f"{first:.0f} sent {_sending(p):.1f} s later, RSS {p['rss_first_sent_mb']:.0f} MB"
             for p in g
         )
         exps = {
             key: growth_exponent([(p["contacts"], p[key]) for p in g]) for key in ("start_s", "activate_s")
         }
-        mem = [(p["contacts"], p["rss_live_mb"] - g[0]["rss_start_mb"] + 1e-9) for p in g]
+        mem = [(p["contacts"], p["rss_first_sent_mb"] - g[0]["rss_start_mb"] + 1e-9) for p in g]
         exps["memory above start"] = growth_exponent(mem)
         # the same number of messages at every size: flat if a message's cost does not grow with N
         per_message = _sending(g[-1]) / _sending(g[0]) if _sending(g[0]) > 0 else float("nan")
@@ -137,10 +155,87 @@ class Report:
             _verdict(ok, "super-linear: " + shown),
         )
 
+    def _capacity(self, kind: str, f: dict[str, Any]) -> None:
+        points = f["points"]
+        shown = "; ".join(
+            f"{p['rate']:g}/s: p50 {_ms(p['p50_ms'])}, p99 {_ms(p['p99_ms'])}"
+            + (
+                f" ({p['alerts'] - p['sms']:.0f} of {p['alerts']:.0f} not sent)"
+                if p["sms"] < p["alerts"]
+                else ""
+            )
+            for p in points
+        )
+        skipped = [r for r in f["rates"] if r not in [p["rate"] for p in points]]
+        if skipped:
+            shown += f"; not run above a p99 of 1 s: {', '.join(f'{r:g}' for r in skipped)}/s"
+        knee = f["knee"]
+        figure = (
+            f"HTTP alert -> first provider request, {points[0]['alerts']:.0f}+ alerts per rate: {shown}. "
+            f"**Knee: {knee:g}/s** (highest rate with p99 < 50 ms)"
+            + (" — none of the rates tested" if not knee else "")
+            + f"; baseline of this run: the lowest rate, {points[0]['rate']:g}/s, "
+            f"p99 {_ms(points[0]['p99_ms'])}"
+        )
+        ok = knee >= 200
+        self._row(
+            "7 capacity",
+            kind,
+            figure,
+            ">= 200 activations/s with p99 < 50 ms",
+            _verdict(ok, f"knee {knee:g}/s"),
+        )
+
+    def _sweep(self, kind: str, points: list[dict[str, Any]]) -> None:
+        base = self.best_baseline()
+        shown = []
+        for p in points:
+            n = p["contacts"]
+            if p.get("not_run"):
+                shown.append(f"{n:,}: not run ({p['limit_s']:.0f} s of the time budget left)")
+                continue
+            if "error" in p:
+                shown.append(f"{n:,}: could not run")
+                continue
+            first = (
+                f"first SMS {p['first_sms_s']:.2f} s"
+                if "first_sms_s" in p
+                else f"no SMS within {p['limit_s']:.0f} s"
+            )
+            last = (
+                f"last {p['last_sms_s']:.1f} s"
+                if p.get("complete")
+                else f"did not complete within {p['limit_s']:.0f} s ({p['sent']:,} of {n:,} sent)"
+            )
+            bare = f" (bare client {n / base:.1f} s)" if base else ""
+            shown.append(
+                f"{n:,}: {first}, {last}{bare}, peak RSS {p['peak_rss_mb']:.0f} MB, "
+                f"start-up {p['start_s']:.1f} s"
+            )
+        figure = "from the start call: " + "; ".join(shown)
+        if base:
+            figure += f". Bare client of this run: {base:.0f} msg/s"
+        by = {p["contacts"]: p for p in points if "error" not in p and not p.get("not_run")}
+        misses = []
+        if 50_000 in by:
+            p = by[50_000]
+            if not p.get("first_sms_s", math.inf) <= 1.0:
+                misses.append(f"first SMS at 50,000 {_s(p.get('first_sms_s'))}")
+            if not p["peak_rss_mb"] < 400:
+                misses.append(f"peak RSS at 50,000 {p['peak_rss_mb']:.0f} MB")
+        if 100_000 in by and not by[100_000].get("complete"):
+            misses.append("100,000 did not complete")
+        judged = 50_000 in by or 100_000 in by
+        verdict = (
+            _verdict(not misses, "; ".join(misses)) if judged else "not judged (no 50,000 or 100,000 point)"
+        )
+        goal = "first SMS of 50,000 within 1 s; peak RSS < 400 MB at 50,000; 100,000 completes"
+        self._row("8 broadcast sweep", kind, figure, goal, verdict)
+
     def markdown(self) -> str:
         m = self.machine
         lines = [
-            "# Benchmark results (issue 7)",
+            "# Benchmark results (issues 7 and 19)",
             "",
             f"Written by `{self.command}` on {m['date']} in {self.total_seconds:.0f} s"
             + (" (--quick: smaller sizes than the issue asks)." if self.quick else "."),
@@ -159,12 +254,25 @@ class Report:
                 "",
             ]
         lines += ["| benchmark | store | figures | goal | verdict |", "|---|---|---|---|---|"]
-        lines += [f"| {' | '.join(row)} |" for row in self.rows]
+        # grouped by store, in the benchmarks' numbering (they run benchmark by benchmark)
+        stores = list(dict.fromkeys(row[1] for row in self.rows))
+        rows = sorted(self.rows, key=lambda row: (stores.index(row[1]), int(row[0].split()[0])))
+        lines += [f"| {' | '.join(row)} |" for row in rows]
+        if self.plots:
+            lines += [""] + [f"![{title}]({name})" for title, name in self.plots]
         if self.errors:
             lines += ["", "Benchmarks that could not run:", *self.errors]
         if ANALYSIS.is_file():
             lines += ["", ANALYSIS.read_text().rstrip()]
         return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if math.isfinite(value) else "not all sent"
+
+
+def _s(value: float | None) -> str:
+    return "none within the limit" if value is None else f"{value:.1f} s"
 
 
 def _sending(point: dict[str, Any]) -> float:

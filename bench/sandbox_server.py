@@ -38,6 +38,14 @@ async def main(port: int, stats_port: int, sid: str, token: str, inbound: str | 
             {"requests": len(state.requests), "messages": len(state.messages), "tasks": len(state._tasks)}
         )
 
+    async def span(request: web.Request) -> web.Response:
+        """Count, first and last arrival (epoch s) of one resource: the sweep's 100,000 rows stay here."""
+        resource = request.query.get("resource", "Messages.json")
+        times = [r.at.timestamp() for r in state.requests if r.path.endswith("/" + resource)]
+        return web.json_response(
+            {"count": len(times), "first": min(times, default=None), "last": max(times, default=None)}
+        )
+
     async def reset(request: web.Request) -> web.Response:
         await state.cancel_tasks()
         state.requests.clear()
@@ -52,6 +60,7 @@ async def main(port: int, stats_port: int, sid: str, token: str, inbound: str | 
     app = web.Application()
     app.router.add_get("/bench/requests", requests)
     app.router.add_get("/bench/count", count)
+    app.router.add_get("/bench/span", span)
     app.router.add_post("/bench/reset", reset)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -1,13 +1,17 @@
 """The benchmarks keep running: `python -m bench all --store both --smoke` (tiny sizes) exits 0 and
-writes a row for each of the six benchmarks on both stores.
+writes a row for each benchmark on both stores, the two sweep plots beside RESULTS.md (linked from
+it), and results.json with every key issue 19 names.
 
 Figures at these sizes mean nothing and are not checked (benchmarks never fail on a slow machine);
 this only guards the benchmark code against the product changing under it (it once read a counter
-the dispatcher no longer had, and the first full run found out).
+the dispatcher no longer had, and the first full run found out). What is checked is their shape:
+results.json's keys and types, and that a figure whose size the smoke run does not reach (10,000,
+50,000 contacts) is null rather than made up.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +27,16 @@ ROWS = (
     "5 inbound acks",
     "6 memory",
     "6 growth",
+    "7 capacity",
+    "8 broadcast sweep",
+)
+MEASURED_AT_ANY_SIZE = ("activations_per_s_p99_under_50ms", "inbound_acks_per_s", "deadline_p99_ms")
+NAMED_SIZES = (
+    "first_sms_50k_s",
+    "rss_50k_mb",
+    "rss_10k_100_live_mb",
+    "broadcast_10k_msg_per_s",
+    "broadcast_10k_ratio",
 )
 
 
@@ -44,3 +58,22 @@ def test_every_benchmark_runs_on_both_stores(tmp_path: Path) -> None:
         for row in ROWS:
             assert f"| {row} | {store} |" in text, (row, store, text)
     assert "Machine: " in text and "Baseline (same sandbox process" in text
+    for png in ("capacity.png", "broadcast-sweep.png"):
+        assert f"]({png})" in text, png
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    for store in ("sqlite", "postgres"):
+        assert "| 8 broadcast sweep | " + store + " | from the start call: 20: first SMS" in text, text
+    _check_results(json.loads((tmp_path / "results.json").read_text()))
+
+
+def _check_results(results: dict[str, dict[str, object]]) -> None:
+    assert set(results) == {"sqlite", "postgres"}
+    for store, figures in results.items():
+        for key in MEASURED_AT_ANY_SIZE:  # measured in every run, whatever its size
+            assert isinstance(figures[key], float), (store, key, figures[key])
+        for key in NAMED_SIZES:  # the smoke sizes never reach 10,000 or 50,000 contacts
+            assert figures[key] is None, (store, key, figures[key])
+        machine, date = figures["machine"], figures["date"]
+        assert isinstance(machine, dict) and machine["cores"], (store, machine)
+        assert isinstance(date, str) and date.endswith("UTC"), (store, date)
+        assert figures["size"] == "smoke"

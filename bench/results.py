@@ -1,0 +1,68 @@
+"""bench/results.json: the run's headline figures per store, for machines to read (issue 19).
+
+A figure the run did not measure (a benchmark not run, a size not reached, a broadcast cut off
+before the figure existed) is null, never estimated; `notes` says why where it was attempted.
+Figures at --quick or --smoke sizes are written too (`size` says which): rates such as acks/s are
+measured at any size, the keys that name a size (10k, 50k) only at that size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.report import Report
+
+STORES = ("sqlite", "postgres")
+KEYS = (
+    "activations_per_s_p99_under_50ms",
+    "first_sms_50k_s",
+    "rss_50k_mb",
+    "rss_10k_100_live_mb",
+    "broadcast_10k_msg_per_s",
+    "broadcast_10k_ratio",
+    "inbound_acks_per_s",
+    "deadline_p99_ms",
+)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def store_results(report: Report, kind: str, size: str) -> dict[str, Any]:
+    f = report.figures
+    values: dict[str, Any] = dict.fromkeys(KEYS)
+    notes: list[str] = []
+    if (capacity := f.get(("capacity", kind))) is not None:
+        values["activations_per_s_p99_under_50ms"] = _number(capacity["knee"])
+    sweep = {p["contacts"]: p for p in f.get(("sweep", kind), []) if "error" not in p}
+    if (p := sweep.get(50_000)) is not None:
+        if p.get("not_run"):
+            notes.append("50,000: not run, the time budget was spent")
+        else:
+            values["rss_50k_mb"] = _number(p.get("peak_rss_mb"))
+            values["first_sms_50k_s"] = _number(p.get("first_sms_s"))
+            if values["first_sms_50k_s"] is None:
+                notes.append(f"first_sms_50k_s: no SMS within {p['limit_s']:.0f} s of the start call")
+    live = f.get(("memory", kind))
+    if live is not None and (live["contacts"], live["activations"]) == (10_000, 100):
+        values["rss_10k_100_live_mb"] = _number(live["rss_live_mb"])
+    broadcast = f.get(("broadcast", kind))
+    if broadcast is not None and broadcast.get("count") == 10_000:
+        values["broadcast_10k_msg_per_s"] = _number(broadcast["rate"])
+        best = report.best_baseline()
+        values["broadcast_10k_ratio"] = _number(broadcast["rate"] / best) if best else None
+    if (inbound := f.get(("inbound", kind))) is not None:
+        values["inbound_acks_per_s"] = _number(inbound["acks_per_s"])
+    if (timers := f.get(("timers", kind))) is not None:
+        values["deadline_p99_ms"] = _number(timers["p99_ms"])
+    machine = {k: v for k, v in report.machine.items() if k != "date"}
+    return {**values, "machine": machine, "date": report.machine["date"], "size": size, "notes": notes}
+
+
+def write(path: Path, report: Report, size: str) -> None:
+    data = {kind: store_results(report, kind, size) for kind in STORES}
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,93 @@
+"""Broadcast sweep (issue 19): one broadcast of N people by SMS at each size (full run: 1,000,
+10,000, 50,000 and 100,000), each in a daemon process of its own (`bench.sweep_probe`) against the
+unthrottled sandbox process, on a fresh store.
+
+Figures per point: time to the first SMS and to the last one, both from the start call (`activate`)
+to the sandbox's arrival of the provider request; peak resident memory of the daemon process
+(VmHWM: start-up, the plan load included); and, for the growth row of benchmark 6, start-up time,
+activation time and the time to send the first messages (as many as the smallest size has).
+
+Bounded in time: the sweep runs last and shares what is left of the run's time budget among the
+points still to run (recomputed before each point, so what a small point does not use goes to the
+larger ones). A broadcast still sending at its limit is reported as "did not complete within N s"
+with how many were sent; a point left with less than `MIN_LIMIT_S` is reported as not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import SandboxProcess, Stores, Tree, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+MIN_LIMIT_S = 5.0
+GRACE_S = 20.0  # past its deadline, a probe that has not answered is killed
+
+
+async def sweep(
+    stores: Stores, kinds: list[str], sizes: tuple[int, ...], workdir: Path, deadline: float
+) -> dict[str, list[dict[str, Any]]]:
+    """{store: [point per size, smallest first]}; sizes in order, both stores at each size."""
+    first = min(sizes)
+    points = [(n, kind) for n in sorted(sizes) for kind in kinds]
+    results: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    sandbox = SandboxProcess().start()
+    try:
+        for done, (count, kind) in enumerate(points):
+            limit = (deadline - time.time()) / (len(points) - done)
+            if limit < MIN_LIMIT_S:
+                results[kind].append({"contacts": count, "not_run": True, "limit_s": max(0.0, limit)})
+                continue
+            await sandbox.reset()
+            try:
+                point = await _point(stores, kind, count, first, workdir, sandbox, time.time() + limit)
+            except Exception as exc:  # one point failing is reported; the others still run
+                point = {"error": f"{type(exc).__name__}: {exc}"}
+            point["contacts"] = count
+            print(f"   sweep [{kind}] {count}: {point}", flush=True)
+            results[kind].append(point)
+    finally:
+        sandbox.stop()
+    return results
+
+
+async def _point(
+    stores: Stores, kind: str, count: int, first: int, workdir: Path, sandbox: SandboxProcess, deadline: float
+) -> dict[str, Any]:
+    config = workdir / f"sweep-{count}"
+    if not (config / "trees.yaml").is_file():  # the same plan for both stores
+        write_config(config, count, [Tree("bulk", range(count))])
+    url = await stores.new(kind)
+    args = [
+        str(config),
+        url,
+        str(sandbox.port),
+        str(sandbox.stats_port),
+        str(count),
+        str(first),
+        str(deadline),
+    ]
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.sweep_probe",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        out, err = await asyncio.wait_for(probe.communicate(), timeout=deadline - time.time() + GRACE_S)
+    except TimeoutError:
+        probe.kill()
+        await probe.wait()
+        raise TimeoutError(f"the probe did not answer within {GRACE_S:.0f} s of its deadline") from None
+    if probe.returncode != 0:
+        raise RuntimeError(f"sweep probe failed: {err.decode().strip()[-500:]}")
+    figures: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return figures
