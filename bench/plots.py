@@ -78,7 +78,7 @@ def sweep(path: Path, data: dict[str, list[dict[str, Any]]], baseline_rate: floa
         colour = COLOURS.get(kind)
         firsts = [(p["contacts"], p["first_sms_s"]) for p in ran if "first_sms_s" in p]
         lasts = [(p["contacts"], p["last_sms_s"]) for p in ran if p.get("complete")]
-        cut = [(p["contacts"], p["limit_s"]) for p in ran if not p.get("complete")]
+        cut = [(p["contacts"], p["limit_s"]) for p in ran if not p.get("complete") and p["limit_s"] > 0]
         for series, style, label in ((firsts, "--o", "first SMS"), (lasts, "-o", "last SMS")):
             if series:
                 times.plot(*zip(*series, strict=True), style, color=colour, label=f"{kind} {label}")

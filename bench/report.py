@@ -197,6 +197,12 @@ class Report:
             if "error" in p:
                 shown.append(f"{n:,}: could not run")
                 continue
+            if p["limit_s"] <= 0:
+                shown.append(
+                    f"{n:,}: not started, its daemon's start-up ({p['start_s']:.0f} s) used its whole "
+                    f"limit; peak RSS {p['peak_rss_mb']:.0f} MB"
+                )
+                continue
             first = (
                 f"first SMS {p['first_sms_s']:.2f} s"
                 if "first_sms_s" in p

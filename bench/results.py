@@ -38,15 +38,17 @@ def store_results(report: Report, kind: str, size: str) -> dict[str, Any]:
     notes: list[str] = []
     if (capacity := f.get(("capacity", kind))) is not None:
         values["activations_per_s_p99_under_50ms"] = _number(capacity["knee"])
-    sweep = {p["contacts"]: p for p in f.get(("sweep", kind), []) if "error" not in p}
+    sweep = {p["contacts"]: p for p in f.get(("sweep", kind), [])}
     if (p := sweep.get(50_000)) is not None:
         if p.get("not_run"):
             notes.append("50,000: not run, the time budget was spent")
+        elif "error" in p:
+            notes.append(f"50,000: could not run: {p['error']}")
         else:
             values["rss_50k_mb"] = _number(p.get("peak_rss_mb"))
             values["first_sms_50k_s"] = _number(p.get("first_sms_s"))
             if values["first_sms_50k_s"] is None:
-                notes.append(f"first_sms_50k_s: no SMS within {p['limit_s']:.0f} s of the start call")
+                notes.append(f"first_sms_50k_s: no SMS within {max(0, p['limit_s']):.0f} s of the start call")
     live = f.get(("memory", kind))
     if live is not None and (live["contacts"], live["activations"]) == (10_000, 100):
         values["rss_10k_100_live_mb"] = _number(live["rss_live_mb"])
