@@ -172,8 +172,8 @@ class Report:
         knee = f["knee"]
         figure = (
             f"HTTP alert -> first provider request, {points[0]['alerts']:.0f}+ alerts per rate: {shown}. "
-            f"**Knee: {knee:g}/s** (highest rate with p99 < 50 ms)"
-            + (" — none of the rates tested" if not knee else "")
+            + (f"**Knee: {knee:g}/s**" if knee else "**Knee: none**, no rate tested")
+            + " (highest rate with p99 < 50 ms and every SMS sent)"
             + f"; baseline of this run: the lowest rate, {points[0]['rate']:g}/s, "
             f"p99 {_ms(points[0]['p99_ms'])}"
         )
@@ -183,7 +183,7 @@ class Report:
             kind,
             figure,
             ">= 200 activations/s with p99 < 50 ms",
-            _verdict(ok, f"knee {knee:g}/s"),
+            _verdict(ok, f"knee {knee:g}/s" if knee else "no rate tested met it"),
         )
 
     def _sweep(self, kind: str, points: list[dict[str, Any]]) -> None:
@@ -204,16 +204,16 @@ class Report:
                 )
                 continue
             first = (
-                f"first SMS {p['first_sms_s']:.2f} s"
+                f"first SMS {_secs(p['first_sms_s'])}"
                 if "first_sms_s" in p
                 else f"no SMS within {p['limit_s']:.0f} s"
             )
             last = (
-                f"last {p['last_sms_s']:.1f} s"
+                f"last {_secs(p['last_sms_s'])}"
                 if p.get("complete")
                 else f"did not complete within {p['limit_s']:.0f} s ({p['sent']:,} of {n:,} sent)"
             )
-            bare = f" (bare client {n / base:.1f} s)" if base else ""
+            bare = f" (bare client {_secs(n / base)})" if base else ""
             shown.append(
                 f"{n:,}: {first}, {last}{bare}, peak RSS {p['peak_rss_mb']:.0f} MB, "
                 f"start-up {p['start_s']:.1f} s"
@@ -244,7 +244,7 @@ class Report:
             "# Benchmark results (issues 7 and 19)",
             "",
             f"Written by `{self.command}` on {m['date']} in {self.total_seconds:.0f} s"
-            + (" (--quick: smaller sizes than the issue asks)." if self.quick else "."),
+            + (" (--quick or --smoke: smaller sizes than the issues ask)." if self.quick else "."),
             "",
             f"Machine: {m['cores']} cores, {m['memory']} memory, Python {m['python']}, {m['platform']}; "
             f"load average at the start {m.get('load', '?')} (1/5/15 min).",
@@ -275,6 +275,10 @@ class Report:
 
 def _ms(value: float) -> str:
     return f"{value:.1f} ms" if math.isfinite(value) else "not all sent"
+
+
+def _secs(value: float) -> str:
+    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
 def _s(value: float | None) -> str:
