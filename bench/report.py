@@ -172,8 +172,11 @@ class Report:
         knee = f["knee"]
         figure = (
             f"HTTP alert -> first provider request, {points[0]['alerts']:.0f}+ alerts per rate: {shown}. "
-            + (f"**Knee: {knee:g}/s**" if knee else "**Knee: none**, no rate tested")
-            + " (highest rate with p99 < 50 ms and every SMS sent)"
+            + (
+                f"**Knee: {knee:g}/s** (the highest rate with p99 < 50 ms and every SMS sent)"
+                if knee
+                else "**Knee: none** (no rate tested had p99 < 50 ms with every SMS sent)"
+            )
             + f"; baseline of this run: the lowest rate, {points[0]['rate']:g}/s, "
             f"p99 {_ms(points[0]['p99_ms'])}"
         )

@@ -4,6 +4,8 @@ A figure the run did not measure (a benchmark not run, a size not reached, a bro
 before the figure existed) is null, never estimated; `notes` says why where it was attempted.
 Figures at --quick or --smoke sizes are written too (`size` says which): rates such as acks/s are
 measured at any size, the keys that name a size (10k, 50k) only at that size.
+`activations_per_s_p99_under_50ms` is the capacity sweep's knee: 0 when it ran and no rate it
+tested met p99 < 50 ms (null only when it did not run).
 """
 
 from __future__ import annotations
