@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from notifier.channels.base import CHANNELS, Provider
 
 if TYPE_CHECKING:
@@ -27,6 +29,15 @@ if TYPE_CHECKING:
 
 class ProviderError(ValueError):
     """A provider cannot be found or built from its configuration; the message says why."""
+
+
+def config_error(name: str, exc: ValidationError) -> ProviderError:
+    """`providers.<name>.<field>: <what is wrong>` for each problem, on one line each."""
+    lines = [
+        f"providers.{name}" + "".join(f".{part}" for part in error["loc"]) + f": {error['msg']}"
+        for error in exc.errors()
+    ]
+    return ProviderError("\n".join(lines))
 
 
 @dataclass(frozen=True)

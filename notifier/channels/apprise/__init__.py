@@ -10,10 +10,10 @@ an acknowledgement (the provider is not two-way). A target is an Apprise URL
 from __future__ import annotations
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from notifier.channels.base import CHAT, OutboundMessage, Outcome, SendResult
-from notifier.channels.registry import BuildContext, ProviderError, ProviderSpec, register
+from notifier.channels.registry import BuildContext, ProviderSpec, config_error, register
 
 log = structlog.get_logger(__name__)
 
@@ -76,8 +76,8 @@ def _kind(target: str) -> str:
 def _build(ctx: BuildContext) -> AppriseProvider:
     try:
         settings = AppriseSettings.model_validate(ctx.config("apprise"))
-    except ValueError as exc:
-        raise ProviderError(f"providers.apprise: {exc}") from None
+    except ValidationError as exc:
+        raise config_error("apprise", exc) from None
     return AppriseProvider(settings)
 
 

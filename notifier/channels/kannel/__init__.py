@@ -7,8 +7,10 @@ and replies. Configure under `providers.kannel` (see `KannelSettings`) and name 
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from notifier.channels.kannel.provider import KannelProvider, KannelSettings
-from notifier.channels.registry import BuildContext, ProviderError, ProviderSpec, register
+from notifier.channels.registry import BuildContext, ProviderSpec, config_error, register
 
 __all__ = ["KannelProvider", "KannelSettings"]
 
@@ -16,8 +18,8 @@ __all__ = ["KannelProvider", "KannelSettings"]
 def _build(ctx: BuildContext) -> KannelProvider:
     try:
         settings = KannelSettings.model_validate(ctx.config("kannel"))
-    except ValueError as exc:
-        raise ProviderError(f"providers.kannel: {exc}") from None
+    except ValidationError as exc:
+        raise config_error("kannel", exc) from None
     return KannelProvider(settings, ctx.settings.public_base_url)
 
 
