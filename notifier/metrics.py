@@ -146,6 +146,12 @@ class Metrics:
         self._reconciled_seen: dict[str, int] = {}
         self.spool: Any = None  # notifier.api.webhook_spool.WebhookSpool, read at scrape
         self.mqtt: Any = None  # notifier.intake.mqtt.MqttIntake, read at scrape
+        self.sent_after_stop = Counter(
+            "notifier_messages_sent_after_stop",
+            "Messages withdrawn when they stopped mattering that a sender had already taken",
+            ["channel"],
+            registry=r,
+        )
         self.engine: Engine | None = None
         self._health: ProviderHealth | None = None
         self._provider_names: list[str] = []
@@ -177,6 +183,8 @@ class Metrics:
             if old is None and attempt.status != "queued":
                 self.messages.labels(attempt.channel.value, "queued").inc()
             self.messages.labels(attempt.channel.value, attempt.status).inc()
+            if attempt.after_stop and (old is None or not old.after_stop):
+                self.sent_after_stop.labels(attempt.channel.value).inc()
         for key in result.changed.get("cursors", ()):
             cursor, old_cursor = state.cursors[key], before.cursors.get(key)
             if cursor.status not in ("acknowledged", "declined"):

@@ -123,3 +123,7 @@ class EngineAPI(Protocol):
     async def ready(self) -> dict[str, bool]:
         """Readiness of each dependency (database, dispatcher, ...); all true means ready."""
         ...
+
+    def providers(self) -> dict[str, bool]:
+        """Each message provider: taking messages (True) or failing (False, its messages held)."""
+        ...

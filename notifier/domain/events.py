@@ -23,11 +23,15 @@ class Start(Model):
 
 
 class AttemptOutcome(Model):
-    """The provider's answer to the send request itself (its HTTP or SMTP reply), channel-neutral."""
+    """The provider's answer to the send request itself (its HTTP or SMTP reply), channel-neutral.
+
+    `not_sent`: the provider certainly did not take it (refused connection, rate limited, a 5xx it
+    documents as not created); the dispatcher has put it back in the queue to retry.
+    """
 
     type: Literal["attempt_outcome"] = "attempt_outcome"
     attempt_id: str
-    outcome: Literal["accepted", "invalid", "opted_out", "failed", "unknown"]
+    outcome: Literal["accepted", "invalid", "opted_out", "failed", "unknown", "not_sent"]
     error_code: str | None = None
 
 
@@ -38,6 +42,17 @@ class AttemptOutcome(Model):
 DeliveryStatus = Literal[
     "sent", "delivered", "answered", "machine", "busy", "no_answer", "failed", "failed_permanent", "opted_out"
 ]
+
+
+class ProviderFailing(Model):
+    """The dispatcher finds a provider failing (sends it certainly did not take, in a row); `channels`
+    are every channel that provider carries (a failing Twilio takes down SMS and voice together)."""
+
+    type: Literal["provider_failing"] = "provider_failing"
+    #: names one outage (provider and when it began): the same outage reported again is one outage
+    outage: str
+    channels: tuple[ChannelKind, ...]
+    detail: str = ""
 
 
 class ProviderStatus(Model):
@@ -107,6 +122,7 @@ Event = Annotated[
     Start
     | AttemptOutcome
     | ProviderStatus
+    | ProviderFailing
     | Reply
     | AckOnBehalf
     | DeadlineDue
@@ -151,6 +167,13 @@ class Unschedule(Model):
     key: str
 
 
+class Withdraw(Model):
+    """Take the attempt's message out of the queue if no sender has it yet (it stopped mattering)."""
+
+    type: Literal["withdraw"] = "withdraw"
+    attempt_id: str
+
+
 class Log(Model):
     """One row of the NIST activity log: the step, by or about whom, its outcome, any problem."""
 
@@ -173,7 +196,7 @@ class TimeLimitPassed(Model):
 
 
 Action = Annotated[
-    Send | Schedule | Unschedule | Log | Completed | TimeLimitPassed,
+    Send | Schedule | Unschedule | Withdraw | Log | Completed | TimeLimitPassed,
     Field(discriminator="type"),
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)

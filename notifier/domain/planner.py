@@ -27,6 +27,20 @@ The rules, in the order an activation meets them:
   busy/unanswered/failed call, answering machine or fax) moves to the next attempt at once. An
   "unknown" outcome (timeout, 5xx: it may have been sent) is not retried blindly: the wait runs.
   A delivered email or a voicemail is never an acknowledgement.
+* **A provider's failure is not the person's.** A send the provider certainly did not take
+  (`not_sent`: refused connection, DNS or TLS failure, 429, a 5xx it documents as not created) is
+  retried by the dispatcher on the same attempt, with backoff and jitter; here it only counts and is
+  logged once per attempt. The wait has not started and nothing moves on, so a person becomes
+  unreachable only after their methods were really tried and went unanswered (or the give-up bound
+  above ran out). **A failing provider** (`ProviderFailing`, from the dispatcher) is logged and
+  told to the coordinator once per outage, by a channel of another provider when they have one;
+  the dispatcher names each outage, so one reported again is not told twice.
+* **Nothing is sent after it stopped mattering.** When a cursor stops (its node acknowledged, the
+  holder answered or was given up on, completion, cancel, close) or moves past an attempt the
+  provider has not taken, that queued message is *withdrawn* in the same step (`Withdraw`: the
+  engine takes the row out of the queue unless a sender already has it). A withdrawn message that
+  a sender had already taken is recorded as *sent after stop*; one the provider refused and the
+  dispatcher queued again is withdrawn again. Notices and the all-clear are never withdrawn.
 * **Confirm** (SMS, keypress, email link POST, or a coordinator on someone's behalf) acknowledges
   the node, stops its other holders, and in cascade mode notifies its children now. A late confirm
   from a holder we already gave up on still counts.
@@ -80,6 +94,7 @@ from notifier.domain.events import (
     DeadlineDue,
     Event,
     MessageKind,
+    ProviderFailing,
     ProviderStatus,
     Reply,
     StandDown,
@@ -93,6 +108,7 @@ from notifier.domain.state import (
     ActivationState,
     NodeState,
     PersonCursor,
+    address_key,
     cursor_key,
 )
 from notifier.domain.work import Work
@@ -135,6 +151,8 @@ def _apply(w: Work, event: Event) -> None:
             _start(w)
         case AttemptOutcome() | ProviderStatus():
             _provider_signal(w, event)
+        case ProviderFailing():
+            _provider_failing(w, event)
         case Reply():
             _reply(w, event.person_id, event.response, event.channel.value, event.attempt_id, on_behalf=False)
         case AckOnBehalf():
@@ -220,6 +238,8 @@ def _start_holder(w: Work, key: str, index: int) -> None:
 def _advance(w: Work, ck: str) -> None:
     """Send the cursor's next attempt, or give up on this holder."""
     cursor = w.cursors[ck]
+    if cursor.attempt is not None:
+        w.withdraw(cursor.attempt)  # given up before the provider took it: out of the queue
     node = w.snap.nodes[cursor.node]
     person = w.snap.people[cursor.person]
     policy, dead = node.policy, w.dead_keys
@@ -428,6 +448,40 @@ def _provider_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> None:
         check_completion(w)
     elif cursor.wait is not None and cursor.wait_from is None and attempt.status != "queued":
         _start_wait(w, ck)
+
+
+def _provider_failing(w: Work, event: ProviderFailing) -> None:
+    """Once per outage and activation: log it and tell the coordinator, by a channel of another
+    provider if they have one (held messages go out when it is back; nobody is given up on for it)."""
+    if event.outage in w.outages or w.status != "open" or not w.started:
+        return
+    w.outages.append(event.outage)
+    channels = [c.value for c in event.channels]
+    text = (
+        f"The provider of {' and '.join(channels)} is not taking messages"
+        + (f" ({event.detail})" if event.detail else "")
+        + "; they are held and retried, and nobody is given up on because of it"
+    )
+    w.log("provider failing", "system", text, "provider failure")
+    down = set(event.channels)
+    for person_id in w.snap.coordinator:
+        person = w.snap.people.get(person_id)
+        if person is None:
+            continue
+        dead = w.dead_keys
+        elsewhere = [
+            c for c in person.contacts if c.kind not in down and address_key(c.kind, c.address) not in dead
+        ]
+        contact = (
+            elsewhere[0]
+            if elsewhere
+            else first_reachable(person, w.now, w.snap.business_hours, frozenset(dead))
+        )
+        if contact is None:
+            w.log("provider failing", person_id, "not told", "no usable contact method")
+            continue
+        w.send(person_id, "", contact, "update", {"message": text, "response": text})
+        w.log("provider failing", person_id, f"told by {contact.kind.value}")
 
 
 def _deadline(w: Work, event: DeadlineDue) -> None:

@@ -5,7 +5,12 @@ Every provider translates its own codes and status words into the channel-neutra
 only: did it reach someone, did it certainly fail (move on now), or is it still under way.
 
 Rules:
-* A report that the message is under way (`sent`) turns a queued or unknown attempt into `sent`.
+* A report that the message is under way (`sent`) turns a queued, unknown or withdrawn attempt
+  into `sent`.
+* A `not_sent` answer (the provider certainly did not take it; the dispatcher retries it) changes
+  no status: it is counted and logged once per attempt. One for a withdrawn attempt withdraws it
+  again (the dispatcher has just put its row back in the queue).
+* A withdrawn attempt that the provider then reports taken was *sent after stop*.
 * `failed_permanent` and `opted_out` condemn the address for the rest of the activation, whatever
   was reported before.
 * The first final report wins (a voicemail stays a voicemail when the call then completes), except
@@ -14,7 +19,7 @@ Rules:
 
 from __future__ import annotations
 
-from notifier.domain.events import AttemptOutcome, DeliveryStatus, ProviderStatus
+from notifier.domain.events import AttemptOutcome, DeliveryStatus, ProviderStatus, Withdraw
 from notifier.domain.state import AttemptState, AttemptStatus
 from notifier.domain.work import Work
 
@@ -24,6 +29,10 @@ SHORTCUT: frozenset[str] = frozenset({"failed", "no_answer", "busy", "machine", 
 REACHED: frozenset[str] = frozenset({"delivered", "answered", "machine"})
 #: statuses that are facts about the end of an attempt (never overwritten by an "under way" report)
 FINAL: frozenset[str] = frozenset(SHORTCUT | REACHED)
+#: attempt statuses before the provider is known to have the message
+_NOT_TAKEN = ("queued", "unknown", "withdrawn")
+#: statuses of a message that never left (refused outright, or still/again not taken)
+_NEVER_LEFT = frozenset({"invalid", "opted_out", "failed", "withdrawn", "queued"})
 
 _STATUS: dict[DeliveryStatus, AttemptStatus] = {
     "delivered": "delivered",
@@ -40,7 +49,7 @@ _STATUS: dict[DeliveryStatus, AttemptStatus] = {
 def status_from_report(current: AttemptStatus, report: DeliveryStatus) -> AttemptStatus | None:
     """The attempt's new status, or None when the report changes nothing we track."""
     if report == "sent":
-        return "sent" if current in ("queued", "unknown") else None
+        return "sent" if current in _NOT_TAKEN else None
     new = _STATUS[report]
     if report in ("failed_permanent", "opted_out"):
         return new  # a fact about the address, whatever was reported before
@@ -68,11 +77,14 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
     if attempt is None:
         w.log("attempt", "system", f"signal for unknown attempt {event.attempt_id} ignored")
         return None
+    if isinstance(event, AttemptOutcome) and event.outcome == "not_sent":
+        _not_sent(w, attempt, event.error_code)
+        return None
     status: AttemptStatus | None
     if isinstance(event, AttemptOutcome):
         what = f"send request {event.outcome}"
         # a status callback may overtake the send's own answer; it knows more
-        status = status_from_outcome(event.outcome) if attempt.status in ("queued", "unknown") else None
+        status = status_from_outcome(event.outcome) if attempt.status in _NOT_TAKEN else None
     else:
         what = f"provider reports {event.status}"
         status = status_from_report(attempt.status, event.status)
@@ -90,7 +102,21 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
         return None
     ended = w.now if status in FINAL else attempt.ended_at
     error_code = event.error_code or attempt.error_code
-    attempt = w.set_attempt(attempt.id, status=status, ended_at=ended, error_code=error_code)
+    after_stop = attempt.status == "withdrawn" and status not in _NEVER_LEFT
+    attempt = w.set_attempt(
+        attempt.id,
+        status=status,
+        ended_at=ended,
+        error_code=error_code,
+        after_stop=attempt.after_stop or after_stop,
+    )
+    if after_stop:
+        w.log(
+            "sent after stop",
+            attempt.person,
+            f"{attempt.channel.value} attempt {attempt.id} was already with a sender when it was withdrawn",
+            "sent after it stopped mattering",
+        )
     if status in ("invalid", "opted_out"):
         w.mark_dead(attempt.channel, attempt.address)
     if status in REACHED:
@@ -105,3 +131,24 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
     if status == "unknown":
         w.log("attempt", attempt.person, f"attempt {attempt.id} may have been sent: waiting, not resending")
     return attempt if status in SHORTCUT else None
+
+
+def _not_sent(w: Work, attempt: AttemptState, error_code: str | None) -> None:
+    """The provider certainly did not take the message; the dispatcher queued it again."""
+    if attempt.status == "withdrawn":
+        # it stopped mattering while a sender had it: the row just went back to the queue, so
+        # withdraw it again (same transaction) rather than let it go out later
+        w.actions.append(Withdraw(attempt_id=attempt.id))
+        return
+    if attempt.status != "queued":
+        return
+    attempt = w.set_attempt(attempt.id, not_sent=attempt.not_sent + 1, error_code=error_code)
+    if attempt.not_sent == 1:  # once per attempt: the retries themselves are the dispatcher's
+        w.log(
+            "attempt",
+            attempt.person,
+            f"{attempt.channel.value} attempt {attempt.id} not taken by the provider"
+            + (f" (error {error_code})" if error_code else "")
+            + "; retrying it, nobody is given up on for this",
+            "provider failure",
+        )

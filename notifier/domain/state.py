@@ -32,6 +32,7 @@ AttemptStatus = Literal[
     "opted_out",
     "unknown",
     "skipped",
+    "withdrawn",
 ]
 CursorStatus = Literal["pending", "notifying", "acknowledged", "declined", "exhausted", "cancelled"]
 NodeStatus = Literal["pending", "notifying", "acknowledged", "declined", "unreachable", "cancelled"]
@@ -54,6 +55,10 @@ class AttemptState(Model):
     ended_at: datetime | None = None
     error_code: str | None = None
     purpose: str = "activation"  # the Send's message_kind; only escalation attempts move cursors
+    #: sends the provider certainly did not take (refused connection, 429, not-created 5xx): retried
+    not_sent: int = 0
+    #: withdrawn when it stopped mattering, but a sender already had it: it left after the stop
+    after_stop: bool = False
 
 
 class PersonCursor(Model):
@@ -110,6 +115,8 @@ class ActivationState(Model):
     counter: int = 0
     reached: tuple[str, ...] = ()
     dead_addresses: tuple[str, ...] = ()  # "sms:+32..." found invalid or opted out in this activation
+    #: provider outages (`ProviderFailing.outage`) already logged and told to the coordinator
+    provider_outages: tuple[str, ...] = ()
 
 
 TIME_LIMIT_KEY = "time_limit"

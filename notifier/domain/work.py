@@ -11,7 +11,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
-from notifier.domain.events import Action, Log, MessageKind, Schedule, Send, Unschedule
+from notifier.domain.events import Action, Log, MessageKind, Schedule, Send, Unschedule, Withdraw
 from notifier.domain.plan import ChannelKind, ContactMethod
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import (
@@ -44,6 +44,7 @@ class Work:
         self.counter = state.counter
         self.reached: list[str] = list(state.reached)
         self.dead: list[str] = list(state.dead_addresses)
+        self.outages: list[str] = list(state.provider_outages)
         self.actions: list[Action] = []
         # Indexes built on first use and kept up to date by the methods below, so that an event
         # costs O(1) instead of a scan of every cursor or attempt (a 10,000-person broadcast brings
@@ -118,13 +119,24 @@ class Work:
         return cursor
 
     def stop_cursor(self, key: str, status: str) -> PersonCursor:
-        """Leave `notifying`: bump the fence so a deadline in flight is stale, and drop the deadline."""
+        """Leave `notifying`: bump the fence so a deadline in flight is stale, drop the deadline, and
+        withdraw the attempt's message if it is still queued (it no longer matters)."""
         cursor = self.cursors[key]
         was_notifying = cursor.status == "notifying"
+        if cursor.attempt is not None:
+            self.withdraw(cursor.attempt)
         cursor = self.set_cursor(key, status=status, fence=cursor.fence + 1, attempt=None, due_at=None)
         if was_notifying:
             self.unschedule(cursor.deadline_key)
         return cursor
+
+    def withdraw(self, attempt_id: str) -> None:
+        """An escalation attempt the provider has not taken yet stopped mattering: take it out of the
+        queue. A sender that already has it finishes; its answer then marks it sent after the stop."""
+        attempt = self.attempts.get(attempt_id)
+        if attempt is not None and attempt.status == "queued":
+            self.set_attempt(attempt_id, status="withdrawn", ended_at=self.now)
+            self.actions.append(Withdraw(attempt_id=attempt_id))
 
     def set_attempt(self, attempt_id: str, **changes: Any) -> AttemptState:
         attempt = self.attempts[attempt_id].model_copy(update=changes)
@@ -162,6 +174,7 @@ class Work:
                 "counter": self.counter,
                 "reached": tuple(self.reached),
                 "dead_addresses": tuple(self.dead),
+                "provider_outages": tuple(self.outages),
             }
         )
 

@@ -11,6 +11,15 @@ memory, its row in the in-flight window, and written when the database is back. 
 incarnation left `sending` (a crash: at start-up, and expired leases of dead instances on every
 claim) are reconciled before anything is sent again (`_reconcile`): a provider that supports
 `lookup` says whether it created the message, and only what it does not have is queued again.
+
+A provider's failure is not the person's (issue 12): a send that certainly reached nobody because
+the provider failed (`not_sent` with `provider_down`: refused connection, DNS or TLS failure, a 5xx
+documented as not created) goes back to the queue on the same attempt after a jittered backoff,
+like a rate-limit refusal, and the planner hears `not_sent` (it withdraws the row again if the
+message stopped mattering meanwhile). While every provider of a channel is out of service (the
+failover chain's cool-down) that channel's rows are held in the queue rather than sent one by one
+into a dead endpoint; each activation with messages waiting on it is told once per outage
+(`ProviderFailing`: the coordinator hears of it).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import structlog
 
 from notifier.channels.base import OutboundMessage, Outcome, Provider, SendResult
 from notifier.clock import Clock
-from notifier.domain.events import AttemptOutcome, ProviderStatus
+from notifier.domain.events import AttemptOutcome, ProviderFailing, ProviderStatus
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind
 from notifier.domain.ratelimit import SenderPool, backoff
@@ -45,6 +54,11 @@ _OUTCOME_EVENT = {
     Outcome.FAILED: "failed",
     Outcome.UNKNOWN: "unknown",
 }
+
+
+def retryable(result: SendResult) -> bool:
+    """Certainly not sent, and not the message's fault: the same attempt goes again later."""
+    return result.outcome is Outcome.RATE_LIMITED or (result.not_sent and result.provider_down)
 
 
 class Dispatcher:
@@ -90,6 +104,8 @@ class Dispatcher:
         self.reconciled = {"found": 0, "requeued": 0, "unverifiable": 0}
         #: send results waiting for the database to come back (kept in memory, retried)
         self.unrecorded = 0
+        #: provider outages by the providers down -> when first seen (names `ProviderFailing.outage`)
+        self._outages: dict[str, str] = {}
         #: ids of the rows in the in-flight window; a row `sending` under our name that is not
         #: here twice running (a claim whose commit answer was lost, a cancelled send) is a stray
         self._holding: set[int] = set()
@@ -105,8 +121,8 @@ class Dispatcher:
 
     # --- the hand-off from steps (writes.py): rows claimed in the step that created them -------
     def reserve(self, wanted: int) -> int:
-        if self._stopping or not self._running:
-            return 0
+        if self._stopping or not self._running or self.held_channels():
+            return 0  # (while a channel is held, rows wait for the claim, which leaves them queued)
         taken = max(0, min(wanted, self.max_in_flight - self._held))
         self._held += taken
         return taken
@@ -206,7 +222,9 @@ class Dispatcher:
             now = self.clock.now()
             # rows of instances that died: reconciled with the provider, not blindly sent again
             orphans = await repo.take_over_in_flight(conn, now, self.worker, self.lease, limit=free)
-            rows = await repo.claim_outbox(conn, now, free - len(orphans), self.worker, self.lease)
+            rows = await repo.claim_outbox(
+                conn, now, free - len(orphans), self.worker, self.lease, held=self.held_channels()
+            )
             bundles: list[list[repo.OutboxRow]] = []
             if self.bundle_window > timedelta(0):
                 rows, bundles = await bundling.sweep(conn, rows, now, self.worker, self.lease)
@@ -266,11 +284,53 @@ class Dispatcher:
         self._holding.difference_update(ids)
         self._release(len(ids))
 
+    def held_channels(self) -> list[str]:
+        """Channels whose every provider is out of service (in the failover chain's cool-down)."""
+        held = []
+        for channel, provider in self.providers.items():
+            status = getattr(provider, "status", None)
+            if status is not None and not any(status().values()):
+                held.append(str(channel))
+        return held
+
+    def providers_in_service(self) -> dict[str, bool]:
+        """Provider name -> in service (False while it fails: its messages wait and are retried)."""
+        found: dict[str, bool] = {}
+        for provider in self.providers.values():
+            status = getattr(provider, "status", None)
+            found.update(status() if status is not None else {getattr(provider, "name", "?"): True})
+        return found
+
+    def _status_of(self, channel: str) -> dict[str, bool]:
+        status = getattr(self.providers.get(channel), "status", None)
+        return dict(status()) if status is not None else {}
+
+    def _outage(self, channel: str) -> ProviderFailing | None:
+        """The outage a channel's rows are waiting out, named once from when it began."""
+        provider = self.providers.get(channel)
+        status = getattr(provider, "status", None)
+        if provider is None or status is None:
+            return None
+        down = sorted(name for name, up in status().items() if not up)
+        if not down or len(down) < len(status()):
+            return None  # another provider still serves the channel
+        key = "+".join(down)
+        began = self._outages.setdefault(key, self.clock.now().isoformat(timespec="seconds"))
+        carried = sorted(c for c in self.providers if c in _KINDS and set(self._status_of(c)) & set(down))
+        return ProviderFailing(
+            outage=f"{key}@{began}",
+            channels=tuple(ChannelKind(c) for c in carried),
+            detail=f"{key} not reachable",
+        )
+
     async def _idle(self) -> None:
         changed = self.stepper.outbox_changed
         changed.clear()
         timeout = 1.0
-        if self.in_flight < self.max_in_flight:
+        if self.held_channels():
+            # their rows are due but held: look again now and then, not in a tight loop
+            timeout = min(1.0, max(0.05, 1.0 / _scale(self.clock)))
+        elif self.in_flight < self.max_in_flight:
             # a plain read: it must not queue behind the write lock the steps hold on SQLite
             async with self.stepper.db.connect() as conn:
                 upcoming = await repo.next_outbox_time(conn)
@@ -413,10 +473,12 @@ class Dispatcher:
         now = self.clock.now()
         events: list[Any] = []
         updates: list[tuple[int, dict[str, Any]]] = []
+        failing: dict[str, ProviderFailing] = {}
         for row, result, sender in items:
             assert result is not None
-            if result.outcome is Outcome.RATE_LIMITED:
-                pause = result.retry_after or backoff(row.tries, self._random.random())
+            if retryable(result):
+                # certainly not sent: the same attempt goes back to the queue after a jittered pause
+                pause = result.retry_after or backoff(row.tries, self._random.random(), cap=30.0)
                 values: dict[str, Any] = {
                     "status": "pending",
                     "not_before": now + timedelta(seconds=pause),
@@ -425,7 +487,17 @@ class Dispatcher:
                     "error_code": result.error_code,
                     "detail": result.detail,
                 }
+                if row.tracked:  # the planner withdraws it again if it stopped mattering meanwhile
+                    events.append(
+                        AttemptOutcome(
+                            attempt_id=row.attempt_id, outcome="not_sent", error_code=result.error_code
+                        )
+                    )
+                    if (outage := self._outage(row.channel)) is not None:
+                        failing[outage.outage] = outage
             else:
+                if not result.provider_down and result.provider:
+                    self._end_outages(result.provider)
                 values = {
                     "status": {Outcome.ACCEPTED: "sent", Outcome.UNKNOWN: "unknown"}.get(
                         result.outcome, "failed"
@@ -450,6 +522,7 @@ class Dispatcher:
                     if found is not None:  # a lookup found it: what the provider says of it now
                         events.append(found)
             updates.append((row.id, values))
+        events.extend(failing.values())  # the planner tells the coordinator once per outage
 
         async def write_rows(conn: Any) -> None:
             await repo.finish_outbox_many(conn, updates)
@@ -460,6 +533,10 @@ class Dispatcher:
             async with self.stepper.transaction() as conn:
                 await write_rows(conn)
             self.stepper.outbox_changed.set()
+
+    def _end_outages(self, provider: str) -> None:
+        for key in [k for k in self._outages if provider in k.split("+")]:
+            del self._outages[key]
 
     def stop(self, timeout: float) -> None:
         """Stop claiming new rows; `run` then waits up to `timeout` for in-flight sends and their

@@ -235,12 +235,22 @@ async def insert_log(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
 
 
 async def claim_outbox(
-    conn: AsyncConnection, now: datetime, limit: int, worker: str, lease: timedelta
+    conn: AsyncConnection,
+    now: datetime,
+    limit: int,
+    worker: str,
+    lease: timedelta,
+    *,
+    held: Sequence[str] = (),
 ) -> list[OutboxRow]:
-    """Mark up to `limit` ready rows as being sent by `worker` and return them, oldest first."""
+    """Mark up to `limit` ready rows as being sent by `worker` and return them, oldest first; rows of
+    `held` channels (every provider of theirs is failing) stay queued."""
+    condition = and_(outbox.c.status == "pending", outbox.c.not_before <= now)
+    if held:
+        condition = and_(condition, outbox.c.channel.not_in(list(held)))
     ready = (
         select(outbox.c.id)
-        .where(and_(outbox.c.status == "pending", outbox.c.not_before <= now))
+        .where(condition)
         .order_by(outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -350,6 +360,26 @@ async def finish_outbox_many(conn: AsyncConnection, updates: Sequence[tuple[int,
             .values({key: bindparam(key) for key in keys})
         )
         await conn.execute(statement, params)
+
+
+async def withdraw_outbox(conn: AsyncConnection, activation_id: str, attempt_ids: Sequence[str]) -> int:
+    """Take queued rows out of the queue (their message stopped mattering); rows a sender has
+    already claimed are left to finish. Returns how many were withdrawn."""
+    withdrawn = 0
+    for chunk in _chunks(list(attempt_ids)):
+        result = await conn.execute(
+            update(outbox)
+            .where(
+                and_(
+                    outbox.c.activation_id == activation_id,
+                    outbox.c.attempt_id.in_(chunk),
+                    outbox.c.status == "pending",
+                )
+            )
+            .values(status="withdrawn", lease_until=None, claimed_by=None)
+        )
+        withdrawn += int(result.rowcount or 0)
+    return withdrawn
 
 
 async def next_outbox_time(conn: AsyncConnection) -> datetime | None:

@@ -278,3 +278,7 @@ class EngineService:
         except Exception:
             database = False
         return {"database": database, "dispatcher": not self.engine.dispatcher._stopping}
+
+    def providers(self) -> dict[str, bool]:
+        """Provider name -> taking messages (False while failing: messages are held and retried)."""
+        return self.engine.dispatcher.providers_in_service()

@@ -175,6 +175,10 @@ class Stepper:
         decision = decide_many(snapshot, state, events, now)
         before, state, actions = state, decision.state, list(decision.actions)
         await repo.consume_deadlines(conn, activation_id, fired)
+        if before_save is not None:
+            # before the actions: a send result puts a row back in the queue, and a `Withdraw` of
+            # this very step must then find it there (and take it out)
+            await before_save(conn)
         await write_actions(conn, row, snapshot, actions, now, self.render, self.handoff, draft.claimed)
         if self.informer is not None and await self.informer.write(
             conn, row, snapshot, before, state, events, now
@@ -185,8 +189,6 @@ class Stepper:
             extra["completed_at"] = state.completed_at
         if state.status == "closed" and row.closed_at is None:
             extra["closed_at"] = now
-        if before_save is not None:
-            await before_save(conn)
         delta = state_delta(before, state, decision.changed)
         journal += delta_size(delta)
         finished = state.status in ("closed", "cancelled")

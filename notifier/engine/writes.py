@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain.bundling import BUNDLED_KINDS
-from notifier.domain.events import Completed, Log, Schedule, Send, TimeLimitPassed, Unschedule
+from notifier.domain.events import Completed, Log, Schedule, Send, TimeLimitPassed, Unschedule, Withdraw
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot
 from notifier.engine import repo
@@ -71,8 +71,11 @@ async def write_actions(
     schedule: dict[str, tuple[str, datetime, int]] = {}
     unschedule: set[str] = set()
     log_rows: list[dict[str, Any]] = []
+    withdrawn: list[str] = []
     for action in actions:
-        if isinstance(action, Send):
+        if isinstance(action, Withdraw):
+            withdrawn.append(action.attempt_id)
+        elif isinstance(action, Send):
             outbox_rows.append(
                 _outbox_row(row, action, render(snapshot, row.fields, row.id, row.ref, action), now)
             )
@@ -93,6 +96,8 @@ async def write_actions(
                 log_row(row.id, now, "time_limit", "system", "prescribed time limit passed", None)
             )
     await _insert_outbox(conn, outbox_rows, now, handoff, claimed)
+    if withdrawn:
+        await repo.withdraw_outbox(conn, row.id, withdrawn)
     await repo.delete_deadlines(conn, row.id, unschedule)
     await repo.upsert_deadlines(conn, row.id, list(schedule.values()))
     await repo.insert_log(conn, log_rows)

@@ -90,6 +90,8 @@ def compute(activation: ActivationRecord, log: list[LogRow], previous: list[Dril
         nodes_acknowledged=node_statuses.count("acknowledged"),
         nodes_declined=node_statuses.count("declined"),
         nodes_unreachable=node_statuses.count("unreachable"),
+        withdrawn=sum(1 for a in state.attempts.values() if a.status == "withdrawn"),
+        sent_after_stop=sum(1 for a in state.attempts.values() if a.after_stop),
     )
     data = ReportData(
         activation_id=activation.id,

@@ -85,6 +85,10 @@ class Counts(_Model):
     nodes_acknowledged: int
     nodes_declined: int
     nodes_unreachable: int
+    #: queued messages taken back when they stopped mattering (a node acknowledged, the tree done)
+    withdrawn: int = 0
+    #: messages withdrawn while a sender already had them: they left after the stop
+    sent_after_stop: int = 0
 
 
 class Stats(_Model):

@@ -25,6 +25,7 @@ _PLAIN = {
     "delivered": "delivered, no acknowledgement",
     "answered": "answered, no keypress",
     "skipped": "skipped",
+    "withdrawn": "withdrawn before it was sent (no longer needed)",
 }
 
 

@@ -93,6 +93,8 @@ SUMMARY_LABELS: tuple[tuple[str, str], ...] = (
     ("nodes_acknowledged", "Nodes acknowledged"),
     ("nodes_declined", "Nodes declined"),
     ("nodes_unreachable", "Nodes unreachable"),
+    ("withdrawn", "Messages withdrawn before sending (no longer needed)"),
+    ("sent_after_stop", "Messages sent after they stopped mattering"),
     ("reach_rate", "Reach rate (confirmed / notified)"),
     ("median_ack_from_start_s", "Median time to acknowledge (from start)"),
     ("worst_ack_from_start_s", "Worst time to acknowledge (from start)"),

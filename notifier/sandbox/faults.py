@@ -25,6 +25,8 @@ class Faults:
     `max_concurrency` counts requests still being answered (only meaningful with `slow_seconds`,
     which is wall time because client timeouts are wall time). `error_5xx_after_create` makes a 5xx
     happen after the resource was created, the case where a blind retry duplicates a message.
+    `unavailable_ratio` answers 503/20503 before anything is created (a retry is safe). Refusing
+    connections altogether for a while is `Sandbox.refuse_connections(seconds)`.
     """
 
     rate_limit_per_second: float | None = None
@@ -36,6 +38,7 @@ class Faults:
     slow_seconds: float = 0.0
     #: "Twilio is down": every REST request is answered 503 before anything is created
     twilio_down: bool = False
+    unavailable_ratio: float = 0.0
     seed: int | None = None
     _random: random.Random = field(init=False, repr=False)
 
@@ -54,6 +57,9 @@ class Faults:
 
     def roll_5xx(self) -> bool:
         return self.error_5xx_ratio > 0 and self._random.random() < self.error_5xx_ratio
+
+    def roll_unavailable(self) -> bool:
+        return self.unavailable_ratio > 0 and self._random.random() < self.unavailable_ratio
 
 
 @dataclass

@@ -63,6 +63,9 @@ class Sandbox:
         self.state.personas.add(*(personas or []))
         self.host, self._port, self._smtp_port_wanted = host, port, smtp_port
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        #: times the API stopped listening (`refuse_connections`)
+        self.outages = 0
         self._smtp: asyncio.Server | None = None
         self.port = 0
         self.smtp_port = 0
@@ -116,13 +119,31 @@ class Sandbox:
         self.gateway = gateway.install(app, self.state, self.gateway_mo_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._port)
-        await site.start()
+        self._site = web.TCPSite(self._runner, self.host, self._port)
+        await self._site.start()
         self.port = int(self._runner.addresses[0][1])
         if self._smtp_port_wanted is not None:
             self._smtp = await smtp.start_smtp(self.state, self.host, self._smtp_port_wanted)
             self.smtp_port = self._smtp.sockets[0].getsockname()[1]
         return self
+
+    async def refuse_connections(self, seconds: float) -> None:
+        """The Twilio API is down for `seconds` on the sandbox clock: it stops listening (new
+        connections are refused, as when the provider or the route to it is down), and a request
+        that still arrives on an open keep-alive connection is answered 503/20503 before anything
+        is created; a request already being answered gets its answer. Then it listens again on the
+        same port. Webhooks to the daemon and personas' replies go on meanwhile."""
+        assert self._runner is not None and self._site is not None, "sandbox not started"
+        self.outages += 1
+        was_down = self.state.faults.twilio_down
+        self.state.faults.twilio_down = True
+        await self._site.stop()
+        try:
+            await self.state.clock.sleep(seconds)
+        finally:
+            self._site = web.TCPSite(self._runner, self.host, self.port)
+            await self._site.start()
+            self.state.faults.twilio_down = was_down
 
     async def stop(self) -> None:
         await self.state.cancel_tasks()

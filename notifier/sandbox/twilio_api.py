@@ -78,6 +78,8 @@ async def _create(
         admitted = account_sid
         if state.faults.slow_seconds > 0:
             await asyncio.sleep(state.faults.slow_seconds)
+        if state.faults.roll_unavailable():
+            raise SERVICE_UNAVAILABLE
         fail_after = state.faults.roll_5xx()
         if fail_after and not state.faults.error_5xx_after_create:
             raise SERVER_ERROR

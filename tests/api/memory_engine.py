@@ -271,3 +271,6 @@ class MemoryEngine:
 
     async def ready(self) -> dict[str, bool]:
         return {"database": not self.store_down}
+
+    def providers(self) -> dict[str, bool]:
+        return {"twilio": True, "smtp": True}

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import OutboundMessage, Outcome
 from notifier.channels.twilio import TwilioProvider, classify_rest_error
+from notifier.channels.twilio.provider import classify_exception
 from notifier.channels.twilio.voice import VoiceUrls, digits_response, voice_document
 from notifier.clock import ScaledClock
 from notifier.domain.plan import ChannelKind
@@ -272,7 +274,15 @@ async def test_call_without_sender_and_email_channel_fail_fast(provider: TwilioP
         (404, 20404, Outcome.FAILED),
         (500, 20500, Outcome.UNKNOWN),
         (503, None, Outcome.UNKNOWN),
+        (503, 20503, Outcome.FAILED),
     ],
 )
 def test_rest_error_table(status: int, code: int | None, outcome: Outcome) -> None:
     assert classify_rest_error(status, code) is outcome
+
+
+def test_service_unavailable_is_certainly_not_sent_and_a_plain_500_may_have_been() -> None:
+    unavailable = classify_exception(TwilioRestException(503, "/Messages.json", "Service Unavailable", 20503))
+    ambiguous = classify_exception(TwilioRestException(500, "/Messages.json", "Internal Server Error", 20500))
+    assert (unavailable.not_sent, unavailable.provider_down) == (True, True)
+    assert (ambiguous.outcome, ambiguous.not_sent) == (Outcome.UNKNOWN, False)

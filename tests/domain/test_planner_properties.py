@@ -20,10 +20,12 @@ from notifier.domain.events import (
     DeadlineDue,
     DeliveryStatus,
     Event,
+    ProviderFailing,
     ProviderStatus,
     Reply,
     Send,
     Start,
+    Withdraw,
 )
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot
@@ -51,7 +53,7 @@ def variant(mode: Mode, completion: int, flags: int) -> Snapshot:
 
 
 STATUSES = list(get_args(DeliveryStatus))
-OUTCOMES = ["accepted", "invalid", "opted_out", "failed", "unknown"]
+OUTCOMES = ["accepted", "invalid", "opted_out", "failed", "unknown", "not_sent"]
 
 ops = st.one_of(
     st.tuples(st.just("reply"), st.integers(0, 40), st.sampled_from(["confirm", "decline"]), st.booleans()),
@@ -61,6 +63,7 @@ ops = st.one_of(
     st.tuples(st.just("fire"), st.integers(0, 40)),
     st.tuples(st.just("stale"), st.integers(0, 40), st.integers(-1, 5)),
     st.tuples(st.just("start")),
+    st.tuples(st.just("provider_failing"), st.sampled_from(list(ChannelKind))),
     st.tuples(st.just("cancel")),
     st.tuples(st.just("close")),
 )  # fmt: skip
@@ -93,6 +96,8 @@ def to_event(sim: Sim, op: tuple[object, ...]) -> Event | None:
             return DeadlineDue(key=key, fence=sim.deadlines[key][1] - 1 - delta)
         case ("start",):
             return Start()
+        case ("provider_failing", ChannelKind() as channel):
+            return ProviderFailing(outage=f"{channel}#1", channels=(channel,), detail="connection refused")
         case ("cancel",):
             return Cancel(by="p-cpc", reason="drill over")
         case ("close",):
@@ -102,6 +107,11 @@ def to_event(sim: Sim, op: tuple[object, ...]) -> Event | None:
 
 def check_invariants(sim: Sim, sent: list[Send]) -> None:
     state = sim.st
+    for withdraw in (a for a in sim.history if isinstance(a, Withdraw)):
+        # only escalation messages are ever withdrawn: never a notice or an all-clear
+        assert state.attempts[withdraw.attempt_id].purpose in ("activation", "drill")
+    for cursor in state.cursors.values():  # the attempt a cursor waits on is never withdrawn
+        assert cursor.attempt is None or state.attempts[cursor.attempt].status != "withdrawn"
     for send in sent:
         person = sim.snap.people[send.person_id]
         assert (send.channel, send.address) in {(c.kind, c.address) for c in person.contacts}

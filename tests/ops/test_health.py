@@ -39,6 +39,8 @@ async def test_readyz_and_the_gauge_follow_the_mqtt_broker(tmp_path: Path) -> No
             assert ready.json() == {
                 "ready": True,
                 "checks": {"database": True, "dispatcher": True, "mqtt": True},
+                "providers": {"twilio": True, "smtp": True, "apprise": True},
+                "degraded": False,
             }
             assert sample((await client.get("/metrics")).text, "notifier_mqtt_connected") == 1
             await asyncio.to_thread(broker.stop)

@@ -40,9 +40,17 @@ def numbers_for(count: int, prefix: str = "+32470") -> list[str]:
 
 
 def write_tree(
-    directory: Path, numbers: list[str], methods: str, *, mode: str = "broadcast", emails: bool = False
+    directory: Path,
+    numbers: list[str],
+    methods: str,
+    *,
+    mode: str = "broadcast",
+    emails: bool = False,
+    policy: str = "",
+    tree: str = "",
 ) -> None:
-    """A plan with one person per number and a tree `bulk` (policy `bulk`) naming each of them."""
+    """A plan with one person per number and a tree `bulk` (policy `bulk`) naming each of them;
+    `policy` and `tree` are extra YAML fields of each, e.g. `validity_period: 2m`."""
 
     def contacts(i: int, n: str) -> str:
         items = [f"{{kind: sms, address: '{n}', label: mobile}}", f"{{kind: voice, address: '{n}'}}"]
@@ -60,8 +68,11 @@ def write_tree(
     (directory / "bulk.yaml").write_text(
         "policies:\n"
         f"  - id: bulk\n    methods: {methods}\n    rounds: 1\n    respect_hours: false\n"
-        "calltrees:\n"
-        f"  - id: bulk\n    name: Bulk\n    mode: {mode}\n    policy: bulk\n    nodes:\n{nodes}\n"
+        + (f"    {policy}\n" if policy else "")
+        + "calltrees:\n"
+        + f"  - id: bulk\n    name: Bulk\n    mode: {mode}\n    policy: bulk\n"
+        + (f"    {tree}\n" if tree else "")
+        + f"    nodes:\n{nodes}\n"
     )
 
 

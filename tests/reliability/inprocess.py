@@ -95,11 +95,18 @@ async def faulty_system(
     auth_token: str = AUTH_TOKEN,
     alternate_auth_token: str | None = None,
     spool: SpoolSettings | None = None,
+    policy: str = "",
+    tree: str = "",
+    database_url: str | None = None,
+    senders: int = 5,
+    rate_per_sender: float = 100,
+    max_in_flight: int = 10,
 ) -> AsyncIterator[System]:
-    """A migrated SQLite daemon whose tree `bulk` names one person per number (see `write_tree`)."""
+    """A migrated daemon (SQLite unless `database_url`) whose tree `bulk` names one person per
+    number (see `write_tree`), sending from `senders` numbers at `rate_per_sender` each."""
     config = tmp_path / "cfg"
     config.mkdir(exist_ok=True)
-    write_tree(config, numbers, methods, emails=emails)
+    write_tree(config, numbers, methods, emails=emails, policy=policy, tree=tree)
     clock = ScaledClock(scale)
     box = Sandbox(
         ACCOUNT_SID,
@@ -118,16 +125,17 @@ async def faulty_system(
         sandbox=False,
         plan_paths=[config / "plan.yaml"],
         calltree_paths=[config / "bulk.yaml"],
-        max_in_flight=10,
+        max_in_flight=max_in_flight,
         twilio=TwilioSettings(
             account_sid=ACCOUNT_SID,
             auth_token=SecretStr(auth_token),
             alternate_auth_token=SecretStr(alternate_auth_token) if alternate_auth_token else None,
             base_url=box.url,
-            from_numbers=[f"+1500555{i:04d}" for i in range(5)],
-            rate_per_sender=100,
+            from_numbers=[f"+1500555{i:04d}" for i in range(senders)],
+            rate_per_sender=rate_per_sender,
             timeout=twilio_timeout,
         ),
+        **({"database_url": database_url} if database_url else {}),
         smtp=SmtpSettings(port=box.smtp_port if smtp_up else free_port()),
         **({"spool": spool} if spool is not None else {}),
     )

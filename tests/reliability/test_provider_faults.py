@@ -16,7 +16,7 @@ from tests.reliability.harness import numbers_for
 from tests.reliability.inprocess import System, faulty_system
 
 SMS_THEN_VOICE = "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]"
-FINAL = {"sent", "failed", "unknown"}
+FINAL = {"sent", "failed", "unknown", "withdrawn"}
 
 
 async def _check_explained(system: System, activation_id: str, methods: int) -> dict[str, Any]:
@@ -34,7 +34,9 @@ async def _check_explained(system: System, activation_id: str, methods: int) -> 
         if r.status not in FINAL
     ]
     for row in rows:
-        if row.status != "sent":
+        if row.status == "withdrawn":  # given up (or made obsolete) before the provider took it
+            assert any(f"attempt {row.attempt_id} not taken" in line for line in log_text), row
+        elif row.status != "sent":
             assert row.error_code or row.detail, f"{row.attempt_id} {row.status} without a reason"
         if row.status == "unknown":
             assert any(f"attempt {row.attempt_id} may have been sent" in line for line in log_text), row
@@ -140,12 +142,21 @@ async def test_slow_provider_times_out_into_unknown_and_escalation_moves_on(tmp_
     assert set(people.values()) == {"exhausted"}
 
 
-async def test_smtp_refusing_connections_fails_fast_and_moves_to_sms(tmp_path: Path) -> None:
+async def test_smtp_refusing_connections_is_retried_until_the_give_up_then_sms(tmp_path: Path) -> None:
+    """A relay that refuses connections never took the email: the same attempt is retried (the
+    person's 30-minute email wait never starts) until the policy's validity period gives it up;
+    then the SMS goes, and the email is withdrawn from the queue."""
     numbers = numbers_for(5)
     personas = [preset("confirms", n) for n in numbers]
     methods = "[{kind: email, wait: 30m}, {kind: sms, wait: 5m}]"
     async with faulty_system(
-        tmp_path, numbers, methods, personas=personas, smtp_up=False, emails=True
+        tmp_path,
+        numbers,
+        methods,
+        personas=personas,
+        smtp_up=False,
+        emails=True,
+        policy="validity_period: 2m",
     ) as system:
         activation_id = await system.activate()
         people = await _check_explained(system, activation_id, 2)
@@ -154,9 +165,10 @@ async def test_smtp_refusing_connections_fails_fast_and_moves_to_sms(tmp_path: P
     emails = [r for r in rows if r.channel == "email"]
     sms = [r for r in rows if r.channel == "sms"]
     assert len(emails) == len(sms) == len(numbers)
-    assert {r.status for r in emails} == {"failed"}
-    assert all(r.detail for r in emails)
+    assert {r.status for r in emails} == {"withdrawn"}
+    assert all(r.error_code == "connect" for r in emails)  # refused, retried, then given up
     started = view.started_at
-    # the SMS follows the refused email at once, not after the 30-minute email wait
-    assert all((r.created_at.replace(tzinfo=started.tzinfo) - started).total_seconds() < 120 for r in sms)
+    # the SMS follows the give-up (2 minutes), not the 30-minute email wait
+    delays = [(r.created_at.replace(tzinfo=started.tzinfo) - started).total_seconds() for r in sms]
+    assert all(110 <= d < 300 for d in delays), delays
     assert set(people.values()) == {"acknowledged"}

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from notifier.domain.calltree import ActivationKind
-from notifier.domain.events import Cancel, Start
+from notifier.domain.events import AttemptOutcome, Cancel, Start
+from notifier.domain.plan import ChannelKind
+from notifier.domain.planner import initial_state
 from notifier.reports.figures import compute, stats, summarize
 from notifier.reports.model import LevelFigure
+from notifier.reports.tables import summary_values
 from tests.reports.scenario import T0, Driver, play_quick_drill, play_seed_outage, seed_snapshot
 
 MIN = 60
@@ -131,3 +134,19 @@ def test_trend_for_drills_only() -> None:
 def test_median_rounds_half_up_to_the_second() -> None:
     assert stats([1, 2]).median_s == 2  # 1.5 -> 2
     assert stats([]).median_s is None
+
+
+def test_withdrawn_and_sent_after_stop_messages_are_counted() -> None:
+    """Cancelled while two SMS were still queued: one was taken back, a sender already had the other."""
+    snap = seed_snapshot()
+    driver = Driver(snap, start=T0, now=T0, state=initial_state(snap, T0))
+    driver.scripted = {(p, ChannelKind.SMS) for p in snap.people}  # nothing accepted yet: all queued
+    driver.step(Start())
+    driver.at(1).confirm("p-cpc")  # the four team leaders' SMS are queued behind the sender
+    queued = [a.id for a in driver.state.attempts.values() if a.status == "queued"]  # type: ignore[union-attr]
+    driver.step(Cancel(by="coordinator", reason="false alarm"))
+    driver.step(AttemptOutcome(attempt_id=queued[0], outcome="accepted"))  # it was already going out
+    data = compute(driver.record(), driver.log, [])
+    # withdrawn: the leaders' SMS but the one that left, and the coordinator's own (they answered)
+    assert (data.counts.withdrawn, data.counts.sent_after_stop) == (len(queued) - 1 + 1, 1)
+    assert summary_values(data)["sent_after_stop"] == 1

@@ -14,13 +14,14 @@ request exactly once and report what we know:
 | 21612, 21614                                    |              | invalid, unroutable, not mobile       |
 | any other 4xx (auth 20003, From 21606, geo      | FAILED       | refused before anything was sent;     |
 | permission 21408/21215, schema 21xxx)           |              | the same request will fail again      |
-| 5xx, other TwilioException                      | UNKNOWN      | Twilio may have created it anyway     |
+| 503 with code 20503 (service unavailable)       | FAILED       | refused before handling: not created  |
+| other 5xx, other TwilioException                | UNKNOWN      | Twilio may have created it anyway     |
 | timeout, connection reset/closed, bad payload   | UNKNOWN      | the request may have been processed   |
 | TCP connect failure (refused, DNS)              | FAILED       | nothing reached Twilio, nothing sent  |
 
 5xx, timeouts, transport errors and refused connections also set `provider_down` (the failover
-layer counts them); a refused connection and a 401 set `not_sent` (another provider may be tried
-at once).
+layer counts them); a refused connection, a 503/20503 and a 401 set `not_sent` (another provider
+may be tried at once, and the dispatcher retries the same attempt later: nothing was created).
 
 Timeouts are ours too: twilio 9.13's `AsyncTwilioHttpClient` stores its `timeout` argument but
 never passes it to aiohttp (whose default is 300 s), so each request runs under `asyncio.timeout`.
@@ -59,6 +60,8 @@ log = structlog.get_logger(__name__)
 INVALID_DESTINATION_CODES = frozenset({21211, 21214, 21217, 21401, 21407, 21421, 21612, 21614})
 OPTED_OUT_CODES = frozenset({21610})
 RATE_LIMIT_CODES = frozenset({20429})
+#: a 5xx that refuses the request before handling it (service unavailable): nothing was created
+NOT_CREATED_CODES = frozenset({20503})
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 RING_TIMEOUT_S = 30  # seconds to ring before Twilio reports no-answer
 LOOKUP_PAGE_SIZE = 50
@@ -75,7 +78,7 @@ def classify_rest_error(status: int, code: int | None) -> Outcome:
         return Outcome.OPTED_OUT
     if code in INVALID_DESTINATION_CODES:
         return Outcome.INVALID
-    if 400 <= status < 500:
+    if 400 <= status < 500 or code in NOT_CREATED_CODES:
         return Outcome.FAILED
     return Outcome.UNKNOWN
 
@@ -92,7 +95,7 @@ def classify_exception(exc: BaseException) -> SendResult:
             error_code=code,
             detail=mask_text(f"HTTP {exc.status}: {exc.msg}"),
             provider_down=down,
-            not_sent=exc.status == 401,
+            not_sent=exc.status == 401 or exc.code in NOT_CREATED_CODES,
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return SendResult(
