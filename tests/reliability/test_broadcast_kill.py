@@ -32,7 +32,7 @@ from tests.reliability.harness import Cluster, SandboxThread, http, numbers_for,
 from tests.reliability.results import record
 
 MAX_IN_FLIGHT = 20
-TRIALS_SHORT, PEOPLE_SHORT = 3, 300
+TRIALS_SHORT, PEOPLE_SHORT = 2, 300  # per store, to keep CI short (-m long: the full size)
 TRIALS_LONG, PEOPLE_LONG = 10, 2000
 
 
