@@ -89,11 +89,14 @@ class Informer:
         events: Sequence[Event],
         now: datetime,
     ) -> bool:
+        # most steps (status callbacks, deadlines) announce nothing: decide that first, in O(1)
+        messages = posts(snapshot, row.ref, dict(row.fields or {}), before, after, events)
+        if not messages:
+            return False
         tree = self.trees().tree(snapshot.tree_id)
         where = targets(tree) if tree is not None else []
         if not where:
             return False
-        messages = posts(snapshot, row.ref, dict(row.fields or {}), before, after, events)
         rows = [
             {
                 "activation_id": row.id,
