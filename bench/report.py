@@ -218,7 +218,9 @@ class Report:
             )
             bare = f" (bare client {_secs(n / base)})" if base else ""
             shown.append(
-                f"{n:,}: {first}, {last}{bare}, peak RSS {p['peak_rss_mb']:.0f} MB, "
+                f"{n:,}: {first}, {last}{bare}, peak RSS {p['peak_rss_mb']:.0f} MB"
+                + ("" if p.get("complete") else " until then")
+                + ", "
                 f"start-up {p['start_s']:.1f} s"
             )
         figure = "from the start call: " + "; ".join(shown)

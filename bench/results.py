@@ -48,6 +48,11 @@ def store_results(report: Report, kind: str, size: str) -> dict[str, Any]:
             notes.append(f"50,000: could not run: {p['error']}")
         else:
             values["rss_50k_mb"] = _number(p.get("peak_rss_mb"))
+            if not p.get("complete"):
+                notes.append(
+                    f"rss_50k_mb: the peak until the broadcast was cut off ({max(0, p['limit_s']):.0f} s "
+                    f"after the start call, {p['sent']} of 50,000 sent): a lower bound"
+                )
             values["first_sms_50k_s"] = _number(p.get("first_sms_s"))
             if values["first_sms_50k_s"] is None:
                 notes.append(f"first_sms_50k_s: no SMS within {max(0, p['limit_s']):.0f} s of the start call")

@@ -7,10 +7,15 @@ to the sandbox's arrival of the provider request; peak resident memory of the da
 (VmHWM: start-up, the plan load included); and, for the growth row of benchmark 6, start-up time,
 activation time and the time to send the first messages (as many as the smallest size has).
 
-Bounded in time: the sweep runs last and shares what is left of the run's time budget among the
-points still to run (recomputed before each point, so what a small point does not use goes to the
-larger ones). A broadcast still sending at its limit is reported as "did not complete within N s"
-with how many were sent; a point left with less than `MIN_LIMIT_S` is reported as not run.
+Bounded in time: the sweep runs last, on what is left of the run's time budget. Before each point
+it keeps `RESERVE_S` for every point of a larger size still to come and shares the rest among the
+points of this size still to run (never less than an equal share of what is left), so what a small
+point does not use goes to the larger ones, both stores get the same at each size, and the 50,000
+point (whose figures results.json carries) is not starved by the 100,000 one. The limit counts from
+the probe's start (the daemon's start-up, the plan load of N people, is part of it). A broadcast
+still sending at its limit is reported as "did not complete within N s" (of the start call) with
+how many were sent, and its peak RSS as the peak until then; a point left with less than
+`MIN_LIMIT_S` is reported as not run.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from bench.harness import SandboxProcess, Stores, Tree, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_LIMIT_S = 5.0
+RESERVE_S = 30.0
 GRACE_S = 20.0  # past its deadline, a probe that has not answered is killed
 
 
@@ -39,7 +45,7 @@ async def sweep(
     sandbox = SandboxProcess().start()
     try:
         for done, (count, kind) in enumerate(points):
-            limit = (deadline - time.time()) / (len(points) - done)
+            limit = _limit(deadline - time.time(), [n for n, _ in points[done:]])
             if limit < MIN_LIMIT_S:
                 results[kind].append({"contacts": count, "not_run": True, "limit_s": max(0.0, limit)})
                 continue
@@ -54,6 +60,13 @@ async def sweep(
     finally:
         sandbox.stop()
     return results
+
+
+def _limit(left_s: float, sizes: list[int]) -> float:
+    """Seconds for the first of `sizes` (the points still to run, smallest first)."""
+    larger = sum(1 for n in sizes if n > sizes[0])
+    same = sizes.count(sizes[0])
+    return max((left_s - RESERVE_S * larger) / same, left_s / len(sizes))
 
 
 async def _point(
