@@ -1,7 +1,9 @@
 """Benchmark 4: escalation deadlines firing on time with 100,000 pending.
 
 Real activations (one-person trees) carry the deadlines; 100,000 deadline rows are written directly
-(far in the future but for a sample due over the next seconds at a steady rate). A sample deadline
+(far in the future but for a sample due over the next seconds at a steady rate; the sample is
+written after the bulk, its first deadline `LEAD_S` later, and the benchmark ends when every sample
+deadline has fired or `SETTLE_S` after the last one was due). A sample deadline
 uses a key no cursor owns, so the planner treats it as stale and the step stays small: what is
 measured is the waiter (index scan, wake-up, fence-guarded delete), not the escalation rules.
 Lateness is the engine's own record: fired at - due at.
@@ -10,14 +12,29 @@ Lateness is the engine's own record: fired at - due at.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
 
 from bench.harness import SandboxProcess, Stores, Tree, free_port, settings_for, start_runtime, write_config
 from bench.machine import percentile
 from notifier.store.engine_tables import deadlines
+
+LEAD_S = 1.0  # from writing the sample to its first deadline
+SETTLE_S = 2.0  # after the last sample deadline, for the late ones
+
+
+async def _insert(engine: Any, rows: list[tuple[str, int, datetime]]) -> None:
+    async with engine.stepper.transaction() as conn:
+        for chunk in range(0, len(rows), 5000):
+            values = [
+                {"activation_id": a, "key": f"bench:{i}", "due_at": due, "fence": 0}
+                for a, i, due in rows[chunk : chunk + 5000]
+            ]
+            await conn.execute(insert(deadlines), values)
 
 
 async def lateness(
@@ -36,21 +53,21 @@ async def lateness(
         try:
             ids = [await engine.activate(f"t{i}", started_by="bench") for i in range(holders)]
             await engine.wait_idle(30)
-            now = engine.clock.now()
-            first = now + timedelta(seconds=3)
-            far = now + timedelta(days=1)
-            rows = []
-            for i in range(pending):
-                due = first + timedelta(seconds=i / per_second) if i < sample else far + timedelta(seconds=i)
-                rows.append(
-                    {"activation_id": ids[i % holders], "key": f"bench:{i}", "due_at": due, "fence": 0}
-                )
-            async with engine.stepper.transaction() as conn:
-                for chunk in range(0, len(rows), 5000):
-                    await conn.execute(insert(deadlines), rows[chunk : chunk + 5000])
+            far = engine.clock.now() + timedelta(days=1)
+            await _insert(
+                engine, [(ids[i % holders], i, far + timedelta(seconds=i)) for i in range(sample, pending)]
+            )
+            # the sample after the bulk, so that the first is due LEAD_S after its own small insert
+            first = engine.clock.now() + timedelta(seconds=LEAD_S)
             engine.waiter.lateness.clear()
+            await _insert(
+                engine,
+                [(ids[i % holders], i, first + timedelta(seconds=i / per_second)) for i in range(sample)],
+            )
             engine.stepper.deadlines_changed.set()
-            await asyncio.sleep(3 + sample / per_second + 2)
+            end = time.monotonic() + LEAD_S + sample / per_second + SETTLE_S
+            while len(engine.waiter.lateness) < sample and time.monotonic() < end:
+                await asyncio.sleep(0.05)
             late = [x * 1000 for x in engine.waiter.lateness]
         finally:
             await runtime.stop(timeout=10)
