@@ -33,6 +33,8 @@ from notifier.engine.contract import (
     Rejected,
     StartRequest,
     StoreUnavailable,
+    UpdateReceipt,
+    UpdateRequest,
 )
 from notifier.store.integration_keys import IntegrationKey
 
@@ -54,6 +56,8 @@ __all__ = [
     "Rejected",
     "StartRequest",
     "StoreUnavailable",
+    "UpdateReceipt",
+    "UpdateRequest",
 ]
 
 
@@ -91,6 +95,10 @@ class EngineAPI(Protocol):
     async def cancel(self, activation_id: str, by: str, reason: str) -> ActivationView: ...
 
     async def close(self, activation_id: str, by: str, message: str | None) -> ActivationView: ...
+
+    async def update(self, activation_id: str, req: UpdateRequest) -> UpdateReceipt:
+        """Queue an update to `req.audience`; Rejected for unknown fields or nodes, Conflict if closed."""
+        ...
 
     async def report(self, activation_id: str, fmt: str) -> bytes | None:
         """The after-action report in `fmt` (md, html, csv, json); None when the activation is unknown."""

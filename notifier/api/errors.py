@@ -83,9 +83,10 @@ async def _engine(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     if status >= 500:
         log.warning("engine_error", path=request.url.path, error=type(exc).__name__)
-    return JSONResponse(
-        status_code=status, content={"error": str(exc) or type(exc).__name__}, headers=headers
-    )
+    content: dict[str, Any] = {"error": str(exc) or type(exc).__name__}
+    if getattr(exc, "problems", ()):
+        content = {"error": "invalid request", "problems": list(getattr(exc, "problems", ()))}
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 async def _store(request: Request, exc: Exception) -> JSONResponse:

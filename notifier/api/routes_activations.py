@@ -1,4 +1,5 @@
-"""Activations: start, watch, acknowledge on someone's behalf, cancel, close, page again, report.
+"""Activations: start, watch, acknowledge on someone's behalf, send updates, cancel, close, page again,
+report.
 
 An activation is named by its id or by its reference code (the one in the SMS, e.g. `K7Q`).
 
@@ -16,11 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from notifier.api.auth import OPERATORS, READERS, require, sees_contacts
 from notifier.api.context import get_context
-from notifier.api.engine_api import ActivationSummary, ActivationView, StartRequest
+from notifier.api.engine_api import (
+    ActivationSummary,
+    ActivationView,
+    StartRequest,
+    UpdateReceipt,
+    UpdateRequest,
+)
 from notifier.api.limits import check_fields
 from notifier.api.masking import mask_data
 from notifier.api.tokens import TokenRecord
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.content import CONTENT_FIELDS
+from notifier.domain.events import AUDIENCE_PATTERN
 from notifier.domain.masking import mask_for_viewer
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
@@ -40,7 +49,31 @@ class StartBody(_Body):
     policy: str | None = Field(None, max_length=64)
     fields: dict[str, str] = Field(
         default_factory=dict,
-        examples=[{"nature": "SEED unavailable", "outage_estimate": "2h", "convene_where": "bridge 1"}],
+        description="message fields: " + ", ".join(CONTENT_FIELDS) + "; unknown names are refused, "
+        "missing required ones are filled from the plan's defaults or refused (422, per field path)",
+        examples=[
+            {
+                "nature": "SEED excise database unavailable since 06:10 CET",
+                "convene": "Crisis room, Service Desk Alpha, 07:00 CET",
+                "instructions": "Team leads: call your team members",
+            }
+        ],
+    )
+
+
+class UpdateBody(_Body):
+    text: str = Field(min_length=1, max_length=1600, examples=["SEED failover to the secondary site done"])
+    audience: str = Field(
+        "reached",
+        pattern=AUDIENCE_PATTERN,
+        max_length=80,
+        description="reached (default): everyone a message reached; pending: everyone being tried who "
+        "has not answered; all: both; node:<node id>: either, in that node's subtree",
+    )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="revised message fields (" + ", ".join(CONTENT_FIELDS) + "); later messages carry them",
+        examples=[{"outage_estimate": "2 h more", "convene": "Luxembourg remote site, 14:00"}],
     )
 
 
@@ -133,6 +166,20 @@ async def close(
     who: TokenRecord = Depends(require(OPERATORS)),
 ) -> ActivationView:
     return await get_context(request).engine.close(activation_id, who.name, body.message)
+
+
+@router.post("/{activation_id}/updates", status_code=202, response_model=UpdateReceipt)
+async def post_update(
+    body: UpdateBody,
+    request: Request,
+    activation_id: str = ActivationId,
+    who: TokenRecord = Depends(require(OPERATORS)),
+) -> UpdateReceipt:
+    """Send an update (revised estimate, new convene point, free text), rendered per channel with the
+    tree's update template; 202: its messages are queued in the outbox and sent by the dispatcher."""
+    check_fields(body.fields, get_context(request).settings.limits)
+    req = UpdateRequest(text=body.text, audience=body.audience, fields=body.fields, by=who.name)
+    return await get_context(request).engine.update(activation_id, req)
 
 
 def _masked_report(content: bytes, region: str | None) -> bytes:

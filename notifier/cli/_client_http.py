@@ -151,6 +151,13 @@ class ApiClient:
         )
         return result
 
+    def update(self, activation_id: str, text: str, audience: str, fields: dict[str, str]) -> dict[str, Any]:
+        body = {"text": text, "audience": audience, "fields": fields}
+        result: dict[str, Any] = self.request(
+            "POST", f"/api/v1/activations/{quote(activation_id, safe='')}/updates", body
+        )
+        return result
+
     def cancel(self, activation_id: str, reason: str) -> dict[str, Any]:
         body = {"reason": reason}
         result: dict[str, Any] = self.request(

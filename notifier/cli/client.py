@@ -1,14 +1,15 @@
 """Coordinator commands that drive a running daemon through its HTTP API.
 
-`notifier activate TREE`, `status [ID]`, `ack ID PERSON`, `cancel ID`, `close ID`. They never touch
-the database: the daemon is the only writer, and a coordinator can run them from any machine that
-reaches the API with a coordinator token. Readable output by default, `--json` prints the API's
-JSON unchanged for scripts. Every failure is one line on stderr and exit code 1.
+`notifier activate TREE`, `status [ID]`, `ack ID PERSON`, `update ID|REF --text ...`, `cancel ID`,
+`close ID`. They never touch the database: the daemon is the only writer, and a coordinator can run
+them from any machine that reaches the API with a coordinator token. Readable output by default,
+`--json` prints the API's JSON unchanged for scripts. Every failure is one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,8 @@ from notifier.cli._client_http import ApiClient, ClientError, resolve
 from notifier.cli._client_render import FINISHED, activation_tree, activations_table
 from notifier.cli._common import fail, out_console
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.content import CONTENT_FIELDS
+from notifier.domain.messages import REF_PATTERN
 
 URL = typer.Option(None, "--url", help="Daemon URL (default: NOTIFIER_API_URL, api_url in the config file).")
 TOKEN = typer.Option(
@@ -57,6 +60,17 @@ def parse_fields(values: list[str]) -> dict[str, str]:
     return fields
 
 
+def _by_id_or_ref(client: ApiClient, given: str) -> str:
+    """An activation id as given, or the id of the running activation whose reference code it is."""
+    if not re.fullmatch(REF_PATTERN, given.upper()):
+        return given
+    rows = [r for r in client.list(None, 500) if str(r.get("ref")) == given.upper()]
+    running = [r for r in rows if r.get("status") in ("open", "completed")] or rows
+    if not running:
+        raise ClientError(f"no activation with reference code {given.upper()}")
+    return str(running[0]["id"])
+
+
 def watch(client: ApiClient, activation_id: str, interval: float, as_json: bool) -> dict[str, Any]:
     """Refresh the activation until it is completed, closed or cancelled; Ctrl-C stops watching only."""
     view: dict[str, Any] = _call(lambda: client.get(activation_id))
@@ -84,7 +98,7 @@ def register(app: typer.Typer) -> None:
             ActivationKind.INCIDENT, "--kind", help="incident, drill or test."
         ),
         field: list[str] = typer.Option(
-            [], "--field", "-f", help="Message field NAME=VALUE (nature, outage_estimate, convene, ...)."
+            [], "--field", "-f", help="Message field NAME=VALUE; names: " + ", ".join(CONTENT_FIELDS) + "."
         ),
         reason: str = typer.Option("", "--reason", help="Why the tree is started (activity log)."),
         watch_: bool = typer.Option(False, "--watch", "-w", help="Show live progress until it completes."),
@@ -174,6 +188,38 @@ def register(app: typer.Typer) -> None:
         out_console.print(
             f"{'declined' if decline else 'acknowledged'} for {person} on activation {view['id']} "
             f"(ref {view['ref']}): {shown}; activation {view['status']}",
+            markup=False,
+        )
+
+    @app.command()
+    def update(
+        activation: str = typer.Argument(..., help="Activation id, or its reference code (e.g. K7Q)."),
+        text: str = typer.Option(..., "--text", "-t", help="The update, e.g. 'SEED back 14:00'."),
+        audience: str = typer.Option(
+            "reached",
+            "--audience",
+            "-a",
+            help="reached (everyone a message reached), pending (being tried, no answer yet), all, "
+            "or node:<node id> (that node's subtree).",
+        ),
+        field: list[str] = typer.Option(
+            [], "--field", "-f", help="Revised message field NAME=VALUE, e.g. outage_estimate='2 h more'."
+        ),
+        url: str | None = URL,
+        token: str | None = TOKEN,
+        as_json: bool = JSON,
+    ) -> None:
+        """Send an update to the people of an activation (rendered with the tree's update template)."""
+        fields = parse_fields(field)
+        client = _client(url, token)
+        activation_id = _call(lambda: _by_id_or_ref(client, activation))
+        receipt: dict[str, Any] = _call(lambda: client.update(activation_id, text, audience, fields))
+        if as_json:
+            _print_json(receipt)
+            return
+        out_console.print(
+            f"update queued for {receipt['recipients']} people ({receipt['audience']}) on activation "
+            f"{receipt['activation_id']} (ref {receipt['ref']})",
             markup=False,
         )
 

@@ -121,6 +121,14 @@ class CallTree(Model):
         description="informed channels: Apprise URLs or names under providers.apprise.targets; "
         "activations, updates, completion and close are posted there (one-way, never an acknowledgement)",
     )
+    message_defaults: dict[str, str] = Field(
+        default_factory=dict, description="message field -> default text (see domain/content.py)"
+    )
+    required_fields: dict[ActivationKind, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="message fields a start must provide, per kind (default: incident nature, "
+        "convene, instructions; drill and test scenario)",
+    )
     nodes: tuple[Node, ...] = Field(min_length=1)
 
 

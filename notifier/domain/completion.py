@@ -134,17 +134,46 @@ def close_activation(w: Work, event: Close) -> None:
 
 
 def announce(w: Work, event: Announce) -> None:
-    """An update to everyone reached so far (and the coordinator when asked); the escalation itself
-    is not changed."""
+    """An update to `event.audience` (see `audience`), and the coordinator when asked; the
+    escalation itself is not changed."""
     if w.status == "closed":
-        w.log("announce", event.by, "ignored", "activation already closed")
+        w.log("update", event.by, "ignored", "activation already closed")
         return
-    told = list(w.reached)
+    recipients = audience(w, event.audience)
     if event.coordinator:
-        told += [p for p in w.snap.coordinator if p not in w.reached]
-    w.log("announced", event.by, f"update sent to {len(told)} people: {event.message}")
-    for person_id in told:
-        _tell_reached(w, person_id, "update", {"message": event.message, "response": event.message})
+        recipients += [p for p in w.snap.coordinator if p not in recipients]
+    problem = None if recipients else f"nobody in the audience '{event.audience}'"
+    sent = f"update to {len(recipients)} people ({event.audience}): {event.message}"
+    w.log("update", event.by, sent, problem)
+    extra = {**event.fields, "message": event.message}
+    for person_id in recipients:
+        _tell_reached(w, person_id, "update", extra)
+
+
+def audience(w: Work, which: str) -> list[str]:
+    """Who an update goes to, in a stable order: `reached` everyone a message reached (they answered,
+    or a message was delivered to them); `pending` everyone being tried now who has not answered;
+    `all` both; `node:<key>` either, within that node and the nodes under it."""
+    reached = list(w.reached)
+    pending = [c.person for c in w.cursors.values() if c.status == "notifying"]
+    if which == "reached":
+        return reached
+    if which == "pending":
+        return [p for p in dict.fromkeys(pending) if p not in w.reached]
+    everyone = list(dict.fromkeys(reached + pending))
+    if which == "all":
+        return everyone
+    key = which.removeprefix("node:")
+    if key not in w.snap.nodes:
+        return []
+    subtree, stack = set(), [key]
+    while stack:
+        current = stack.pop()
+        subtree.add(current)
+        stack.extend(w.snap.nodes[current].children)
+    members = {c.person for c in w.cursors.values() if c.node in subtree}
+    members |= {a.person for a in w.attempts.values() if a.node in subtree}
+    return [p for p in everyone if p in members]
 
 
 def stand_down(w: Work, event: StandDown) -> None:

@@ -99,13 +99,21 @@ class Close(Model):
     message: str | None = None
 
 
+AUDIENCE_PATTERN = r"^(reached|pending|all|node:.+)$"
+
+
 class Announce(Model):
-    """An update to everyone reached so far (e.g. monitoring reports the service recovered);
-    with `coordinator`, the tree's coordinator is told as well even if not reached."""
+    """An update: a coordinator's (revised estimate, new convene point, free text) or monitoring's
+    ("resolved"). `audience`: `reached` (everyone a message reached), `pending` (everyone being tried
+    who has not answered), `all` (both), or `node:<key>` (either, in that node's subtree).
+    `fields` are revised message fields (e.g. `outage_estimate`), shown in this update. With
+    `coordinator`, the tree's coordinator is told as well even if not reached."""
 
     type: Literal["announce"] = "announce"
     by: str
     message: str
+    audience: str = Field("reached", pattern=AUDIENCE_PATTERN)
+    fields: dict[str, str] = Field(default_factory=dict)
     coordinator: bool = False
 
 

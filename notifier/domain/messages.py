@@ -1,7 +1,9 @@
 """Render what a person reads or hears, per message kind and channel.
 
 Templates come from the call tree (`Templates`: per kind, per channel, with `{field}`
-placeholders). Rendering never fails: a field with no value renders empty, an unknown placeholder
+placeholders named in `content.py`). Rendering never fails and never shows an empty label: a
+sentence (or a line) of a template whose field has no value is left out, in every channel, so
+"Estimate {outage_estimate}." disappears rather than reading "Estimate ."; an unknown placeholder
 stays visible (so a typo shows up in a drill instead of vanishing), and a malformed template is
 used as it is. Some parts are not the template's to decide, so they are added after it:
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from notifier.domain.calltree import ActivationKind, Templates
+from notifier.domain.content import CONTENT_FIELDS, SYSTEM_FIELDS
 from notifier.domain.plan import ChannelKind
 
 # Reference codes: letter, digit, letter; no 0/O/1/I/L, so they are read aloud and typed back
@@ -66,8 +69,10 @@ class MessageFields:
     outage_estimate: str = ""
     response: str = ""  # response details: what is being done
     convene: str = ""  # where and when to convene
+    bridge: str = ""  # conference bridge
     relocation: str = ""  # relocation instructions, if any
     instructions: str = ""  # e.g. instructions to continue the call tree
+    in_charge: str = ""  # who is in charge
     tree: str = ""
     service: str = ""
     ref: str = ""
@@ -78,8 +83,10 @@ class MessageFields:
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def as_mapping(self) -> dict[str, str]:
+        """Every known field (empty when absent, so its sentence is left out), then the extras."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        return {**dict(self.extra), **values}
+        known = dict.fromkeys((*CONTENT_FIELDS, *SYSTEM_FIELDS), "")
+        return {**known, **dict(self.extra), **values}
 
 
 @dataclass(frozen=True)
@@ -91,15 +98,32 @@ class RenderedMessage:
 
 
 class _SafeFormatter(string.Formatter):
-    """`str.format` that renders missing known fields empty and leaves unknown ones visible."""
+    """`str.format` that leaves out what would show an empty field and keeps unknown names visible."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._values = values
 
     def render(self, template: str) -> str:
+        """Each line, sentence by sentence; a sentence with an empty known field is left out, and a
+        line left with nothing is dropped (blank lines between paragraphs stay, once)."""
+        lines: list[str] = []
+        for line in template.split("\n"):
+            if not line.strip():
+                if lines and lines[-1]:
+                    lines.append("")
+                continue
+            kept = [text for text in (self._sentence(s) for s in _SENTENCE_END.split(line)) if text]
+            if kept:
+                lines.append(" ".join(kept))
+        return "\n".join(lines).strip()
+
+    def _sentence(self, template: str) -> str | None:
         try:
             parsed = list(self.parse(template))
         except ValueError:  # stray brace: substitute plain `{name}` only
+            names = re.findall(r"\{(\w+)\}", template)
+            if any(n in self._values and not self._values[n].strip() for n in names):
+                return None
             return re.sub(r"\{(\w+)\}", lambda m: self._values.get(m.group(1), m.group(0)), template)
         out: list[str] = []
         for literal, name, spec, conversion in parsed:
@@ -107,12 +131,15 @@ class _SafeFormatter(string.Formatter):
             if name is None:
                 continue
             if name in self._values:
-                out.append(self._format(self._values[name], spec or ""))
+                value = self._values[name].strip()
+                if not value:
+                    return None
+                out.append(self._format(value, spec or ""))
             else:
                 out.append(
                     "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
                 )
-        return "".join(out)
+        return "".join(out).strip()
 
     @staticmethod
     def _format(value: str, spec: str) -> str:
@@ -120,6 +147,11 @@ class _SafeFormatter(string.Formatter):
             return format(value, spec)
         except ValueError:
             return value
+
+
+#: where a template sentence ends: after . ! or ? followed by a space (a field's own text is never
+#: split, because only the template is)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def _sentence(text: str) -> str:
@@ -136,7 +168,7 @@ def _subject_of(kind: MessageKind, v: Mapping[str, str]) -> str:
     ref = f" (ref {v['ref']})" if v["ref"] else ""
     titles = {
         MessageKind.ACTIVATION: f"{what}: {v['nature'] or 'call tree activated'}",
-        MessageKind.DRILL: f"{what}: {v['nature'] or 'notification drill'}",
+        MessageKind.DRILL: f"{what}: {v['scenario'] or v['nature'] or 'notification drill'}",
         MessageKind.UPDATE: f"Update - {what}: {v['nature'] or 'new information'}",
         MessageKind.DEACTIVATION: f"Return to normal - {what}",
         MessageKind.UNREACHABLE_NOTICE: f"{v['node'] or 'A call-tree node'} could not be reached",
@@ -157,17 +189,27 @@ def _default_body(kind: MessageKind, v: Mapping[str, str]) -> str:
         return _join(
             f"Return to normal: {what} is back in service" if what else "Return to normal",
             "The call tree is closed; no further action is needed",
-            v["instructions"],
+            v.get("message", ""),
         )
-    head = {MessageKind.UPDATE: "Update"}.get(kind, "Continuity alert")
-    return _join(
-        f"{head} for {what}: {v['nature']}" if what and v["nature"] else f"{head}: {v['nature'] or what}",
-        f"Expected outage: {v['outage_estimate']}" if v["outage_estimate"] else "",
-        v["response"],
-        f"Convene: {v['convene']}" if v["convene"] else "",
-        f"Relocation: {v['relocation']}" if v["relocation"] else "",
-        v["instructions"],
+    heads = {MessageKind.UPDATE: "Update", MessageKind.DRILL: "Notification drill"}
+    head = heads.get(kind, "Continuity alert")
+    nature = v["scenario"] or v["nature"] if kind is MessageKind.DRILL else v["nature"]
+    labelled = (
+        ("Expected outage", "outage_estimate"),
+        ("", "message"),
+        ("", "response"),
+        ("Convene", "convene"),
+        ("Bridge", "bridge"),
+        ("Relocation", "relocation"),
+        ("", "instructions"),
+        ("In charge", "in_charge"),
     )
+    if what and nature:
+        first = f"{head} for {what}: {nature}"
+    else:
+        first = f"{head}: {nature or what}" if nature or what else head
+    rest = (f"{label}: {v[name]}" if label and v.get(name) else v.get(name, "") for label, name in labelled)
+    return _join(first, *rest)
 
 
 def _template_text(templates: Templates | None, kind: MessageKind, attribute: str) -> str | None:
@@ -204,7 +246,7 @@ def render(
 
     def pick(attribute: str, default: str) -> str:
         text = _template_text(templates, kind, attribute)
-        rendered = formatter.render(text).strip() if text else default
+        rendered = (formatter.render(text) if text else "") or default
         scenario = values["scenario"].strip()
         if marking == "DRILL" and scenario and scenario not in rendered and attribute != "email_subject":
             return f"{_sentence('Scenario: ' + scenario)} {rendered}"  # the exercise, never mistaken for real

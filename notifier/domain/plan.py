@@ -177,6 +177,10 @@ class Organisation(Model):
     coordinator_role: Id | None = Field(None, description="role told about unreachable nodes")
     plan_owner_role: Id | None = Field(None, description="role told about contact-detail changes")
     report_recipients: tuple[Id, ...] = Field((), description="person ids who receive drill reports")
+    message_defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="message field -> default text for every call tree, e.g. convene, bridge",
+    )
     rto_tiers: dict[int, Tier] = Field(default_factory=dict)
     rpo_tiers: dict[int, Tier] = Field(default_factory=dict)
     strategies: dict[Id, Strategy] = Field(default_factory=dict)

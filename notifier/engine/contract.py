@@ -12,10 +12,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.content import CONTENT_FIELDS
 
 
 class EngineError(Exception):
-    """Base of the errors the engine reports to the API; the message is shown to the caller."""
+    """Base of the errors the engine reports to the API; the message is shown to the caller, and
+    `problems` (one line each, starting with a field path) are listed when there are several."""
+
+    def __init__(self, message: str = "", problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class StoreUnavailable(EngineError):
@@ -91,12 +97,27 @@ class StartRequest(_View):
     kind: ActivationKind = ActivationKind.INCIDENT
     fields: dict[str, str] = Field(
         default_factory=dict,
-        description="message content NIST asks for: nature, outage_estimate, response, "
-        "convene_where, convene_when, relocation, instructions",
+        description="message content (NIST SP 800-34 §4.2.2): " + ", ".join(CONTENT_FIELDS),
     )
     started_by: str
     reason: str = ""
     policy_id: str | None = None
+
+
+class UpdateRequest(_View):
+    text: str
+    audience: str = "reached"
+    fields: dict[str, str] = Field(default_factory=dict)
+    by: str
+
+
+class UpdateReceipt(_View):
+    """An update accepted: its messages are in the outbox (sent by the dispatcher, crash-safe)."""
+
+    activation_id: str
+    ref: str
+    audience: str
+    recipients: int = Field(description="messages queued for this update")
 
 
 class AttemptView(_View):

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from notifier.channels.base import Provider
 from notifier.clock import Clock
 from notifier.domain.calltree import ActivationKind, TreeSet
+from notifier.domain.content import Content, complete_content
 from notifier.domain.events import Event, Start
 from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.plan import ChannelKind, Plan
@@ -45,7 +46,13 @@ def new_activation_id() -> str:
 
 
 class ActivationError(ValueError):
-    """A request the engine refuses: unknown tree, closed activation, unknown person..."""
+    """A request the engine refuses: unknown tree, closed activation, unknown person...
+
+    `problems` are one line each, starting with the request's field path (`fields.convene: ...`)."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 @dataclass
@@ -128,9 +135,18 @@ class Engine:
         started_by: str = "system",
         reason: str = "",
         policy: str | None = None,
+        strict: bool = False,
     ) -> str:
-        """Freeze a snapshot of `tree_id` and start notifying. Returns the activation id."""
+        """Freeze a snapshot of `tree_id` and start notifying. Returns the activation id.
+
+        `strict` (a person starting it): refuse unknown or missing message fields instead of
+        starting with the gap logged."""
         snapshot = self.prepare(tree_id, kind, policy)
+        if strict:
+            content = self.content(tree_id, kind, fields or {})
+            problems = content.problems(tree_id, kind)
+            if problems:
+                raise ActivationError("; ".join(problems), tuple(problems))
         draft = Draft(new_activation_id())
         try:
             async with self.stepper.transaction() as conn:
@@ -151,6 +167,12 @@ class Engine:
         except (KeyError, ValueError) as exc:
             raise ActivationError(f"call tree {tree_id!r} cannot be activated: {exc}") from exc
 
+    def content(self, tree_id: str, kind: ActivationKind, given: dict[str, str]) -> Content:
+        tree = self.config.trees.tree(tree_id)
+        if tree is None:
+            raise ActivationError(f"unknown call tree {tree_id!r}")
+        return complete_content(self.config.plan, tree, kind, given)
+
     async def start_in(
         self,
         conn: AsyncConnection,
@@ -168,6 +190,7 @@ class Engine:
         now = self.clock.now()
         activation_id = draft.activation_id
         state = initial_state(snapshot, now)
+        content = self.content(snapshot.tree_id, kind, fields or {})
         ref = await self._unique_ref(conn)
         await repo.insert_activation(
             conn,
@@ -181,7 +204,7 @@ class Engine:
                 "started_by": started_by,
                 "reason": reason,
                 "plan_version": self.config.plan_version,
-                "fields": dict(fields or {}),
+                "fields": content.fields,
                 "revision": 0,
                 "updated_at": now,
             },
@@ -190,6 +213,22 @@ class Engine:
         )
         self.stepper.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
         await self.stepper.write_step(conn, draft, [Start()])
+        gaps = content.problems(snapshot.tree_id, kind)
+        if gaps:  # started by an alert or the scheduler: never refused, but the gap is on record
+            await repo.insert_log(
+                conn,
+                [
+                    {
+                        "activation_id": activation_id,
+                        "at": now,
+                        "step": "message content",
+                        "who": started_by,
+                        "outcome": "started with incomplete message content; those lines are left out",
+                        "problem": gap,
+                    }
+                    for gap in gaps
+                ],
+            )
         log.info(
             "activation started", activation_id=activation_id, tree=snapshot.tree_id, kind=str(kind), ref=ref
         )

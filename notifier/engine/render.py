@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from notifier.domain.content import CONTENT_FIELDS
 from notifier.domain.events import Send
 from notifier.domain.messages import MessageFields, MessageKind, render
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot
-
-_NIST_FIELDS = ("nature", "outage_estimate", "response", "convene", "relocation", "instructions", "service")
 
 
 def make_renderer(
@@ -39,13 +38,12 @@ def make_renderer(
             ack_url = ack_url_for(activation_id, send.attempt_id)
         message = MessageFields(
             # a send may carry its own text for a field (an update's new response details)
-            **{name: str(extra.get(name) or fields.get(name, "") or "") for name in _NIST_FIELDS},
+            **{name: str(extra.get(name) or fields.get(name, "") or "") for name in CONTENT_FIELDS},
             tree=snapshot.tree_name,
             ref=ref,
             person=person.name if person else "",
             node=(node.label or node.ref) if node else "",
             ack_url=ack_url,
-            scenario=str(fields.get("scenario", "") or "") if snapshot.is_drill else "",
             extra=extra,
         )
         rendered = render(kind, channel, message, snapshot.templates, snapshot.kind)

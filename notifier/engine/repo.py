@@ -518,3 +518,12 @@ def _chunks(items: list[Any]) -> list[list[Any]]:
     """`IN (...)` lists in pieces: PostgreSQL (asyncpg) takes at most 32,767 parameters per
     statement, and a 50,000-person broadcast's first step deletes and writes 50,000 deadlines."""
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+async def merge_fields(conn: AsyncConnection, activation_id: str, fields: dict[str, str]) -> None:
+    """Revised message fields (an update's) replace the activation's: later messages carry them."""
+    current = (
+        await conn.execute(select(activations.c.fields).where(activations.c.id == activation_id))
+    ).scalar_one_or_none()
+    merged = {**(current or {}), **fields}
+    await conn.execute(update(activations).where(activations.c.id == activation_id).values(fields=merged))

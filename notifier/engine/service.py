@@ -11,15 +11,17 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.twiml.voice_response import VoiceResponse
 
 from notifier.channels.inbound import DeliveryReport
 from notifier.channels.twilio import status as twilio_status
 from notifier.channels.twilio import voice
 from notifier.domain.alerts import Alert
-from notifier.domain.events import AckOnBehalf, Cancel, Close
+from notifier.domain.content import CONTENT_FIELDS
+from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close, Send
 from notifier.domain.snapshot import Snapshot
-from notifier.engine import views
+from notifier.engine import repo, views
 from notifier.engine.alert_intake import AlertIntake
 from notifier.engine.contract import (
     AckPageView,
@@ -32,6 +34,8 @@ from notifier.engine.contract import (
     NotFound,
     Rejected,
     StartRequest,
+    UpdateReceipt,
+    UpdateRequest,
 )
 from notifier.engine.core import ActivationError, Engine
 from notifier.engine.responses import Responses, form_value, parse_token
@@ -92,9 +96,10 @@ class EngineService:
                 started_by=req.started_by,
                 reason=req.reason,
                 policy=req.policy_id,
+                strict=True,
             )
         except ActivationError as exc:
-            raise Rejected(str(exc)) from exc
+            raise Rejected(str(exc), exc.problems) from exc
         found = await self.get_activation(activation_id)
         assert found is not None
         return found
@@ -181,6 +186,39 @@ class EngineService:
                     conn, incident.key, self.engine.clock.now(), IncidentChange(activation_id=new_id)
                 )
         return await self._view(new_id)
+
+    async def update(self, activation_id: str, req: UpdateRequest) -> UpdateReceipt:
+        """A coordinator's update, rendered per channel with the update template and queued in the
+        outbox in the step's own transaction (a crash after the answer still sends it)."""
+        row = await self._require(activation_id)  # an id or a reference code
+        activation_id = row.id
+        snapshot = self._snapshot(row)
+        problems = [
+            f"fields.{name}: unknown message field (known: {', '.join(CONTENT_FIELDS)})"
+            for name in req.fields
+            if name not in CONTENT_FIELDS
+        ]
+        node = req.audience.removeprefix("node:")
+        if req.audience.startswith("node:") and node not in snapshot.nodes:
+            problems.append(f"audience: no node {node!r} in this activation's call tree")
+        if problems:
+            raise Rejected("; ".join(problems), tuple(problems))
+        if row.status in ("cancelled", "closed"):
+            raise Conflict(f"activation {activation_id} is {row.status}")
+        revised = {name: value.strip() for name, value in req.fields.items() if value.strip()}
+
+        async def keep_fields(conn: AsyncConnection) -> None:
+            if revised:
+                await repo.merge_fields(conn, activation_id, revised)
+
+        event = Announce(by=req.by, message=req.text, audience=req.audience, fields=revised)
+        result = await self.engine.stepper.submit(activation_id, [event], before_save=keep_fields)
+        sent = sum(
+            1
+            for action in (result.actions if result else [])
+            if isinstance(action, Send) and action.message_kind == "update"
+        )
+        return UpdateReceipt(activation_id=activation_id, ref=row.ref, audience=req.audience, recipients=sent)
 
     async def _view(self, activation_id: str) -> ActivationView:
         found = await self.get_activation(activation_id)

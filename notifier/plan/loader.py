@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from notifier.domain.calltree import CallTree, EscalationPolicy, Route, TreeSet
 from notifier.domain.plan import Organisation, Person, Plan, Role, Service, Site, Team, Vendor
 from notifier.domain.references import Issue, check_references
+from notifier.domain.template_check import check_templates
 from notifier.plan.messages import describe
 from notifier.plan.problems import FieldPath, Location, Problem
 from notifier.plan.sources import MAX_FILE_BYTES, Source, scan, source_from_text
@@ -254,7 +255,10 @@ def _build(sources: list[Source], problems: list[Problem]) -> Loaded:
             )
 
     assume = {**plan_part.assume, **tree_part.assume}
-    for issue in check_references(check_plan, check_trees, assume):
+    complete = loaded.plan is not None and loaded.trees is not None
+    issues = check_references(check_plan, check_trees, assume)
+    issues += check_templates(loaded.plan or check_plan, loaded.trees or check_trees, complete)
+    for issue in issues:
         loaded.problems.append(_issue_problem(loaded, issue))
     loaded.problems.sort(key=_position)
     return loaded

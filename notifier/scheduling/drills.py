@@ -37,12 +37,14 @@ from notifier.upkeep.outbound import Outbound, email_of, first_contact
 
 log = structlog.get_logger("notifier.drills")
 
-DEFAULT_NATURE = "Scheduled notification drill of the call tree"
+DEFAULT_SCENARIO = "Scheduled notification drill of the call tree"
 
 
 def drill_fields(schedule: DrillSchedule) -> dict[str, str]:
-    """The message fields of a scheduled drill, with its exercise declaration (objectives, type...)."""
-    return {"nature": DEFAULT_NATURE, **schedule.exercise.to_fields(), **schedule.fields}
+    """The message fields of a scheduled drill, with its exercise declaration (objectives, type...);
+    the scenario a drill requires defaults to saying it is scheduled."""
+    fields = {**schedule.exercise.to_fields(), **schedule.fields}
+    return {**fields, "scenario": fields.get("scenario") or DEFAULT_SCENARIO}
 
 
 def heads_up_text(tree_name: str, when: datetime, timezone: str) -> tuple[str, str]:

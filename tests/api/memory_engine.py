@@ -26,6 +26,8 @@ from notifier.api.engine_api import (
     Rejected,
     StartRequest,
     StoreUnavailable,
+    UpdateReceipt,
+    UpdateRequest,
 )
 from notifier.domain.alerts import Alert
 from notifier.domain.calltree import Node, TreeSet
@@ -204,6 +206,11 @@ class MemoryEngine:
         view = self._open(activation_id).model_copy(update={"status": "closed", "completed_at": self.now})
         self.activations[activation_id] = view
         return view
+
+    async def update(self, activation_id: str, req: UpdateRequest) -> UpdateReceipt:
+        self._record("update", activation_id, req)
+        view = self._open(activation_id)
+        return UpdateReceipt(activation_id=view.id, ref=view.ref, audience=req.audience, recipients=0)
 
     async def report(self, activation_id: str, fmt: str) -> bytes | None:
         self._record("report", activation_id, fmt)

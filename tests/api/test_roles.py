@@ -26,6 +26,7 @@ ENDPOINTS: list[tuple[str, str, Any, set[Role], int]] = [
     ("GET", "/api/v1/activations", None, {A, C, V}, 200),
     ("GET", "/api/v1/activations/{id}", None, {A, C, V}, 200),
     ("POST", "/api/v1/activations/{id}/ack", {"person": "p-ana"}, {A, C}, 200),
+    ("POST", "/api/v1/activations/{id}/updates", {"text": "SEED failover done"}, {A, C}, 202),
     ("POST", "/api/v1/activations/{id}/cancel", {"reason": "false alarm"}, {A, C}, 200),
     ("POST", "/api/v1/activations/{id}/close", {"message": "SEED restored"}, {A, C}, 200),
     ("GET", "/api/v1/activations/{id}/report?format=md", None, {A, C, V}, 200),

@@ -161,6 +161,13 @@ def test_cli_errors_are_one_line(daemon: Daemon, tmp_path: Path) -> None:
     assert unknown_tree.returncode == 1 and "invalid request (422)" in unknown_tree.stderr
     assert "no-such-tree" in unknown_tree.stderr
 
+    # message content: the old documented names are refused, required fields named by their path
+    no_content = daemon.cli("activate", TREE, "--field", "convene_where=bridge 1")
+    assert no_content.returncode == 1 and "invalid request (422)" in no_content.stderr
+    assert "fields.convene_where: unknown message field" in no_content.stderr
+    assert "fields.nature: required for a incident" in no_content.stderr
+    assert "fields.convene" not in no_content.stderr.replace("fields.convene_where", "")  # a plan default
+
     bad_token = daemon.cli("status", "--token", "not-a-token")
     assert bad_token.returncode == 1 and "refused the token (401" in bad_token.stderr
 
@@ -174,7 +181,7 @@ def test_cli_errors_are_one_line(daemon: Daemon, tmp_path: Path) -> None:
         "error: cannot reach the daemon at http://127.0.0.1:9: connection refused; "
         "is `notifier serve` running?"
     )
-    for result in (missing, unknown_tree, bad_token, refused, down):
+    for result in (missing, unknown_tree, no_content, bad_token, refused, down):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
 

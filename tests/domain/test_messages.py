@@ -56,19 +56,33 @@ def test_default_sms_carries_nist_content_and_ends_with_grammar() -> None:
     assert "{" not in sms.text
 
 
-def test_template_placeholders_missing_fields_empty_unknown_visible() -> None:
+def test_a_sentence_with_an_empty_field_is_left_out_unknown_placeholders_stay_visible() -> None:
     templates = Templates(
         activation=Template(
-            sms="{service} DOWN: {nature} ETA {outage_estimate}{relocation} see {runbok}",
+            sms="{service} DOWN: {nature}. ETA {outage_estimate}. {relocation}. See {runbok}.",
             voice="Attention {person}. {nature}.",
+            email_body="Nature: {nature}\nOutage estimate: {outage_estimate}\n\nConvene: {convene}\n"
+            "Ref {ref}",
         )
     )
     fields = MessageFields(service="TARIC", nature="tariff lookups failing", ref="M3T")
     sms = render(MessageKind.ACTIVATION, SMS, fields, templates)
-    assert sms.text.startswith("TARIC DOWN: tariff lookups failing ETA see {runbok}")
+    assert sms.text.startswith("TARIC DOWN: tariff lookups failing. See {runbok}. Reply 1")
     assert sms.text.endswith("(ref M3T)")
     voice = render(MessageKind.ACTIVATION, VOICE, fields, templates)
-    assert voice.text == "Attention . tariff lookups failing."
+    assert voice.text == "tariff lookups failing."
+    email = render(MessageKind.ACTIVATION, EMAIL, fields, templates)
+    assert email.text.startswith("Nature: tariff lookups failing\n\nRef M3T")
+
+
+def test_a_template_left_with_nothing_falls_back_to_the_built_in_text() -> None:
+    templates = Templates(activation=Template(sms="Estimate {outage_estimate}.", email_subject="{convene}"))
+    fields = MessageFields(nature="SEED excise database unavailable", service="SEED", ref="K7Q")
+    assert render(MessageKind.ACTIVATION, SMS, fields, templates).text.startswith(
+        "Continuity alert for SEED: SEED excise database unavailable."
+    )
+    subject = render(MessageKind.ACTIVATION, EMAIL, fields, templates).subject
+    assert subject == "SEED: SEED excise database unavailable (ref K7Q)"
 
 
 def test_malformed_template_does_not_raise() -> None:

@@ -62,7 +62,10 @@ async def system(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 SMALL_PLAN = """
-organisation: {name: EOS continuity, timezone: Europe/Brussels}
+organisation:
+  name: EOS continuity
+  timezone: Europe/Brussels
+  message_defaults: {convene: "Bridge 1, now", instructions: Reply when you can, scenario: Trial run}
 people:
   - id: ana
     name: Ana Novak

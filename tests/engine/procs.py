@@ -34,7 +34,10 @@ def write_broadcast_config(
         for i, n in enumerate(numbers)
     )
     (directory / "plan.yaml").write_text(
-        "organisation: {name: Crash trial, timezone: Europe/Brussels}\npeople:\n" + people + "\n"
+        "organisation: {name: Crash trial, timezone: Europe/Brussels,\n"
+        "  message_defaults: {convene: 'Bridge 1, now', instructions: Reply when you can,\n"
+        "                     scenario: Trial run}}\n"
+        "people:\n" + people + "\n"
     )
     nodes = "\n".join(f"      - person: p{i:05d}" for i in range(count))
     (directory / "bulk.yaml").write_text(

@@ -105,3 +105,51 @@ def test_pending_deadlines_fire_after_a_crash(tmp_path: Path) -> None:
         assert {c["to"] for c in calls} == set(numbers)
     finally:
         procs.stop()
+
+
+@pytest.mark.slow
+def test_an_update_accepted_before_a_kill_9_is_sent_after_the_restart(tmp_path: Path) -> None:
+    """The provider is frozen (SIGSTOP) so nothing can leave between the 202 and the kill: after the
+    restart, against a fresh provider, everyone reached gets the update from the outbox."""
+    config = tmp_path / "cfg"
+    config.mkdir()
+    numbers = write_broadcast_config(config, 5, "[{kind: sms, wait: 30m}]")
+    procs = Processes(tmp_path, config)
+    try:
+        procs.run("db", "upgrade")
+        token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
+        procs.start_sandbox()
+        procs.start_daemon()
+        started = procs.api(
+            "POST",
+            "/api/v1/activations",
+            token,
+            {"tree": "bulk", "kind": "incident", "fields": {"nature": "SEED app node 1 down"}},
+        )
+        path = f"/api/v1/activations/{started['id']}"
+        _wait(lambda: procs.api("GET", path, token)["counts"]["reached"] == 5, 30, "5 people reached")
+        assert procs.sandbox is not None
+        procs.sandbox.send_signal(signal.SIGSTOP)  # nothing can be sent from here on
+        receipt = procs.api(
+            "POST",
+            f"{path}/updates",
+            token,
+            {"text": "Failover to the secondary site done", "fields": {"outage_estimate": "1 h more"}},
+        )
+        assert receipt["recipients"] == 5 and receipt["audience"] == "reached"
+        procs.kill_daemon(signal.SIGKILL)
+        procs.sandbox.kill()  # its frozen sockets may hold requests: a fresh provider takes over
+        procs.sandbox.wait(timeout=10)
+        procs.start_sandbox()
+        assert procs.sandbox_json("messages") == []
+        procs.start_daemon()
+
+        def updated() -> set[str]:
+            texts = [m for m in procs.sandbox_json("messages") if "Failover to the secondary" in m["body"]]
+            return {m["to"] for m in texts} if len({m["to"] for m in texts}) == 5 else set()
+
+        assert _wait(updated, 60, "the update to everyone reached") == set(numbers)
+        body = next(m["body"] for m in procs.sandbox_json("messages"))
+        assert "1 h more" in body, body
+    finally:
+        procs.stop()

@@ -109,7 +109,7 @@ class Daemon:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/api/v1/activations",
             method="POST",
-            data=json.dumps({"tree": tree, "kind": "test", "fields": {"nature": "EOS outage"}}).encode(),
+            data=json.dumps({"tree": tree, "kind": "test", "fields": {"scenario": "EOS outage"}}).encode(),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:

@@ -62,7 +62,10 @@ def write_tree(
         f"  - {{id: p{i:05d}, name: Person {i}, contacts: {contacts(i, n)}}}" for i, n in enumerate(numbers)
     )
     (directory / "plan.yaml").write_text(
-        "organisation: {name: Reliability trial, timezone: Europe/Brussels}\npeople:\n" + people + "\n"
+        "organisation: {name: Reliability trial, timezone: Europe/Brussels,\n"
+        "  message_defaults: {convene: 'Bridge 1, now', instructions: Reply when you can,\n"
+        "                     scenario: Trial run}}\n"
+        "people:\n" + people + "\n"
     )
     nodes = "\n".join(f"      - person: p{i:05d}" for i in range(len(numbers)))
     (directory / "bulk.yaml").write_text(
