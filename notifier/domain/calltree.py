@@ -57,12 +57,19 @@ class Template(Model):
 
 
 class Templates(Model):
-    """Message templates per kind (activation, update, drill, deactivation)."""
+    """Message templates per kind: what people are asked and told (activation, update, drill,
+    deactivation), and the notices (to the coordinator: unreachable, completed; to people still being
+    tried: stand-down; answers to SMS replies: late reply, which one). Each falls back to built-in text."""
 
     activation: Template = Template()
     update: Template = Template()
     drill: Template = Template()
     deactivation: Template = Template()
+    unreachable_notice: Template = Template()
+    completed_notice: Template = Template()
+    stand_down: Template = Template()
+    late_reply: Template = Template()
+    which_one: Template = Template()
 
 
 class Node(Model):
@@ -120,6 +127,9 @@ class CallTree(Model):
         (),
         description="informed channels: Apprise URLs or names under providers.apprise.targets; "
         "activations, updates, completion and close are posted there (one-way, never an acknowledgement)",
+    )
+    stand_down: bool = Field(
+        True, description="tell people still being tried when a first/quorum rule is met"
     )
     message_defaults: dict[str, str] = Field(
         default_factory=dict, description="message field -> default text (see domain/content.py)"

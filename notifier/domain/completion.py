@@ -21,6 +21,7 @@ from notifier.domain.events import (
     StandDown,
     TimeLimitPassed,
 )
+from notifier.domain.notices import completion_fields, rule_text, still_being_tried
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
 from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY, address_key
@@ -81,13 +82,18 @@ def check_completion(w: Work) -> None:
         return
     if rule_met(w):
         counts = _counts(w)
+        not_needed = still_being_tried(w) if w.snap.completion.rule is not CompletionRule.ALL else []
         stop_all(w)
         w.status, w.completed_at = "completed", w.now
         w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
         w.log("completed", "system", f"completion rule '{w.snap.completion.rule.value}' met: {counts}")
+        if w.snap.stand_down:  # a first/quorum rule is met: those still being tried may stand down
+            for person_id in not_needed:
+                _tell_reached(w, person_id, "stand_down", {"rule": rule_text(w)})
+        notice = completion_fields(w)
         for person_id in w.snap.coordinator:  # the coordinator hears the tree is done, and how it went
             if person_id in w.snap.people:
-                _tell_reached(w, person_id, "completed_notice", {"counts": counts, "response": counts})
+                _tell_reached(w, person_id, "completed_notice", notice)
     elif not w.exhausted and _find(w, "may-notify", _may_still_notify) is None:
         w.exhausted = True
         w.log("exhausted", "system", f"nothing left to try: {_counts(w)}", "completion rule not met")
@@ -97,7 +103,7 @@ def _counts(w: Work) -> str:
     statuses = [n.status for n in w.nodes.values()]
     return (
         f"{statuses.count('acknowledged')} of {len(statuses)} nodes acknowledged, "
-        f"{statuses.count('unreachable') + statuses.count('declined')} resolved without being reached"
+        f"{statuses.count('unreachable') + statuses.count('declined')} unreachable"
     )
 
 
@@ -209,7 +215,7 @@ def _tell_reached(w: Work, person_id: str, kind: MessageKind, extra: dict[str, s
     nodes = [a.node for a in reaching] + [w.cursors[key].node for key in w.cursor_keys_of(person_id)]
     node = nodes[0] if nodes else ""
     w.send(person_id, node, contact, kind, extra)
-    what = "return to normal" if kind == "deactivation" else kind
+    what = {"deactivation": "return to normal", "stand_down": "stand-down"}.get(kind, kind)
     w.log(kind, person_id, f"{what} sent by {contact.kind.value}")
 
 

@@ -145,7 +145,7 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 # --- actions ------------------------------------------------------------------------------------
 
 MessageKind = Literal[
-    "activation", "update", "drill", "deactivation", "unreachable_notice", "completed_notice"
+    "activation", "update", "drill", "deactivation", "unreachable_notice", "completed_notice", "stand_down"
 ]
 
 

@@ -56,6 +56,9 @@ class MessageKind(StrEnum):
     DEACTIVATION = "deactivation"  # return to normal
     UNREACHABLE_NOTICE = "unreachable_notice"  # to the coordinator/parent: a node could not be reached
     COMPLETED_NOTICE = "completed_notice"  # to the coordinator: the tree is complete
+    STAND_DOWN = "stand_down"  # to people still being tried: a first/quorum rule is met
+    LATE_REPLY = "late_reply"  # the SMS answer to a reply that came after completion
+    WHICH_ONE = "which_one"  # the SMS answer when a reply could be for several incidents
 
 
 EXPECTS_REPLY = frozenset({MessageKind.ACTIVATION, MessageKind.UPDATE, MessageKind.DRILL})
@@ -173,6 +176,9 @@ def _subject_of(kind: MessageKind, v: Mapping[str, str]) -> str:
         MessageKind.DEACTIVATION: f"Return to normal - {what}",
         MessageKind.UNREACHABLE_NOTICE: f"{v['node'] or 'A call-tree node'} could not be reached",
         MessageKind.COMPLETED_NOTICE: f"Call tree {v['tree'] or what} complete",
+        MessageKind.STAND_DOWN: f"No need to answer - {what}",
+        MessageKind.LATE_REPLY: f"Already covered - {what}",
+        MessageKind.WHICH_ONE: "Which incident?",
     }
     return titles[kind] + ref
 
@@ -182,9 +188,25 @@ def _default_body(kind: MessageKind, v: Mapping[str, str]) -> str:
     what = v["service"] or v["tree"]
     if kind is MessageKind.UNREACHABLE_NOTICE:
         node = v["node"] or "A call-tree node"
-        return f"{node} could not be reached; its members are being notified directly."
+        tried = f"Tried: {v['tried']}" if v["tried"] else ""
+        return _join(f"{node} could not be reached: nobody acknowledged", tried)
     if kind is MessageKind.COMPLETED_NOTICE:
-        return _join(f"Call tree {v['tree'] or what} is complete", v["instructions"])
+        return _join(
+            f"Call tree {v['tree'] or what} is complete" + (f" ({v['rule']} met)" if v["rule"] else ""),
+            v["counts"],
+            f"Not reached: {v['unreached']}" if v["unreached"] else "",
+            f"Took {v['elapsed']}" if v["elapsed"] else "",
+        )
+    if kind is MessageKind.STAND_DOWN:
+        return _join(
+            f"No need to answer: {what} has the confirmations it needs"
+            + (f" ({v['rule']} met)" if v["rule"] else ""),
+            "Thank you",
+        )
+    if kind is MessageKind.LATE_REPLY:
+        return _join(f"Thank you: already covered, {what} is complete", "No action is needed")
+    if kind is MessageKind.WHICH_ONE:
+        return _join(f"Which incident? {v['incidents']}" if v["incidents"] else "Which incident?")
     if kind is MessageKind.DEACTIVATION:
         return _join(
             f"Return to normal: {what} is back in service" if what else "Return to normal",

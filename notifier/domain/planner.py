@@ -46,9 +46,10 @@ The rules, in the order an activation meets them:
   from a holder we already gave up on still counts.
 * **Decline** moves to the next holder at once (`decline_moves_to_alternate`); a holder whose
   methods and rounds are used up moves to the next one (`use_alternates`).
-* **No holder left** (or none at all): the node is *unreachable* (or *declined* if someone
-  declined); its children are notified directly (`skip_level`) and the coordinator role's holders
-  and the parent's acknowledging holder are told (`notify_coordinator`).
+* **No holder left** (or none at all): the node is *unreachable* - whether or not someone declined
+  on the way, nobody acknowledged it; its children are notified directly (`skip_level`) and the
+  coordinator role's holders and the parent's acknowledging holder are told who was tried, how,
+  and what happened (`notify_coordinator`; see `notices.py`).
 * **Completion**: `all` = every required node resolved (acknowledged, unreachable or declined);
   `quorum` = N nodes acknowledged; `first` = one. Completion under any rule stops what is still
   running: for `first`/`quorum` the point of the tree is met, and under `all` only nodes marked
@@ -62,7 +63,8 @@ The rules, in the order an activation meets them:
   escalating to nodes not yet reached and announces to the coordinator and everyone reached; the
   activation stays open for a person to close.
 * **Cancel** stops everything. **Close** stops everything and sends the "return to normal" message
-  to everyone reached (acknowledged, declined, or had a message delivered - voicemail included).
+  to everyone reached (acknowledged, declined themselves, or had a message delivered - voicemail
+  included), never to someone only declined on their behalf (see `progress.people`).
 * After completion, cancel or close, replies are logged and change nothing; provider callbacks
   still update the attempt record (they are facts) but move nothing.
 """
@@ -101,6 +103,7 @@ from notifier.domain.events import (
     Start,
 )
 from notifier.domain.hours import first_reachable, next_choice
+from notifier.domain.notices import tried
 from notifier.domain.signals import record_signal
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import (
@@ -308,17 +311,17 @@ def _exhaust(w: Work, ck: str) -> None:
 def _node_unresolved(w: Work, key: str) -> None:
     """Nobody in the role can be reached: record it, go past the branch, tell who must know."""
     node = w.snap.nodes[key]
-    declined = any(c.status == "declined" for _, c in w.cursors_of(key))
-    status = "declined" if declined else "unreachable"
-    w.set_node(key, status=status, resolved_at=w.now)
+    decliners = [w.snap.people[c.person].name for _, c in w.cursors_of(key) if c.status == "declined"]
+    w.set_node(key, status="unreachable", resolved_at=w.now)
     problem = (
         "the role has no holders"
         if not node.holders
-        else ("every holder declined or could not be reached" if declined else "no holder could be reached")
+        else (f"declined by {', '.join(decliners)}; nobody else could be reached" if decliners
+              else "no holder could be reached")
     )
-    w.log("node unreachable", key, f"{node.label} {status}", problem)
+    w.log("node unreachable", key, f"{node.label} unreachable", problem)
     if node.policy.notify_coordinator:
-        _tell_about(w, key, status)
+        _tell_about(w, key, "unreachable")
     if w.snap.mode is Mode.CASCADE and node.children:
         if node.policy.skip_level:
             count = len(node.children)
@@ -341,7 +344,7 @@ def _tell_about(w: Work, key: str, reason: str) -> None:
         if contact is None:
             w.log("unreachable notice", person_id, "not sent", "no usable contact method")
             continue
-        extra = {"node": key, "label": node.label, "reason": reason}
+        extra = {"node": key, "label": node.label, "reason": reason, "tried": tried(w, key)}
         w.send(person_id, key, contact, "unreachable_notice", extra)
         w.log("unreachable notice", person_id, f"told by {contact.kind.value} that {node.label} is {reason}")
 
@@ -371,7 +374,7 @@ def _reply(w: Work, person_id: str, response: str, via: str, attempt_id: str | N
         if response == "confirm":
             _acknowledge(w, ck, via)
         else:
-            _decline(w, ck, via)
+            _decline(w, ck, via, on_behalf)
         check_completion(w)
 
 
@@ -412,7 +415,7 @@ def _acknowledge(w: Work, ck: str, via: str) -> None:
         _release_children(w, node.key)
 
 
-def _decline(w: Work, ck: str, via: str) -> None:
+def _decline(w: Work, ck: str, via: str, on_behalf: bool) -> None:
     cursor = w.cursors[ck]
     node = w.snap.nodes[cursor.node]
     if cursor.status in ("acknowledged", "declined"):
@@ -420,7 +423,8 @@ def _decline(w: Work, ck: str, via: str) -> None:
         return
     was_active = cursor.status == "notifying"
     cursor = w.stop_cursor(ck, "declined")
-    w.reach(cursor.person)
+    if not on_behalf:  # a decline entered for someone is no sign that a message reached them
+        w.reach(cursor.person)
     w.log("declined", cursor.person, f"declined for {node.label} via {via}")
     if was_active and w.nodes[node.key].status == "notifying":
         if node.policy.decline_moves_to_alternate:

@@ -64,6 +64,7 @@ class Snapshot(Model):
     completion: Completion
     time_limit: Duration
     templates: Templates
+    stand_down: bool = True  # people still being tried hear when a first/quorum rule is met
     business_hours: BusinessHours
     org_timezone: str
     coordinator: tuple[str, ...]
@@ -230,6 +231,7 @@ def compile_snapshot(
         completion=tree.completion,
         time_limit=tree.time_limit,
         templates=tree.templates,
+        stand_down=tree.stand_down,
         business_hours=plan.organisation.business_hours,
         org_timezone=plan.organisation.timezone,
         coordinator=coordinator,

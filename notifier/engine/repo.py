@@ -427,12 +427,14 @@ async def set_opt_out(conn: AsyncConnection, address: str, opted_out: bool, now:
         await conn.execute(insert(opt_outs).values(address=address, opted_out_at=now))
 
 
-async def open_contacts(conn: AsyncConnection, address: str) -> list[tuple[str, str, str]]:
-    """(activation id, ref, person id) of every open activation that messaged `address`."""
+async def open_contacts(
+    conn: AsyncConnection, address: str, status: str = "open"
+) -> list[tuple[str, str, str]]:
+    """(activation id, ref, person id) of every activation in `status` that messaged `address`."""
     query = (
         select(activations.c.id, activations.c.ref, outbox.c.person_id)
         .join(outbox, outbox.c.activation_id == activations.c.id)
-        .where(and_(outbox.c.address == address, activations.c.status == "open"))
+        .where(and_(outbox.c.address == address, activations.c.status == status))
         .distinct()
         .order_by(activations.c.id)
     )

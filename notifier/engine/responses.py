@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -24,6 +25,8 @@ from sqlalchemy import insert
 from notifier.domain.bundling import bundled_answer
 from notifier.domain.events import DeliveryStatus, ProviderStatus, Reply
 from notifier.domain.masking import mask_address
+from notifier.domain.messages import MessageFields, MessageKind, render
+from notifier.domain.plan import ChannelKind
 from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
 from notifier.engine import repo
 from notifier.engine.stepper import Stepper
@@ -106,8 +109,13 @@ class Responses:
         now = self.stepper.clock.now()
         # a plain read: a burst of replies must not queue one by one behind the (SQLite) write lock;
         # the reply row itself commits with its effect in the activation's (group-committed) step
+        late = False
         async with self.stepper.db.connect() as conn:
             contacts = await repo.open_contacts(conn, from_)
+            if not contacts and parsed.action in (ReplyAction.CONFIRM, ReplyAction.DECLINE):
+                # an answer after the tree completed (a quorum met without them): recorded and thanked
+                contacts = await repo.open_contacts(conn, from_, "completed")
+                late = bool(contacts)
         opt_out: bool | None = None
         if parsed.action is ReplyAction.OPT_OUT:
             opt_out = True
@@ -162,7 +170,7 @@ class Responses:
         response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
         if bundle:  # a bare answer to one SMS that listed several incidents: all of them
             await self._answer(
-                [c for c in contacts if c[1] in bundle], from_, body, response, message_sid
+                [c for c in contacts if c[1] in bundle], from_, body, response, message_sid, received_at=now
             )
             return bundled_answer(response, bundle)
         resolution = resolve(parsed, refs, names)
@@ -170,13 +178,21 @@ class Responses:
             await self._record(contacts, from_, body, str(parsed.action), message_sid)
             return resolution.reply_text or ""
         chosen = [(aid, ref, person) for aid, ref, person in contacts if ref == resolution.ref]
-        await self._answer(chosen, from_, body, response, message_sid)
+        await self._answer(chosen, from_, body, response, message_sid, received_at=now)
+        if late:
+            return await self._late_reply(chosen[0][0])
         if response == "confirm":
             return f"Confirmed (ref {resolution.ref}). Thank you."
         return f"Noted: you cannot respond (ref {resolution.ref}). We are contacting your alternate."
 
     async def _answer(
-        self, chosen: list[tuple[str, str, str]], from_: str, body: str, response: str, sid: str | None
+        self,
+        chosen: list[tuple[str, str, str]],
+        from_: str,
+        body: str,
+        response: str,
+        sid: str | None,
+        received_at: datetime | None = None,
     ) -> None:
         for activation_id, ref, person_id in chosen:
             # the reply row and its effect commit together: a crash cannot keep one without the other
@@ -184,9 +200,27 @@ class Responses:
                 activation_id,
                 [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)],
                 before_save=lambda conn, row=(activation_id, ref, person_id): self._insert(
-                    conn, [row], from_, body, response, sid
+                    conn, [row], from_, body, response, sid, received_at=received_at
                 ),
             )
+
+    async def _late_reply(self, activation_id: str) -> str:
+        """The tree's `late_reply` text (built in: "Thank you: already covered ..."), marked and
+        referenced like every SMS."""
+        async with self.stepper.db.connect() as conn:
+            row = await repo.load_activation_row(conn, activation_id)
+        if row is None:
+            return ""
+        snapshot = self.stepper.snapshot_of(activation_id, row.snapshot, cache=False)
+        fields = row.fields or {}
+        message = MessageFields(
+            tree=snapshot.tree_name,
+            ref=row.ref,
+            nature=str(fields.get("nature", "")),
+            service=str(fields.get("service", "")),
+        )
+        late = render(MessageKind.LATE_REPLY, ChannelKind.SMS, message, snapshot.templates, snapshot.kind)
+        return late.text
 
     async def _record(
         self, contacts: list[tuple[str, str, str]], address: str, raw: str, action: str, sid: str | None
@@ -202,8 +236,11 @@ class Responses:
         raw: str,
         action: str,
         sid: str | None,
+        received_at: datetime | None = None,
     ) -> None:
-        now = self.stepper.clock.now()
+        """The response rows; `received_at` is when the reply arrived, so that it comes before the
+        acknowledgements it caused in the activity log (the step runs, and logs, after it arrived)."""
+        now = received_at or self.stepper.clock.now()
         if sid:
             await receipts.add(conn, sid, RECEIVED, now)
         if contacts:
@@ -286,6 +323,7 @@ class Responses:
             return False
 
         receipt = self._receipt(sid, f"digits:{raw}")
+        arrived = self.stepper.clock.now()  # before the step: the reply precedes what it caused
 
         async def store_response(conn: Any) -> None:
             if receipt is not None:
@@ -299,7 +337,7 @@ class Responses:
                     raw=raw[:200],
                     action=response,
                     provider_id=None,
-                    received_at=self.stepper.clock.now(),
+                    received_at=arrived,
                 )
             )
 

@@ -172,17 +172,40 @@ def test_sms_always_fits_and_keeps_its_ending(
 
 
 def test_informational_kinds() -> None:
-    fields = MessageFields(node="outage-assessment-team", tree="taxud-seed", service="SEED", ref="K7Q")
-    notice = render(MessageKind.UNREACHABLE_NOTICE, SMS, fields).text
-    assert notice.startswith(
-        "outage-assessment-team could not be reached; its members are being notified directly."
+    tried = "Ana Garcia declined; Pieter Peeters: SMS +3247*****12 delivered, no answer, call +3247*****12"
+    head = "outage-assessment-team could not be reached: nobody acknowledged."
+    fields = MessageFields(
+        node="outage-assessment-team",
+        tree="taxud-seed",
+        service="SEED",
+        ref="K7Q",
+        instructions="Reply 1 if you can attend within 1 hour",
+        extra={"tried": tried},
     )
-    assert notice.endswith("(ref K7Q)") and "Reply 1" not in notice
+    notice = render(MessageKind.UNREACHABLE_NOTICE, SMS, fields).text
+    assert notice == f"{head} Tried: {tried}. (ref K7Q)"
+    assert "Reply 1" not in notice
     back = render(MessageKind.DEACTIVATION, EMAIL, fields)
     assert back.subject is not None and back.subject.startswith("Return to normal")
     assert "Return to normal" in back.text
     done = render(MessageKind.COMPLETED_NOTICE, VOICE, fields)
     assert "taxud-seed is complete" in done.text
+    assert "Reply 1 if you can attend" not in done.text  # the outcome, never the responders' instructions
+    outcome = MessageFields(
+        tree="taxud-seed",
+        ref="K7Q",
+        extra={
+            "rule": "every required node",
+            "counts": "6 of 7 nodes acknowledged, 1 unreachable",
+            "unreached": "Network Recovery Team",
+            "elapsed": "12m of the 45m limit",
+        },
+    )
+    assert render(MessageKind.COMPLETED_NOTICE, SMS, outcome).text == (
+        "Call tree taxud-seed is complete (every required node met). "
+        "6 of 7 nodes acknowledged, 1 unreachable. Not reached: Network Recovery Team. "
+        "Took 12m of the 45m limit. (ref K7Q)"
+    )
 
 
 def test_email_contains_ack_link_in_text_and_html_escaped() -> None:

@@ -40,12 +40,15 @@ def test_decline_moves_to_the_alternate_at_once() -> None:
     assert "p-cpc" in sim.st.reached  # they got the message and answered
 
 
-def test_decline_without_moving_to_alternate_declines_the_node_and_goes_past_it() -> None:
+def test_decline_without_moving_to_alternate_leaves_the_node_unreachable_and_goes_past_it() -> None:
     firm = STANDARD.model_copy(update={"decline_moves_to_alternate": False})
     sim = Sim(snapshot(policies=(firm,)))
     sim.step(Start())
     actions = sim.decline("p-cpc")
-    assert sim.st.nodes["cpc"].status == "declined"
+    assert sim.st.nodes["cpc"].status == "unreachable"  # nobody acknowledged it
+    assert [x.problem for x in logs(actions) if x.step == "node unreachable"] == [
+        "declined by Coordinator; nobody else could be reached"
+    ]
     assert sorted(recipients(actions, "activation")) == sorted(
         ["p-net-lead", "p-db-lead", "p-tel-lead", "p-srv-lead"]
     )

@@ -108,6 +108,14 @@ calltrees:
     policy: p
     nodes:
       - role: eos-oncall
+  - id: eos-first
+    name: EOS first responder
+    mode: broadcast
+    completion: {rule: first}
+    policy: p
+    nodes:
+      - role: eos-lead
+      - role: eos-oncall
 """
 
 

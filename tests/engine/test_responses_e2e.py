@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,31 @@ async def test_stop_opts_the_number_out_and_later_attempts_skip_sms(tmp_path: Pa
                 )
             ).all()
         assert any("opted" in (r[0] or "").lower() or "21610" in (r[0] or "") for r in log), log
+
+
+async def test_a_first_rule_stands_the_others_down_and_a_late_reply_is_thanked(tmp_path: Path) -> None:
+    async with running_system(tmp_path, **write_small_config(tmp_path / "cfg")) as rt:
+        activation_id = await activate(rt, "eos-first")
+        ana, cleo = rt.sandbox.device(ANA), rt.sandbox.device(CLEO)
+        await ana.expect_sms("Reply 1", timeout=10)
+        await cleo.expect_sms("Reply 1", timeout=10)
+        await cleo.reply("1")
+        await until(lambda: _status_is(rt, activation_id, "completed"), what="completion on the first ack")
+        stand_down = await ana.expect_sms("No need to answer", timeout=10)
+        assert "first acknowledgement met" in stand_down.body and "Reply 1" not in stand_down.body
+        late = await ana.reply("1")
+        assert late.callback.body.startswith("Thank you: already covered, EOS first responder is complete")
+        async with rt.db.connect() as conn:  # type: ignore[union-attr]
+            outcomes = [
+                r[0]
+                for r in await conn.execute(
+                    select(activity_log.c.outcome).where(activity_log.c.activation_id == activation_id)
+                )
+            ]
+        assert any(o.startswith("confirm via sms recorded; no change") for o in outcomes), outcomes
+        assert await person_status(rt, activation_id, "ana") != "acknowledged"
+        # the activity log is causal: Cleo's reply comes before the acknowledgement it caused
+        report = json.loads(await rt.service.report(activation_id, "json") or b"{}")  # type: ignore[union-attr]
+        steps = [(e["step"], e["who"]) for e in report["timeline"]]
+        assert steps.index(("response", "Cleo Weber")) < steps.index(("acknowledged", "Cleo Weber")), steps
+
