@@ -63,6 +63,43 @@ class Progress(Model):
     counts: Counts
 
 
+#: messages of a node's escalation (they ask for an answer), as opposed to notices and updates
+ESCALATION_PURPOSES = frozenset({"activation", "drill"})
+
+
+class People(Model):
+    """Who was notified, reached and is pending: the one definition the API, the CLI, the report
+    and the demo use, so that they never disagree (and reached can never exceed notified).
+
+    * **notified**: an escalation message (activation or drill) was sent to them, or they answered
+      (a coordinator's answer on their behalf included: the coordinator spoke to them);
+    * **reached**: notified, and a message reached them (delivered, answered, voicemail) or they
+      answered themselves, or a coordinator acknowledged for them; a decline entered on someone's
+      behalf before any message reached them is not "reached" (they get no return to normal);
+    * **pending**: being tried now (a message is out, the wait runs) and not answered yet.
+    """
+
+    notified: tuple[str, ...]
+    reached: tuple[str, ...]
+    pending: tuple[str, ...]
+
+
+def people_of(state: ActivationState) -> People:
+    answered = {c.person for c in state.cursors.values() if c.status in ("acknowledged", "declined")}
+    sent = {a.person for a in state.attempts.values() if a.node and a.purpose in ESCALATION_PURPOSES}
+    everyone = [c.person for c in state.cursors.values()] + [a.person for a in state.attempts.values()]
+    order = list(dict.fromkeys(everyone))
+    notified = [p for p in order if p in sent or p in answered]
+    reached_set = set(state.reached)
+    reached = [p for p in notified if p in reached_set]
+    pending = [
+        p
+        for p in dict.fromkeys(c.person for c in state.cursors.values() if c.status == "notifying")
+        if p not in answered
+    ]
+    return People(notified=tuple(notified), reached=tuple(reached), pending=tuple(pending))
+
+
 def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
     nodes = []
     for key, node in snapshot.nodes.items():
@@ -101,6 +138,7 @@ def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
             )
         )
     node_statuses = [n.status for n in nodes]
+    reached_people = people_of(state).reached
     dues = [c.due_at for c in state.cursors.values() if c.status == "notifying" and c.due_at]
     return Progress(
         status=state.status,
@@ -118,6 +156,6 @@ def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
             unreachable=node_statuses.count("unreachable"),
             pending=node_statuses.count("pending") + node_statuses.count("notifying"),
             cancelled=node_statuses.count("cancelled"),
-            people_reached=len(state.reached),
+            people_reached=len(reached_people),
         ),
     )

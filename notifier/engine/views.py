@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
+from notifier.domain.progress import people_of
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, cursor_key
 from notifier.engine import repo
@@ -58,7 +59,7 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
         for person_id in node.holders:
             cursor = state.cursors.get(cursor_key(key, person_id))
             person = snapshot.people.get(person_id)
-            person_status = cursor.status if cursor else "pending"
+            person_status = cursor.status if cursor else "not_contacted"
             counts[f"people_{person_status}"] += 1
             people.append(
                 PersonProgress(
@@ -73,7 +74,9 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
                 key=key, label=node.label or node.ref, status=status, level=node.level, people=people
             )
         )
-    counts["reached"] = len(state.reached)
+    who = people_of(state)  # the one definition of notified / reached / pending (domain/progress.py)
+    counts["notified"], counts["reached"] = len(who.notified), len(who.reached)
+    counts["pending"] = len(who.pending)
     return ActivationView(
         **summary(row).model_dump(),
         reason=row.reason,

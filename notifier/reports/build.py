@@ -95,12 +95,36 @@ def record_from_row(row: Any) -> ActivationRecord:
     )
 
 
+async def load_sent(conn: AsyncConnection, activation_id: str) -> tuple[tuple[str, str, str], ...]:
+    """(kind, channel, text) of every message the provider took, for the message counts."""
+    query = (
+        select(outbox.c.message_kind, outbox.c.channel, outbox.c.message)
+        .where(and_(outbox.c.activation_id == activation_id, outbox.c.status == "sent"))
+        .order_by(outbox.c.id)
+    )
+    return tuple(
+        (r.message_kind, r.channel, str((r.message or {}).get("text", "")))
+        for r in (await conn.execute(query)).all()
+    )
+
+
 async def load_log(conn: AsyncConnection, activation_id: str) -> list[LogRow]:
-    """The activity log with the raw responses merged in (what people actually replied)."""
+    """The activity log with the raw responses merged in (what people actually replied). Responses
+    come first, so that at the same instant a reply sorts before the acknowledgements it caused."""
     log_query = (
         select(activity_log).where(activity_log.c.activation_id == activation_id).order_by(activity_log.c.id)
     )
+    reply_query = select(responses).where(responses.c.activation_id == activation_id).order_by(responses.c.id)
     rows = [
+        LogRow(
+            at=as_utc(r.received_at) or datetime.now(UTC),
+            step="response",
+            who=r.person_id,
+            outcome=f"{r.channel} reply {r.raw.strip()[:40]!r} read as {r.action}",
+        )
+        for r in (await conn.execute(reply_query)).all()
+    ]
+    rows += [
         LogRow(
             at=as_utc(r.at) or datetime.now(UTC),
             step=r.step,
@@ -110,16 +134,6 @@ async def load_log(conn: AsyncConnection, activation_id: str) -> list[LogRow]:
         )
         for r in (await conn.execute(log_query)).all()
     ]
-    reply_query = select(responses).where(responses.c.activation_id == activation_id).order_by(responses.c.id)
-    for r in (await conn.execute(reply_query)).all():
-        rows.append(
-            LogRow(
-                at=as_utc(r.received_at) or datetime.now(UTC),
-                step="response",
-                who=r.person_id,
-                outcome=f"{r.channel} reply {r.raw.strip()[:40]!r} read as {r.action}",
-            )
-        )
     return rows
 
 
@@ -168,7 +182,11 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
     row = await load_activation_row(conn, activation_id)
     if row is None:
         return None
-    record = replace(record_from_row(row), providers=await load_providers(conn, activation_id))
+    record = replace(
+        record_from_row(row),
+        providers=await load_providers(conn, activation_id),
+        sent=await load_sent(conn, activation_id),
+    )
     log = await load_log(conn, activation_id)
     previous = (
         await previous_drills(conn, record) if record.kind == "drill" and fmt not in ("log", "log-md") else []

@@ -22,8 +22,10 @@ import statistics
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from notifier.domain import progress
 from notifier.domain.durations import format_duration
 from notifier.domain.masking import mask_text
+from notifier.domain.messages import sms_segments
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, AttemptState, PersonCursor, cursor_key
 from notifier.reports.model import (
@@ -80,18 +82,20 @@ def compute(activation: ActivationRecord, log: list[LogRow], previous: list[Dril
     confirmed = [p for p in people if p.outcome == "confirmed"]
     completion_s, verdict, verdict_reason = _verdict(activation, nodes)
     node_statuses = [n.status for n in nodes]
+    who = progress.people_of(state)  # the one definition of notified / reached, shared with the API
     counts = Counts(
-        notified=len(people),
+        notified=len(who.notified),
         **{outcome: sum(1 for p in people if p.outcome == outcome) for outcome in _OUTCOME_ORDER},
-        reached=len(
-            set(state.reached) | {p.person_id for p in people if p.outcome in ("confirmed", "declined")}
-        ),
+        reached=len(who.reached),
         nodes=len(nodes),
         nodes_acknowledged=node_statuses.count("acknowledged"),
         nodes_declined=node_statuses.count("declined"),
         nodes_unreachable=node_statuses.count("unreachable"),
         withdrawn=sum(1 for a in state.attempts.values() if a.status == "withdrawn"),
         sent_after_stop=sum(1 for a in state.attempts.values() if a.after_stop),
+        updates_sent=sum(1 for kind, _, _ in activation.sent if kind == "update"),
+        sms_sent=sum(1 for _, channel, _ in activation.sent if channel == "sms"),
+        sms_segments=sum(sms_segments(text) for _, channel, text in activation.sent if channel == "sms"),
     )
     data = ReportData(
         activation_id=activation.id,
@@ -313,9 +317,10 @@ def _findings(snap: Snapshot, state: ActivationState, people: list[PersonFigure]
             continue
         attempts = escalation_attempts(state, person.person_id)
         found += contact_findings(person_snap, attempts, unreachable=person.outcome == "unreachable")
+    declined = {c.node for c in state.cursors.values() if c.status == "declined"}
     for key, node in snap.nodes.items():
         node_state = state.nodes.get(key)
-        found += node_findings(node, node_state.status if node_state else "pending")
+        found += node_findings(node, node_state.status if node_state else "pending", key in declined)
     unique: dict[str, Finding] = {f.action: f for f in reversed(found)}
     return tuple(f for f in found if unique.get(f.action) is f)
 

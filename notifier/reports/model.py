@@ -40,6 +40,8 @@ class ActivationRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     #: per attempt id, the provider that answered its send and what it said (from the outbox)
     providers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (message kind, channel, text) of every message that left (outbox rows sent), oldest first
+    sent: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Counts(_Model):
     withdrawn: int = 0
     #: messages withdrawn while a sender already had them: they left after the stop
     sent_after_stop: int = 0
+    updates_sent: int = 0  # coordinator and monitoring updates (one per recipient)
+    sms_sent: int = 0
+    sms_segments: int = 0  # billed segments of the SMS sent (160 GSM-7 / 70 UCS-2 in one)
 
 
 class Stats(_Model):

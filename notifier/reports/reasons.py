@@ -100,7 +100,7 @@ def contact_findings(person: PersonSnap, attempts: list[AttemptState], unreachab
     return found
 
 
-def node_findings(node: NodeSnap, status: str) -> list[Finding]:
+def node_findings(node: NodeSnap, status: str, declined: bool = False) -> list[Finding]:
     """Actions on the roles themselves: no holder, or no alternate behind a holder who was missed."""
     if status not in ("unreachable", "declined"):
         return []
@@ -109,7 +109,7 @@ def node_findings(node: NodeSnap, status: str) -> list[Finding]:
             Finding(person_id=None, action=f"Assign a holder to {node.label}: the role has nobody in it.")
         ]
     if len(node.holders) == 1:
-        what = "declined" if status == "declined" else "could not be reached"
+        what = "declined" if status == "declined" or declined else "could not be reached"
         return [
             Finding(
                 person_id=None,

@@ -28,6 +28,7 @@ from notifier.domain.events import (
     Withdraw,
 )
 from notifier.domain.plan import ChannelKind
+from notifier.domain.progress import people_of
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import TIME_LIMIT_KEY
 from tests.domain.planner_fixture import STANDARD, Sim, nist_tree, snapshot
@@ -135,6 +136,9 @@ def check_invariants(sim: Sim, sent: list[Send]) -> None:
         assert TIME_LIMIT_KEY in sim.deadlines
     for node in state.nodes.values():
         assert (node.status == "acknowledged") <= (node.acked_by is not None)
+        assert node.status != "declined"  # nobody acknowledged: unreachable, whoever declined
+    who = people_of(state)  # one definition of the counts: reached and pending are among the notified
+    assert set(who.reached) <= set(who.notified) and set(who.pending) <= set(who.notified)
 
 
 def random_runs(test: Callable[..., None]) -> Callable[..., None]:

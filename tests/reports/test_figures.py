@@ -26,8 +26,8 @@ def test_seed_outage_counts_and_reach_rate() -> None:
     assert (counts.nodes, counts.nodes_acknowledged, counts.nodes_declined, counts.nodes_unreachable) == (
         14,
         12,
-        1,
-        1,
+        0,  # the SQL admin declined and nobody stood in: nobody acknowledged, so unreachable
+        2,
     )
     # 13 answered, and the WAN engineer's voicemail took the message
     assert counts.reached == 14
@@ -56,7 +56,7 @@ def test_seed_outage_times_to_acknowledge() -> None:
     nodes = {n.key: n for n in data.nodes}
     assert (nodes["database"].ack_from_start_s, nodes["database"].ack_from_notified_s) == (14 * MIN, 13 * MIN)
     assert nodes["telecom.wan-engineer"].status == "unreachable"
-    assert nodes["database.sql-admin"].status == "declined"
+    assert nodes["database.sql-admin"].status == "unreachable"
 
 
 def test_seed_outage_completes_within_the_limit() -> None:
