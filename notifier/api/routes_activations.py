@@ -47,6 +47,13 @@ class StartBody(_Body):
     kind: ActivationKind = ActivationKind.INCIDENT
     reason: str = Field("", max_length=2000)
     policy: str | None = Field(None, max_length=64)
+    invoked_by: str | None = Field(
+        None,
+        max_length=64,
+        description="person id of the plan's invocation authority (or a successor) who decided to invoke; "
+        "recorded on the activation",
+        examples=["p-verhoeven"],
+    )
     fields: dict[str, str] = Field(
         default_factory=dict,
         description="message fields: " + ", ".join(CONTENT_FIELDS) + "; unknown names are refused, "
@@ -114,6 +121,7 @@ async def start(
         started_by=who.name,
         reason=body.reason,
         policy_id=body.policy,
+        invoked_by=body.invoked_by,
     )
     return await get_context(request).engine.start_activation(req)
 

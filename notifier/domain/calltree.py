@@ -70,6 +70,8 @@ class Templates(Model):
     stand_down: Template = Template()
     late_reply: Template = Template()
     which_one: Template = Template()
+    invocation: Template = Template()
+    decision_notice: Template = Template()
 
 
 class Node(Model):
@@ -202,6 +204,11 @@ class IncidentKey(Model):
         return self
 
 
+class Invoke(StrEnum):
+    AUTO = "auto"  # the route starts its tree at once
+    ASK = "ask"  # the plan's invocation authority is asked first; "1" starts the tree
+
+
 class RouteMatch(Model):
     services: tuple[Id, ...] = ()
     severities: tuple[str, ...] = ()
@@ -232,6 +239,7 @@ class Route(Model):
     update_interval: Duration = Field(
         timedelta(minutes=15), description="with on_join: update, at most one update per this interval"
     )
+    invoke: Invoke = Invoke.AUTO
 
 
 class CallTreeFile(Model):

@@ -87,6 +87,8 @@ def check_completion(w: Work) -> None:
         w.status, w.completed_at = "completed", w.now
         w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
         w.log("completed", "system", f"completion rule '{w.snap.completion.rule.value}' met: {counts}")
+        if w.snap.invokes is not None:
+            _decision(w, next((n.acked_by for n in w.nodes.values() if n.acked_by), None), "invoke")
         if w.snap.stand_down:  # a first/quorum rule is met: those still being tried may stand down
             for person_id in not_needed:
                 _tell_reached(w, person_id, "stand_down", {"rule": rule_text(w)})
@@ -105,6 +107,31 @@ def _counts(w: Work) -> str:
         f"{statuses.count('acknowledged')} of {len(statuses)} nodes acknowledged, "
         f"{statuses.count('unreachable') + statuses.count('declined')} unreachable"
     )
+
+
+def stand_by(w: Work, key: str, person_id: str, via: str) -> None:
+    """The invocation authority answered "2": the decision is recorded, the question is over, and
+    the coordinator is told; nobody else is asked."""
+    if w.status != "open":
+        return
+    stop_all(w)
+    w.set_node(key, status="declined", resolved_at=w.now)
+    w.status, w.completed_at = "completed", w.now
+    w.actions.append(Completed(rule=w.snap.completion.rule, at=w.now))
+    _decision(w, person_id, f"stand by (via {via})")
+
+
+def _decision(w: Work, person_id: str | None, decision: str) -> None:
+    invokes = w.snap.invokes
+    assert invokes is not None
+    name = w.snap.people[person_id].name if person_id in w.snap.people else "nobody"
+    started = "; the tree is started" if decision == "invoke" else "; the tree is not started"
+    w.log("decision", person_id, f"{decision}: {name} for {invokes.tree_name}{started}")
+    if decision == "invoke":
+        return  # the coordinator hears it from the tree itself and from the completed notice
+    for coordinator in w.snap.coordinator:
+        if coordinator in w.snap.people and coordinator != person_id:
+            _tell_reached(w, coordinator, "decision_notice", {"decision": "stand by", "by": name})
 
 
 def stop_all(w: Work) -> None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from notifier.domain.calltree import ActivationKind, CallTree
 from notifier.domain.exercise import FIELD_NAMES as EXERCISE_FIELDS
 from notifier.domain.plan import Plan, Service
+from notifier.domain.routing import find_service
 
 CONTENT_FIELDS: Mapping[str, str] = {
     "nature": "nature of the event or disruption",
@@ -47,7 +48,7 @@ CONTENT_FIELDS: Mapping[str, str] = {
 }
 
 #: filled by the system, never given: the tree, the reference code, the recipient, their node, the
-#: email acknowledgement link, and what the notices say (see `notices.py`)
+#: email acknowledgement link, what the notices say (see `notices.py`), and who invoked the plan
 SYSTEM_FIELDS: Mapping[str, str] = {
     "tree": "the call tree's name",
     "ref": "the activation's reference code",
@@ -62,6 +63,10 @@ SYSTEM_FIELDS: Mapping[str, str] = {
     "elapsed": "time since the start against the time limit (completed notice)",
     "incidents": "the open activations a reply could be for (which-one notice)",
     "reason": "why a node could not be reached (notices)",
+    "criteria": "the plan's activation criteria (invocation question)",
+    "decision": "the invocation authority's decision (decision notice)",
+    "by": "who decided (decision notice)",
+    "invoked_by": "who invoked the plan, and in which role",
 }
 
 #: kept on the activation with the message fields but never refused as unknown: a drill's exercise
@@ -97,18 +102,6 @@ class Content:
 
 def required_fields(tree: CallTree, kind: ActivationKind) -> tuple[str, ...]:
     return tree.required_fields.get(kind, DEFAULT_REQUIRED[kind])
-
-
-def find_service(plan: Plan, text: str) -> Service | None:
-    """The service named by id, name or alias (case-insensitive), or None."""
-    wanted = text.strip().casefold()
-    if not wanted:
-        return None
-    for service in plan.services:
-        names = (service.id, service.name, *service.aliases)
-        if any(name.casefold() == wanted for name in names):
-            return service
-    return None
 
 
 def _hours(value: float) -> str:

@@ -145,7 +145,15 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 # --- actions ------------------------------------------------------------------------------------
 
 MessageKind = Literal[
-    "activation", "update", "drill", "deactivation", "unreachable_notice", "completed_notice", "stand_down"
+    "activation",
+    "update",
+    "drill",
+    "deactivation",
+    "unreachable_notice",
+    "completed_notice",
+    "stand_down",
+    "invocation",
+    "decision_notice",
 ]
 
 

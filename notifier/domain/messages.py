@@ -59,9 +59,13 @@ class MessageKind(StrEnum):
     STAND_DOWN = "stand_down"  # to people still being tried: a first/quorum rule is met
     LATE_REPLY = "late_reply"  # the SMS answer to a reply that came after completion
     WHICH_ONE = "which_one"  # the SMS answer when a reply could be for several incidents
+    INVOCATION = "invocation"  # to the invocation authority: invoke the plan (1) or stand by (2)?
+    DECISION_NOTICE = "decision_notice"  # to the coordinator: the authority decided to stand by
 
 
-EXPECTS_REPLY = frozenset({MessageKind.ACTIVATION, MessageKind.UPDATE, MessageKind.DRILL})
+EXPECTS_REPLY = frozenset(
+    {MessageKind.ACTIVATION, MessageKind.UPDATE, MessageKind.DRILL, MessageKind.INVOCATION}
+)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,8 @@ def _subject_of(kind: MessageKind, v: Mapping[str, str]) -> str:
         MessageKind.STAND_DOWN: f"No need to answer - {what}",
         MessageKind.LATE_REPLY: f"Already covered - {what}",
         MessageKind.WHICH_ONE: "Which incident?",
+        MessageKind.INVOCATION: f"Invoke the continuity plan? {v['nature'] or what}",
+        MessageKind.DECISION_NOTICE: f"Continuity plan not invoked - {what}",
     }
     return titles[kind] + ref
 
@@ -205,6 +211,17 @@ def _default_body(kind: MessageKind, v: Mapping[str, str]) -> str:
         )
     if kind is MessageKind.LATE_REPLY:
         return _join(f"Thank you: already covered, {what} is complete", "No action is needed")
+    if kind is MessageKind.INVOCATION:
+        return _join(
+            v["nature"] or what,
+            f"Expected outage {v['outage_estimate']}" if v["outage_estimate"] else "",
+            f"Criteria: {v['criteria']}" if v["criteria"] else "",
+        )
+    if kind is MessageKind.DECISION_NOTICE:
+        return _join(
+            f"{v['by'] or 'The invocation authority'} decided to {v['decision'] or 'stand by'}: "
+            f"{what} is not invoked" + (f" for {v['nature']}" if v["nature"] else ""),
+        )
     if kind is MessageKind.WHICH_ONE:
         return _join(f"Which incident? {v['incidents']}" if v["incidents"] else "Which incident?")
     if kind is MessageKind.DEACTIVATION:
@@ -250,8 +267,13 @@ def _marking(kind: MessageKind, activation_kind: ActivationKind) -> str | None:
     return "TEST" if activation_kind is ActivationKind.TEST else None
 
 
-def reply_grammar(ref: str) -> str:
-    return "Reply 1 to confirm, 2 if you cannot respond" + (f" (ref {ref})" if ref else "")
+def reply_grammar(ref: str, kind: MessageKind = MessageKind.ACTIVATION) -> str:
+    asked = (
+        "Reply 1 to invoke the continuity plan, 2 to stand by"
+        if kind is MessageKind.INVOCATION
+        else "Reply 1 to confirm, 2 if you cannot respond"
+    )
+    return asked + (f" (ref {ref})" if ref else "")
 
 
 def render(
@@ -300,7 +322,7 @@ def _sms(body: str, kind: MessageKind, ref: str, marking: str | None) -> str:
     prefix = f"{marking}: " if marking else ""
     if marking and body.upper().startswith(prefix.upper()):
         body = body[len(prefix) :]
-    suffix = reply_grammar(ref) if kind in EXPECTS_REPLY else (f"(ref {ref})" if ref else "")
+    suffix = reply_grammar(ref, kind) if kind in EXPECTS_REPLY else (f"(ref {ref})" if ref else "")
     if suffix and body.endswith(suffix):
         body = body[: -len(suffix)].rstrip()
     room = SMS_MAX_CHARS - len(prefix) - (len(suffix) + 1 if suffix else 0)

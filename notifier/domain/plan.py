@@ -169,6 +169,17 @@ class Strategy(Model):
     max_recovery_hours: float | None = None
 
 
+class Invocation(Model):
+    """Who may invoke the continuity plan, and when (NIST SP 800-34 Rev.1 §4.2.1: "the designated
+    authority should activate the plan"; fn 31: one individual, and "a successor should be clearly
+    identified"). An alert route with `invoke: ask` asks this authority before starting its tree."""
+
+    authority_role: Id = Field(
+        description="the role whose primary decides; its alternates are the ordered successors"
+    )
+    criteria: tuple[str, ...] = Field((), description="activation criteria, quoted to the authority")
+
+
 class Organisation(Model):
     name: str
     timezone: TimeZoneName = "UTC"
@@ -181,6 +192,7 @@ class Organisation(Model):
         default_factory=dict,
         description="message field -> default text for every call tree, e.g. convene, bridge",
     )
+    invocation: Invocation | None = Field(None, description="who may invoke the plan (invoke: ask)")
     rto_tiers: dict[int, Tier] = Field(default_factory=dict)
     rpo_tiers: dict[int, Tier] = Field(default_factory=dict)
     strategies: dict[Id, Strategy] = Field(default_factory=dict)

@@ -57,6 +57,10 @@ The rules, in the order an activation meets them:
   The coordinator role's holders are told the tree is complete (`completed_notice`). If nothing is
   left to try and the rule is not met, this is logged once and the activation stays open.
 * **Time limit** reached: reported (action + log), the activation keeps running.
+* **Invocation** (a route with `invoke: ask`): the activation is a question to the plan's
+  invocation authority (one node: the authority's primary, its successors, then the coordinator),
+  escalated like any node; "1" completes it (the engine then starts the tree), "2" records the
+  decision to stand by and tells the coordinator (`completion.stand_by`).
 * **Announce** sends an update to everyone reached so far (e.g. monitoring reports recovery), and
   to the coordinator when asked.
 * **Stand down** (monitoring reports every alert resolved, route `on_resolved: stand_down`) stops
@@ -82,6 +86,7 @@ from notifier.domain.completion import (
     check_completion,
     close_activation,
     rule_met,
+    stand_by,
     stand_down,
     time_limit_due,
 )
@@ -198,6 +203,8 @@ def _start(w: Work) -> None:
 
 
 def _message_kind(w: Work) -> MessageKind:
+    if w.snap.invokes is not None:
+        return "invocation"  # the question to the invocation authority (see snapshot.compile_invocation)
     return "activation" if w.snap.kind is ActivationKind.INCIDENT else "drill"
 
 
@@ -426,6 +433,9 @@ def _decline(w: Work, ck: str, via: str, on_behalf: bool) -> None:
     if not on_behalf:  # a decline entered for someone is no sign that a message reached them
         w.reach(cursor.person)
     w.log("declined", cursor.person, f"declined for {node.label} via {via}")
+    if w.snap.invokes is not None:  # "2" to the invocation question is a decision, not a pass
+        stand_by(w, node.key, cursor.person, via)
+        return
     if was_active and w.nodes[node.key].status == "notifying":
         if node.policy.decline_moves_to_alternate:
             _start_holder(w, node.key, cursor.holder_index + 1)

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from notifier.domain.calltree import CallTree, Node, TreeSet
+from notifier.domain.calltree import CallTree, Invoke, Node, TreeSet
 from notifier.domain.plan import Plan
 
 Source = Literal["plan", "trees"]
@@ -169,6 +169,12 @@ class _Checker:
         self.ref("plan", ("organisation", "coordinator_role"), "roles", org.coordinator_role)
         self.ref("plan", ("organisation", "plan_owner_role"), "roles", org.plan_owner_role)
         self.refs("plan", ("organisation", "report_recipients"), "people", org.report_recipients)
+        invocation = getattr(org, "invocation", None)
+        if invocation is not None and self.ref(
+            "plan", ("organisation", "invocation", "authority_role"), "roles", invocation.authority_role
+        ):
+            self.unheld(("organisation", "invocation", "authority_role"), invocation.authority_role, "error",
+                        source="plan")
         self.check_governance(plan)
         for i, site in enumerate(plan.sites):
             self.ref("plan", ("sites", i, "vendor"), "vendors", site.vendor)
@@ -316,6 +322,10 @@ class _Checker:
         for r, route in enumerate(trees.routes):
             self.ref("trees", ("routes", r, "calltree"), "calltrees", route.calltree)
             self.ref("trees", ("routes", r, "policy"), "policies", route.policy)
+            asks = route.invoke is Invoke.ASK
+            if asks and self.plan is not None and self.plan.organisation.invocation is None:
+                self.add("trees", ("routes", r, "invoke"), "'invoke: ask' needs the plan's invocation "
+                         "authority (organisation.invocation.authority_role) to ask")
             self.refs("trees", ("routes", r, "match", "services"), "services", route.match.services)
 
     def check_tree(self, t: int, tree: CallTree) -> None:
@@ -327,11 +337,12 @@ class _Checker:
         for n, node in enumerate(tree.nodes):
             self.check_node(node, (*base, "nodes", n), {}, keys)
 
-    def unheld(self, path: ModelPath, role_id: str | None, severity: Literal["error", "warning"]) -> None:
+    def unheld(self, path: ModelPath, role_id: str | None, severity: Literal["error", "warning"],
+               source: Source = "trees") -> None:
         role = self.plan.role(role_id) if self.plan is not None and role_id else None
         if role is not None and not role.holders:
             self.add(
-                "trees",
+                source,
                 path,
                 f"role '{role.id}' has nobody in it (no primary, no alternates), so it can never be reached",
                 severity=severity,

@@ -24,7 +24,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from notifier.domain.alerts import Alert
-from notifier.domain.calltree import ActivationKind, OnResolved, Route, TreeSet
+from notifier.domain.calltree import ActivationKind, Invoke, OnResolved, Route, TreeSet
 from notifier.domain.correlation import KeyRules, incident_key
 from notifier.domain.plan import Plan, Service
 
@@ -50,6 +50,7 @@ class RouteDecision(BaseModel):
     urgency: Urgency
     incident_key: str
     rules: KeyRules
+    invoke: Invoke = Invoke.AUTO  # ask: the plan's invocation authority decides first
 
 
 def find_service(plan: Plan, name: str | None) -> Service | None:
@@ -128,6 +129,7 @@ def route_alert(alert: Alert, plan: Plan, trees: TreeSet) -> RouteDecision | Non
             policy=route.policy or tree.policy,
             kind=route.kind,
             on_resolved=route.on_resolved,
+            invoke=route.invoke,
             service_id=service.id if service is not None else None,
             service_name=service.name if service is not None else None,
             rto_tier=tier,

@@ -19,6 +19,7 @@ from notifier.domain.calltree import (
     ActivationKind,
     CallTree,
     Completion,
+    CompletionRule,
     EscalationPolicy,
     Mode,
     Node,
@@ -56,6 +57,20 @@ class NodeSnap(Model):
     left_out: bool = False  # every holder was left out of this drill as external
 
 
+class Invokes(Model):
+    """What an invocation question starts when the authority answers 1 (see `compile_invocation`)."""
+
+    tree_id: str
+    tree_name: str
+    kind: ActivationKind
+    policy: str | None = None
+    authority: str  # the authority role's name, e.g. "ISCP Director"
+    criteria: tuple[str, ...] = ()
+
+
+AUTHORITY_NODE = "authority"
+
+
 class Snapshot(Model):
     tree_id: str
     tree_name: str
@@ -71,6 +86,8 @@ class Snapshot(Model):
     people: dict[str, PersonSnap]
     nodes: dict[str, NodeSnap]
     roots: tuple[str, ...]
+    #: set for an invocation question: the tree a "1" starts (the planner asks instead of notifying)
+    invokes: Invokes | None = None
 
     @property
     def is_drill(self) -> bool:
@@ -239,3 +256,55 @@ def compile_snapshot(
         nodes=compiler.nodes,
         roots=roots,
     )
+
+
+def compile_invocation(
+    plan: Plan,
+    trees: TreeSet,
+    tree_id: str,
+    kind: ActivationKind,
+    policy_override: str | None = None,
+) -> Snapshot:
+    """The question "invoke the plan?" as a small activation of its own (an alert route with
+    `invoke: ask`): one node, the organisation's invocation authority role, whose holders are its
+    primary and ordered successors and then the coordinator role's holders, worked through the
+    route's policy like any node (silence moves to the next one after the policy's wait). A "1"
+    completes it and the engine starts `tree_id`; a "2" records the decision to stand by."""
+    target = compile_snapshot(plan, trees, tree_id, kind, policy_override)  # fails now, not on "1"
+    invocation = plan.organisation.invocation
+    if invocation is None:
+        raise SnapshotError("the plan names no invocation authority (organisation.invocation)")
+    role = plan.role(invocation.authority_role)
+    if role is None:
+        raise SnapshotError(f"unknown invocation authority role {invocation.authority_role!r}")
+    tree = trees.tree(tree_id)
+    assert tree is not None  # compiled above
+    question = tree.model_copy(
+        update={
+            "id": f"{tree.id}.invocation",
+            "name": f"Invocation of {tree.name}",
+            "mode": Mode.CASCADE,
+            "completion": Completion(rule=CompletionRule.FIRST),
+            "stand_down": False,
+            "nodes": (Node(id=AUTHORITY_NODE, role=role.id, label=f"{role.name} (invocation authority)"),),
+        }
+    )
+    snap = compile_snapshot(
+        plan, TreeSet(calltrees=(question,), policies=trees.policies), question.id, kind, policy_override
+    )
+    node = snap.nodes[AUTHORITY_NODE]
+    holders = node.holders + tuple(p for p in snap.coordinator if p not in node.holders)
+    return snap.model_copy(
+        update={
+            "nodes": {AUTHORITY_NODE: node.model_copy(update={"holders": holders})},
+            "invokes": Invokes(
+                tree_id=target.tree_id,
+                tree_name=target.tree_name,
+                kind=kind,
+                policy=policy_override,
+                authority=role.name,
+                criteria=invocation.criteria,
+            ),
+        }
+    )
+

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain import correlation
 from notifier.domain.alerts import Alert, is_grafana_test
-from notifier.domain.calltree import OnJoin, OnResolved
+from notifier.domain.calltree import Invoke, OnJoin, OnResolved
 from notifier.domain.correlation import Verdict
 from notifier.domain.events import Announce, Close, Event, StandDown
 from notifier.domain.routing import RouteDecision, key_rules, route_alert
@@ -161,7 +161,10 @@ class AlertIntake:
         snapshot = None
         if decision is not None and alert.status == "firing":
             try:
-                snapshot = self.engine.prepare(decision.calltree, decision.kind, decision.policy)
+                # invoke: ask -> the plan's invocation authority is asked; a "1" starts the tree
+                engine = self.engine
+                prepare = engine.prepare_question if decision.invoke is Invoke.ASK else engine.prepare
+                snapshot = prepare(decision.calltree, decision.kind, decision.policy)
             except ActivationError as exc:
                 log.error("routed call tree cannot be activated", route=decision.route, error=str(exc))
         return decision, snapshot

@@ -102,6 +102,9 @@ class StartRequest(_View):
     started_by: str
     reason: str = ""
     policy_id: str | None = None
+    invoked_by: str | None = Field(
+        None, description="person id of the invocation authority (or successor) who decided to invoke"
+    )
 
 
 class UpdateRequest(_View):
@@ -155,6 +158,7 @@ class ActivationSummary(_View):
 
 class ActivationView(ActivationSummary):
     reason: str = ""
+    invoked_by: str | None = Field(None, description="who invoked the plan, and in which role")
     nodes: list[NodeProgress] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict)
     alerts: dict[str, int] = Field(

@@ -29,11 +29,12 @@ from notifier.domain.messages import REF_SPACE, reference_code
 from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.planner import initial_state
 from notifier.domain.ratelimit import SenderPool
-from notifier.domain.snapshot import Snapshot, compile_snapshot
+from notifier.domain.snapshot import Snapshot, compile_invocation, compile_snapshot
 from notifier.engine import repo
 from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.hub import StepHub
+from notifier.engine.invocation import Invoker
 from notifier.engine.stepper import Draft, Stepper, StepResult
 from notifier.engine.writes import Renderer
 from notifier.store.engine_tables import activations
@@ -94,9 +95,12 @@ class Engine:
         self.stepper.listeners.append(self.hub.on_step)
         self.providers = providers
         self._tasks: list[asyncio.Task[None]] = []
+        self.invoker = Invoker(self)
+        self.on_step(self.invoker.on_step)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.invoker.recover()
         recovered = await self.dispatcher.recover()
         if recovered:
             log.warning(
@@ -136,6 +140,7 @@ class Engine:
         reason: str = "",
         policy: str | None = None,
         strict: bool = False,
+        invoked_by: str | None = None,
     ) -> str:
         """Freeze a snapshot of `tree_id` and start notifying. Returns the activation id.
 
@@ -150,11 +155,29 @@ class Engine:
         draft = Draft(new_activation_id())
         try:
             async with self.stepper.transaction() as conn:
-                await self.start_in(conn, draft, snapshot, kind, fields, started_by=started_by, reason=reason)
+                await self.start_in(
+                    conn,
+                    draft,
+                    snapshot,
+                    kind,
+                    fields,
+                    started_by=started_by,
+                    reason=reason,
+                    invoked_by=invoked_by,
+                )
         except BaseException:
             self.discard(draft)
             raise
         return self.started(draft)
+
+    def prepare_question(self, tree_id: str, kind: ActivationKind, policy: str | None = None) -> Snapshot:
+        """The invocation question for `tree_id` (a route with `invoke: ask`): the plan's authority
+        is asked first, and a "1" starts the tree (see engine/invocation.py)."""
+        config = self.config
+        try:
+            return compile_invocation(config.plan, config.trees, tree_id, kind, policy)
+        except (KeyError, ValueError) as exc:
+            raise ActivationError(f"call tree {tree_id!r} cannot be invoked: {exc}") from exc
 
     def prepare(self, tree_id: str, kind: ActivationKind, policy: str | None = None) -> Snapshot:
         """The frozen snapshot a new activation of `tree_id` will follow (compiled outside any lock)."""
@@ -183,6 +206,7 @@ class Engine:
         *,
         started_by: str,
         reason: str,
+        invoked_by: str | None = None,
     ) -> None:
         """Insert the activation `draft` names and its first step in the caller's transaction (one
         commit from an alert to the first claimed SMS); the caller then calls `started(draft)`, or
@@ -190,7 +214,11 @@ class Engine:
         now = self.clock.now()
         activation_id = draft.activation_id
         state = initial_state(snapshot, now)
-        content = self.content(snapshot.tree_id, kind, fields or {})
+        # a question to the invocation authority carries the content of the tree it would start
+        content_tree = snapshot.invokes.tree_id if snapshot.invokes is not None else snapshot.tree_id
+        content = self.content(content_tree, kind, fields or {})
+        if invoked_by:  # who invoked the plan, in which role: on record, and {invoked_by} in templates
+            content.fields["invoked_by"] = invoked_by
         ref = await self._unique_ref(conn)
         await repo.insert_activation(
             conn,
@@ -213,7 +241,21 @@ class Engine:
         )
         self.stepper.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
         await self.stepper.write_step(conn, draft, [Start()])
-        gaps = content.problems(snapshot.tree_id, kind)
+        gaps = content.problems(content_tree, kind)
+        if invoked_by:
+            await repo.insert_log(
+                conn,
+                [
+                    {
+                        "activation_id": activation_id,
+                        "at": now,
+                        "step": "invoked",
+                        "who": started_by,
+                        "outcome": f"continuity plan invoked by {invoked_by}",
+                        "problem": None,
+                    }
+                ],
+            )
         if gaps:  # started by an alert or the scheduler: never refused, but the gap is on record
             await repo.insert_log(
                 conn,

@@ -29,11 +29,16 @@ def make_renderer(
         kind = MessageKind(str(send.message_kind))
         channel = ChannelKind(str(send.channel))
         extra = {k: str(v) for k, v in (send.extra or {}).items()}
+        if snapshot.invokes is not None and snapshot.invokes.criteria:
+            extra.setdefault("criteria", "; ".join(snapshot.invokes.criteria))
+        if fields.get("invoked_by"):
+            extra.setdefault("invoked_by", str(fields["invoked_by"]))
         ack_url = ""
         if channel is ChannelKind.EMAIL and kind in (
             MessageKind.ACTIVATION,
             MessageKind.DRILL,
             MessageKind.UPDATE,
+            MessageKind.INVOCATION,
         ):
             ack_url = ack_url_for(activation_id, send.attempt_id)
         message = MessageFields(

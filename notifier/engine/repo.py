@@ -529,3 +529,19 @@ async def merge_fields(conn: AsyncConnection, activation_id: str, fields: dict[s
     ).scalar_one_or_none()
     merged = {**(current or {}), **fields}
     await conn.execute(update(activations).where(activations.c.id == activation_id).values(fields=merged))
+
+
+async def started_by(conn: AsyncConnection, who: str) -> str | None:
+    """The id of an activation started by `who`, if any."""
+    query = select(activations.c.id).where(activations.c.started_by == who).limit(1)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def completed_questions(conn: AsyncConnection) -> list[str]:
+    """Completed invocation questions (their tree ids end in `.invocation`), oldest first."""
+    query = (
+        select(activations.c.id)
+        .where(and_(activations.c.status == "completed", activations.c.tree_id.like("%.invocation")))
+        .order_by(activations.c.started_at)
+    )
+    return list((await conn.execute(query)).scalars())

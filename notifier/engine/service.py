@@ -87,7 +87,27 @@ class EngineService:
             return [views.alert_view(r) for r in await alert_store.list_alerts(conn, where)]
 
     # --- activations -----------------------------------------------------------------------
+    def _invoked_by(self, person_id: str | None) -> str | None:
+        """'Aline Verhoeven (ISCP Director)' for a holder of the invocation authority role."""
+        if person_id is None:
+            return None
+        plan = self.engine.config.plan
+        invocation = plan.organisation.invocation
+        role = plan.role(invocation.authority_role) if invocation else None
+        if role is None:
+            problem = "invoked_by: the plan names no invocation authority (organisation.invocation)"
+            raise Rejected(problem, (problem,))
+        person = plan.person(person_id)
+        if person is None or person_id not in role.holders:
+            holders = ", ".join(role.holders) or "nobody"
+            problem = f"invoked_by: {person_id!r} does not hold the invocation authority {role.id!r}"
+            problem += f" ({holders})"
+            raise Rejected(problem, (problem,))
+        successor = role.holders.index(person_id)
+        return f"{person.name} ({role.name}" + (f", successor {successor})" if successor else ")")
+
     async def start_activation(self, req: StartRequest) -> ActivationView:
+        invoked_by = self._invoked_by(req.invoked_by)
         try:
             activation_id = await self.engine.activate(
                 req.tree_id,
@@ -97,6 +117,7 @@ class EngineService:
                 reason=req.reason,
                 policy=req.policy_id,
                 strict=True,
+                invoked_by=invoked_by,
             )
         except ActivationError as exc:
             raise Rejected(str(exc), exc.problems) from exc

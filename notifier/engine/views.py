@@ -80,6 +80,7 @@ def view(row: Any, snapshot: Snapshot) -> ActivationView:
     return ActivationView(
         **summary(row).model_dump(),
         reason=row.reason,
+        invoked_by=(row.fields or {}).get("invoked_by"),
         nodes=nodes,
         counts=dict(counts),
     )
