@@ -301,6 +301,8 @@ def render(
         return RenderedMessage(channel, _sms(body, kind, values["ref"], marking))
     if channel is ChannelKind.VOICE:
         script = pick("voice", _default_body(kind, values))
+        if kind is MessageKind.INVOCATION:  # the call's menu only says 1 and 2: say what they mean
+            script = _join(script, "Press 1 to invoke the continuity plan, 2 to stand by")
         if marking and not script.lower().startswith(f"this is a {marking.lower()}"):
             script = f"This is a {marking.lower()}. {script}"
         return RenderedMessage(channel, script)

@@ -142,6 +142,16 @@ def help_text(open_refs: list[str]) -> str:
     return f"Reply 1 to confirm, 2 if you cannot respond. Add the ref to choose, e.g. 1 {example}.{refs}"
 
 
+def name_incidents(refs: list[str], names: Mapping[str, str]) -> str:
+    """`SEED EMCS core unavailable (K7Q); TARIC down (M2P)`: each open call named, so that a person
+    can tell one from the other (bare refs when no names are known)."""
+    named = {ref.upper(): name for ref, name in names.items() if name}
+    if not named:
+        return _listed(refs)
+    shown = "; ".join(f"{named[r][:_NAME_MAX]} ({r})" if r in named else r for r in refs[:_MAX_LISTED_REFS])
+    return shown + (f"; and {len(refs) - _MAX_LISTED_REFS} more" if len(refs) > _MAX_LISTED_REFS else "")
+
+
 def resolve(parsed: ParsedReply, open_refs: list[str], names: Mapping[str, str] | None = None) -> Resolution:
     """Pick the activation a confirm/decline answers among the person's open ones.
 
@@ -165,13 +175,7 @@ def resolve(parsed: ParsedReply, open_refs: list[str], names: Mapping[str, str] 
     if not refs:
         return Resolution("no_match", reply_text="No call is open for this number.")
     digit = "1" if parsed.action is ReplyAction.CONFIRM else "2"
-    named = {ref.upper(): name for ref, name in (names or {}).items() if name}
-    listed = (
-        "; ".join(f"{named[r][:_NAME_MAX]} ({r})" if r in named else r for r in refs[:_MAX_LISTED_REFS])
-        + (f"; and {len(refs) - _MAX_LISTED_REFS} more" if len(refs) > _MAX_LISTED_REFS else "")
-        if named
-        else _listed(refs)
-    )
+    listed = name_incidents(refs, names or {})
     question = (
         f"You have {len(refs)} open calls ({listed}). "
         f"Which one? Reply {digit} and the ref, e.g. {digit} {refs[0]}."

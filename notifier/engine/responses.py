@@ -27,7 +27,7 @@ from notifier.domain.events import DeliveryStatus, ProviderStatus, Reply
 from notifier.domain.masking import mask_address
 from notifier.domain.messages import MessageFields, MessageKind, render
 from notifier.domain.plan import ChannelKind
-from notifier.domain.replies import ReplyAction, help_text, parse_reply, resolve
+from notifier.domain.replies import ReplyAction, help_text, name_incidents, parse_reply, resolve
 from notifier.engine import repo
 from notifier.engine.stepper import Stepper
 from notifier.store import receipts
@@ -176,6 +176,8 @@ class Responses:
         resolution = resolve(parsed, refs, names)
         if resolution.status != "ok" or resolution.ref is None:
             await self._record(contacts, from_, body, str(parsed.action), message_sid)
+            if resolution.status == "ask":
+                return await self._which_one(contacts[0][0], refs, names, resolution.reply_text or "")
             return resolution.reply_text or ""
         chosen = [(aid, ref, person) for aid, ref, person in contacts if ref == resolution.ref]
         await self._answer(chosen, from_, body, response, message_sid, received_at=now)
@@ -203,6 +205,20 @@ class Responses:
                     conn, [row], from_, body, response, sid, received_at=received_at
                 ),
             )
+
+    async def _which_one(
+        self, activation_id: str, refs: list[str], names: dict[str, str], default: str
+    ) -> str:
+        """The tree's `which_one` SMS template, if it has one, with `{incidents}` naming each open call."""
+        async with self.stepper.db.connect() as conn:
+            row = await repo.load_activation_row(conn, activation_id)
+        if row is None:
+            return default
+        snapshot = self.stepper.snapshot_of(activation_id, row.snapshot, cache=False)
+        if not snapshot.templates.which_one.sms:
+            return default
+        message = MessageFields(tree=snapshot.tree_name, extra={"incidents": name_incidents(refs, names)})
+        return render(MessageKind.WHICH_ONE, ChannelKind.SMS, message, snapshot.templates, snapshot.kind).text
 
     async def _late_reply(self, activation_id: str) -> str:
         """The tree's `late_reply` text (built in: "Thank you: already covered ..."), marked and

@@ -145,13 +145,3 @@ def test_number_wide_actions_resolve_without_ref() -> None:
     for text in ("STOP", "START", "HELP"):
         assert resolve(parse_reply(text), ["K7Q", "M3T"]).status == "ok"
         assert resolve(parse_reply(text), ["K7Q", "M3T"]).ref is None
-
-
-def test_asking_which_one_names_each_incident() -> None:
-    names = {"K7Q": "SEED app node 1 down", "M3T": "TARIC tariff lookups failing since 06:10 CET everywhere"}
-    ask = resolve(parse_reply("1"), ["K7Q", "M3T"], names)
-    assert ask.status == "ask"
-    assert ask.reply_text == (
-        "You have 2 open calls: K7Q (SEED app node 1 down), M3T (TARIC tariff lookups failing since...). "
-        "Which one? Reply 1 and the ref, e.g. 1 K7Q."
-    )

@@ -106,6 +106,8 @@ calltrees:
     name: EOS on-call
     mode: broadcast
     policy: p
+    templates:
+      which_one: {sms: "Which EOS call? {incidents}. Reply 1 and its ref"}
     nodes:
       - role: eos-oncall
   - id: eos-first

@@ -130,7 +130,7 @@ async def test_two_open_activations_ask_back_and_a_reference_picks_one(tmp_path:
         refs = {first: await _ref(rt, first), second: await _ref(rt, second)}
         assert {refs[first], refs[second]} == {_ref_in(one.body), _ref_in(two.body)}
         answer = await device.reply("1")  # Twilio sends the <Message> of our TwiML answer back as an SMS
-        assert "Which one" in answer.callback.body, answer.callback.body
+        assert "<Message>Which EOS call? " in answer.callback.body, answer.callback.body  # tree template
         assert refs[first] in answer.callback.body and refs[second] in answer.callback.body
         assert f"EOS unavailable ({refs[first]})" in answer.callback.body  # the incidents are named
         assert await person_status(rt, first, "cleo") != "acknowledged"
@@ -194,7 +194,7 @@ async def test_a_first_rule_stands_the_others_down_and_a_late_reply_is_thanked(t
         stand_down = await ana.expect_sms("No need to answer", timeout=10)
         assert "first acknowledgement met" in stand_down.body and "Reply 1" not in stand_down.body
         late = await ana.reply("1")
-        assert late.callback.body.startswith("Thank you: already covered, EOS first responder is complete")
+        assert "<Message>Thank you: already covered, EOS first responder is complete" in late.callback.body
         async with rt.db.connect() as conn:  # type: ignore[union-attr]
             outcomes = [
                 r[0]

@@ -33,7 +33,12 @@ def test_demo_completes_and_writes_the_report(tmp_path: Path) -> None:
     # plain progress lines (stdout is not a terminal): escalation and skip-level show
     assert re.search(r"^\[\d.*\] ISCP Coordinator.*: acknowledged", output, re.M), output
     assert re.search(r"Server Recovery Team Leader: unreachable", output), output
-    assert re.search(r"Junior Systems Engineer: declined", output), output
+    # nobody acknowledged the node: unreachable, and the line says who declined
+    assert re.search(r"Junior Systems Engineer: unreachable\. Tiago Silva: declined", output), output
+    # one definition of notified and reached: never more reached than notified
+    notified = int(re.search(r"people notified\s+(\d+)", output).group(1))  # type: ignore[union-attr]
+    reached = int(re.search(r"reached\s+(\d+)", output).group(1))  # type: ignore[union-attr]
+    assert reached <= notified, output
     assert re.search(r"Server Support Technician 1: acknowledged", output), output  # told directly
     # the summary
     confirmed = int(re.search(r"confirmed\s+(\d+)", output).group(1))  # type: ignore[union-attr]
