@@ -170,14 +170,14 @@ def announce(w: Work, event: Announce) -> None:
     """An update to `event.audience` (see `audience`), and the coordinator when asked; the
     escalation itself is not changed."""
     if w.status == "closed":
-        w.log("update", event.by, "ignored", "activation already closed")
+        w.log("announce", event.by, "ignored", "activation already closed")
         return
     recipients = audience(w, event.audience)
     if event.coordinator:
         recipients += [p for p in w.snap.coordinator if p not in recipients]
     problem = None if recipients else f"nobody in the audience '{event.audience}'"
-    sent = f"update to {len(recipients)} people ({event.audience}): {event.message}"
-    w.log("update", event.by, sent, problem)
+    sent = f"update sent to {len(recipients)} people ({event.audience}): {event.message}"
+    w.log("announced", event.by, sent, problem)
     extra = {**event.fields, "message": event.message}
     for person_id in recipients:
         _tell_reached(w, person_id, "update", extra)

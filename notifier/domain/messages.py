@@ -232,8 +232,9 @@ def _default_body(kind: MessageKind, v: Mapping[str, str]) -> str:
         )
     heads = {MessageKind.UPDATE: "Update", MessageKind.DRILL: "Notification drill"}
     head = heads.get(kind, "Continuity alert")
-    nature = v["scenario"] or v["nature"] if kind is MessageKind.DRILL else v["nature"]
+    nature = v["nature"]
     labelled = (
+        ("Scenario", "scenario" if kind is MessageKind.DRILL else ""),
         ("Expected outage", "outage_estimate"),
         ("", "message"),
         ("", "response"),

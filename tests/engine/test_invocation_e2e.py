@@ -23,7 +23,7 @@ async def _alert(rt: Runtime, key: str) -> str:
     body = {"service": "TARIC", "severity": "critical", "summary": "TARIC tariff lookups failing"}
     alert = parse_native({**body, "dedup_key": key})
     [receipt] = await rt.service.submit_alerts([alert])  # type: ignore[union-attr]
-    assert receipt.status == "accepted" and receipt.route == "tier2-critical", receipt
+    assert receipt.status == "started" and receipt.route == "tier2-critical", receipt
     assert receipt.activation_id is not None
     return receipt.activation_id
 
