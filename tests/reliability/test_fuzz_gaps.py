@@ -240,7 +240,11 @@ def _fuzz_operation(
             except ValueError:
                 failures.append(f"{where}: {response.status_code} body is not JSON")
                 return
-            reason = (body.get("error") or body.get("detail")) if isinstance(body, dict) else None
+            # our problem format names `error` (or FastAPI's `detail`); the PagerDuty-compatible
+            # routes answer as PagerDuty does, with a list of `errors`
+            reason = None
+            if isinstance(body, dict):
+                reason = body.get("error") or body.get("detail") or body.get("errors")
             if not reason:
                 failures.append(f"{where}: {response.status_code} without an error: {body}")
 
