@@ -116,9 +116,14 @@ class EngineAPI(Protocol):
         """A provider's delivery report, already in channel-neutral words (the inbound port)."""
         ...
 
-    async def voice_twiml(self, token: str, params: dict[str, str]) -> str: ...
+    async def call_script(self, token: str) -> str | None:
+        """What a call for this attempt reads out; None when the token names no attempt."""
+        ...
 
-    async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str: ...
+    async def call_answer(self, token: str, response: str, raw: str, provider_id: str | None) -> bool:
+        """A keypress answer ("confirm" or "decline") on a call; applied once per provider id and
+        keys; False when the token names no attempt."""
+        ...
 
     async def ack_page(self, attempt_id: str) -> AckPageView | None:
         """What the email ack page for this attempt shows; None when the attempt is unknown."""

@@ -34,7 +34,7 @@ from notifier.api.errors import error_response
 from notifier.api.twilio_signature import public_url, signature_valid
 from notifier.api.webhook_spool import SpoolEntry, WebhookSpool, is_store_failure
 from notifier.channels.twilio import voice
-from notifier.channels.twilio.status import report_from_form
+from notifier.channels.twilio.status import machine_report, report_from_form
 from notifier.domain.replies import ReplyAction, parse_reply
 
 log = structlog.get_logger(__name__)
@@ -107,10 +107,11 @@ def _token(request: Request) -> str:
 
 
 # --- applying a verified webhook: now, or later from the spool (same code) --------------------
-Apply = Callable[[EngineAPI, str | None, dict[str, str]], Awaitable[str]]
+#: (engine, callback token, form, public base URL) -> TwiML answer
+Apply = Callable[[EngineAPI, str | None, dict[str, str], str], Awaitable[str]]
 
 
-async def _apply_sms(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+async def _apply_sms(engine: EngineAPI, token: str | None, params: dict[str, str], base: str) -> str:
     reply = await engine.inbound_sms(
         params.get("From", ""), params.get("To", ""), params.get("Body", ""), params.get("MessageSid", "")
     )
@@ -118,7 +119,7 @@ async def _apply_sms(engine: EngineAPI, token: str | None, params: dict[str, str
 
 
 def _apply_report(call: bool) -> Apply:
-    async def apply(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
+    async def apply(engine: EngineAPI, token: str | None, params: dict[str, str], base: str) -> str:
         report = report_from_form(params, call=call)  # Twilio's words -> channel-neutral
         if report is not None and token:
             await engine.delivery_report(token, report)
@@ -127,12 +128,29 @@ def _apply_report(call: bool) -> Apply:
     return apply
 
 
-async def _apply_voice(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
-    return await engine.voice_twiml(token or "", params)
+async def _apply_voice(engine: EngineAPI, token: str | None, params: dict[str, str], base: str) -> str:
+    """The call connected: read the attempt's message out (a machine hears it without the menu)."""
+    token = token or ""
+    machine = machine_report(params)  # Twilio's AnsweredBy -> the channel-neutral report
+    script = await engine.call_script(token)
+    if script is None:
+        return voice.goodbye("This call is no longer active. Goodbye.")
+    if machine is not None:
+        await engine.delivery_report(token, machine)
+    urls = voice.VoiceUrls(base, token)
+    return voice.voice_document(script, urls, params.get("AnsweredBy"), repeated=params.get("repeat") == "1")
 
 
-async def _apply_gather(engine: EngineAPI, token: str | None, params: dict[str, str]) -> str:
-    return await engine.voice_gather(token or "", params.get("Digits", ""), params)
+async def _apply_gather(engine: EngineAPI, token: str | None, params: dict[str, str], base: str) -> str:
+    """A keypress: 1 confirms, 2 declines (recorded once per CallSid and digits), 9 repeats."""
+    token, digits = token or "", params.get("Digits", "")
+    script = await engine.call_script(token)
+    if script is None:
+        return voice.goodbye("This call is no longer active. Goodbye.")
+    action = voice.parse_digits(digits)
+    if action in (voice.KeyAction.CONFIRM, voice.KeyAction.DECLINE):
+        await engine.call_answer(token, str(action), digits, params.get("CallSid") or None)
+    return voice.digits_response(digits, script, voice.VoiceUrls(base, token))
 
 
 #: path -> (spool kind, needs the callback token, apply)
@@ -170,7 +188,7 @@ async def apply_spooled(engine: EngineAPI, entry: SpoolEntry) -> None:
     """Apply one spooled webhook (the spool's drain calls this, in order)."""
     apply = _BY_KIND.get(entry.kind)
     if apply is not None:
-        await apply(engine, entry.token, entry.params)
+        await apply(engine, entry.token, entry.params, "")  # (the TwiML was answered when spooled)
 
 
 async def _spool(
@@ -211,7 +229,7 @@ class TwilioWebhooks:
                 return spooled
         self._applying += 1
         try:
-            return _xml(await apply(context.engine, token, params))
+            return _xml(await apply(context.engine, token, params, context.settings.public_base_url))
         except Exception as exc:
             if spool is None or not is_store_failure(exc):
                 raise

@@ -98,7 +98,7 @@ class Responses:
 
     async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
         """Record the reply, act on it, and return the SMS text to answer with ('' for none).
-        A reply whose `MessageSid` was applied before is acknowledged with no answer and ignored."""
+        A reply whose provider message id was applied before is acknowledged with no answer and ignored."""
         async with self._once(message_sid, RECEIVED) as fresh:
             if not fresh:
                 return ""
@@ -321,7 +321,7 @@ class Responses:
         self, token: str, response: str, channel: str, raw: str, sid: str | None = None
     ) -> bool:
         """A voice keypress or an email link POST: the attempt identifies person and activation.
-        A keypress with the `sid` (CallSid) and digits of one applied before is ignored."""
+        A keypress with the `sid` (the provider's call id) and digits of one applied before is ignored."""
         attempt = parse_token(token)
         if attempt is None:
             return False

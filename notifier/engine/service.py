@@ -12,11 +12,8 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
-from twilio.twiml.voice_response import VoiceResponse
 
 from notifier.channels.inbound import DeliveryReport
-from notifier.channels.twilio import status as twilio_status
-from notifier.channels.twilio import voice
 from notifier.domain.alerts import Alert
 from notifier.domain.content import CONTENT_FIELDS
 from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close, Send
@@ -38,19 +35,12 @@ from notifier.engine.contract import (
     UpdateRequest,
 )
 from notifier.engine.core import ActivationError, Engine
-from notifier.engine.responses import Responses, form_value, parse_token
+from notifier.engine.responses import Responses, parse_token
 from notifier.store import alert_store
 from notifier.store.alert_store import IncidentChange
 from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
 
 log = structlog.get_logger("notifier.service")
-
-
-def _goodbye(text: str) -> str:
-    response = VoiceResponse()
-    response.say(text)
-    response.hangup()
-    return str(response)
 
 
 _RESPONSE = {"ack": "confirm", "confirm": "confirm", "decline": "decline"}
@@ -266,32 +256,12 @@ class EngineService:
             token, report.status, report.error_code, sid=report.provider_id, raw=report.detail
         )
 
-    async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
+    async def call_script(self, token: str) -> str | None:
         row = await self.responses.find_attempt(token)
-        urls = voice.VoiceUrls(self.public_base_url, token)
-        if row is None:
-            return _goodbye("This call is no longer active. Goodbye.")
-        answered_by = form_value(params, "AnsweredBy")
-        machine = twilio_status.machine_report(params)
-        if machine is not None:
-            await self.responses.provider_status(
-                token, machine.status, None, sid=machine.provider_id, raw=machine.detail
-            )
-        repeated = form_value(params, "repeat") == "1"
-        return voice.voice_document(str(row.message.get("text", "")), urls, answered_by, repeated=repeated)
+        return None if row is None else str(row.message.get("text", ""))
 
-    async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str:
-        row = await self.responses.find_attempt(token)
-        if row is None:
-            return _goodbye("This call is no longer active. Goodbye.")
-        action = voice.parse_digits(digits)
-        if action in (voice.KeyAction.CONFIRM, voice.KeyAction.DECLINE):
-            await self.responses.attempt_reply(
-                token, str(action), "voice", digits, sid=form_value(params, "CallSid")
-            )
-        return voice.digits_response(
-            digits, str(row.message.get("text", "")), voice.VoiceUrls(self.public_base_url, token)
-        )
+    async def call_answer(self, token: str, response: str, raw: str, provider_id: str | None) -> bool:
+        return await self.responses.attempt_reply(token, response, "voice", raw, sid=provider_id)
 
     # --- email ack pages -------------------------------------------------------------------
     async def ack_page(self, attempt_id: str) -> AckPageView | None:

@@ -240,14 +240,13 @@ class MemoryEngine:
         if self.store_down:
             raise StoreUnavailable("database unavailable")
 
-    async def voice_twiml(self, token: str, params: dict[str, str]) -> str:
-        self._record("voice_twiml", token, params)
-        say = "<Say>SEED incident. Press 1 to confirm.</Say>"
-        return f'<Response><Gather numDigits="1">{say}</Gather></Response>'
+    async def call_script(self, token: str) -> str | None:
+        self._record("call_script", token)
+        return "SEED incident." if token else None
 
-    async def voice_gather(self, token: str, digits: str, params: dict[str, str]) -> str:
-        self._record("voice_gather", token, digits, params)
-        return "<Response><Say>Confirmed.</Say></Response>"
+    async def call_answer(self, token: str, response: str, raw: str, provider_id: str | None) -> bool:
+        self._record("call_answer", token, response, raw, provider_id)
+        return True
 
     async def ack_page(self, attempt_id: str) -> AckPageView | None:
         self._record("ack_page", attempt_id)

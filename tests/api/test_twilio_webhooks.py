@@ -118,8 +118,8 @@ async def test_bad_signatures_are_403_and_never_reach_the_engine(
     ("path", "method"),
     [
         ("/webhooks/twilio/status", "delivery_report"),
-        ("/webhooks/twilio/voice", "voice_twiml"),
-        ("/webhooks/twilio/gather", "voice_gather"),
+        ("/webhooks/twilio/voice", "call_script"),
+        ("/webhooks/twilio/gather", "call_answer"),
         ("/webhooks/twilio/call-status", "delivery_report"),
     ],
 )
@@ -138,8 +138,8 @@ async def test_callbacks_pass_the_signed_token(
     assert response.text.lstrip().startswith(("<?xml", "<Response"))
     (args,) = engine.called(method)
     assert args[0] == "att-1-p-ana.cb"
-    if method == "voice_gather":
-        assert args[1] == "1"
+    if method == "call_answer":
+        assert args[1:] == ("confirm", "1", "CA0123456789abcdef0123456789abcdef")
     # The token is part of the signed URL: another attempt's token with the same signature fails.
     swapped = f"{path}?t=att-9-p-ben.cb"
     assert (await post(client, swapped, params, signed(url, params))).status_code == 403

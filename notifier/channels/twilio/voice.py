@@ -41,6 +41,14 @@ def parse_digits(digits: str | None) -> KeyAction:
     return _KEYS.get((digits or "").strip(), KeyAction.INVALID)
 
 
+def goodbye(text: str) -> str:
+    """A call that has nothing (more) to say: the text, then hang up."""
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)
+
+
 class VoiceUrls:
     """The webhook URLs one call uses, from the public base URL and the attempt's opaque token."""
 
