@@ -24,13 +24,15 @@ from notifier.console.session import (
 )
 from notifier.console.web import acting, backend_of, principal, read_form, render
 from notifier.domain.masking import mask_for_viewer, mask_text
-from notifier.engine.contract import EngineError
+from notifier.engine.contract import EngineError, UpdateRequest
 from notifier.reports.build import MEDIA_TYPES
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 ActivationId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 REPORT_FORMATS = ("html", "png", "csv", "json")
+#: who receives an update: everyone a message reached, those not yet reached, or everyone
+AUDIENCES = {"reached": "everyone a message reached", "pending": "those not reached yet", "all": "everyone"}
 DONE = {
     "ack": "Acknowledgement recorded on their behalf.",
     "decline": "Decline recorded on their behalf.",
@@ -154,6 +156,7 @@ async def _activation(
         notice=notice,
         error=error,
         formats=REPORT_FORMATS,
+        audiences=AUDIENCES,
         title=f"Activation {data['view']['ref']}",
         **data,
     )
@@ -175,6 +178,14 @@ async def _act(request: Request, activation_id: str, action: str) -> Response:
             await engine.cancel(activation_id, who.name, form.get("reason", "")[:2000])
         elif action == "close":
             await engine.close(activation_id, who.name, form.get("message", "")[:2000] or None)
+        elif action == "update":
+            text = form.get("text", "").strip()
+            if not text or len(text) > 1600:
+                raise HTTPException(status_code=422, detail="an update needs a text of 1 to 1600 characters")
+            audience = form.get("audience", "reached")
+            if audience not in AUDIENCES:
+                raise HTTPException(status_code=422, detail="choose who receives the update")
+            await engine.update(activation_id, UpdateRequest(text=text, audience=audience, by=who.name))
         elif action == "reopen":
             again = await engine.page_again(activation_id, who.name, form.get("reason", "")[:2000])
             return RedirectResponse(f"/console/activations/{again.id}?done=reopen", status_code=303)
@@ -198,6 +209,12 @@ async def cancel(request: Request, activation_id: str = ActivationId) -> Respons
 @router.post("/activations/{activation_id}/close")
 async def close(request: Request, activation_id: str = ActivationId) -> Response:
     return await _act(request, activation_id, "close")
+
+
+@router.post("/activations/{activation_id}/update")
+async def update(request: Request, activation_id: str = ActivationId) -> Response:
+    """A coordinator's update to the people of the tree (issue 15's updates endpoint, same call)."""
+    return await _act(request, activation_id, "update")
 
 
 @router.post("/activations/{activation_id}/page-again")

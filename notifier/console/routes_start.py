@@ -10,29 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from notifier.console.backend import Principal
 from notifier.console.dryrun import dry_run, previews
 from notifier.console.web import acting, backend_of, principal, render
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.content import CONTENT_FIELDS, complete_content, required_fields
 from notifier.domain.masking import mask_text
 from notifier.engine.contract import EngineError, StartRequest
 from notifier.engine.core import ActivationError
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-#: the message fields a coordinator fills in (NIST SP 800-34 notification contents)
-FIELDS: dict[str, str] = {
-    "nature": "Nature of the event",
-    "service": "Affected service",
-    "outage_estimate": "Outage estimate",
-    "response": "Response and recovery details",
-    "convene": "Where and when to convene",
-    "relocation": "Relocation instructions",
-    "instructions": "Instructions (e.g. continue the call tree)",
-}
+#: the message fields a coordinator fills in, with their labels (issue 15's one set of names)
+FIELDS: dict[str, str] = {name: text[:1].upper() + text[1:] for name, text in CONTENT_FIELDS.items()}
 
 
 def _choices(request: Request) -> dict[str, Any]:
@@ -60,8 +53,14 @@ def _kind(value: str) -> ActivationKind:
 
 
 def _content(request: Request, values: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
-    """The fields the chosen tree and kind require, and the defaults an empty field gets."""
-    return set(), {}
+    """The fields the chosen tree and kind require, and what an empty field gets from the plan
+    (derived values and defaults): the engine's own rules, so the form says what a start will do."""
+    config = backend_of(request).engine.config
+    tree = config.trees.tree(values["tree"])
+    if tree is None:
+        return set(), {}
+    kind = _kind(values["kind"])
+    return set(required_fields(tree, kind)), complete_content(config.plan, tree, kind, {}).fields
 
 
 def _start_page(
@@ -85,9 +84,17 @@ def _start_page(
 
 
 @router.get("/start")
-async def start_form(request: Request, who: Principal = Depends(principal)) -> Response:
+async def start_form(
+    request: Request,
+    who: Principal = Depends(principal),
+    tree: str = Query("", max_length=64),
+    kind: str = Query("drill", max_length=16),
+    policy: str = Query("", max_length=64),
+) -> Response:
+    """The form; choosing another tree or kind re-renders it (required fields and defaults change)."""
     trees = _choices(request)["trees"]
-    values = _values({"tree": trees[0]["id"] if trees else "", "kind": "drill"})
+    default_tree = trees[0]["id"] if trees else ""
+    values = _values({"tree": tree or default_tree, "kind": kind, "policy": policy})
     return _start_page(request, who, values)
 
 

@@ -27,6 +27,7 @@ SCREENSHOTS = Path(
     os.environ.get("NOTIFIER_CONSOLE_SCREENSHOTS") or tempfile.mkdtemp(prefix="console-screenshots-")
 )
 AXE = ROOT / "tests" / "console" / "vendor" / "axe-4.14.1.min.js"
+TEST_TREES = ROOT / "tests" / "console" / "console-drill.yaml"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -47,6 +48,7 @@ new MutationObserver((mutations) => {
 class ConsoleDaemon(Daemon):
     def __init__(self, tmp: Path) -> None:
         super().__init__(tmp, scale=60)
+        self.env["NOTIFIER_CALLTREE_PATHS"] = json.dumps([str(ROOT / "calltrees"), str(TEST_TREES)])
         self.tokens: dict[str, str] = {}
 
     @property

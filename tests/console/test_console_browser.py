@@ -29,6 +29,7 @@ from .conftest import (
     BROWSER_ERRORS,
     DESKTOP,
     PHONE,
+    TEST_TREES,
     ConsoleDaemon,
     axe_violations,
     screenshot,
@@ -38,12 +39,12 @@ from .conftest import (
 
 pytestmark = pytest.mark.slow  # a daemon, a sandbox and a browser; part of CI
 
-TREE = "nist-sample"
+TREE = "console-drill"  # tests/console/console-drill.yaml: a drill must name the response rehearsed
 SILENT = "p-romano"  # app-server-admin (NIST Figure 4-2, server recovery team): never answers
 
 
 def tree_phones() -> dict[str, list[str]]:
-    loaded = load([ROOT / "config" / "plan.yaml", ROOT / "calltrees"])
+    loaded = load([ROOT / "config" / "plan.yaml", ROOT / "calltrees", TEST_TREES])
     assert loaded.plan is not None and loaded.trees is not None
     snapshot = compile_snapshot(loaded.plan, loaded.trees, TREE, ActivationKind.DRILL, None)
     phones: dict[str, list[str]] = {}
@@ -68,6 +69,7 @@ def wait(predicate: Any, timeout: float, what: str) -> Any:
 
 
 def start_by_api(daemon: ConsoleDaemon, **fields: str) -> str:
+    fields = {"scenario": "SEED excise system unavailable", "response": "SEED failover rehearsed", **fields}
     body = {"tree": TREE, "kind": "drill", "reason": "console test", "fields": fields}
     view = daemon.api("POST", "/api/v1/activations", daemon.tokens["coordinator"], body)
     return str(view["id"])
@@ -136,9 +138,22 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     page = sign_in(browser, daemon, "coordinator")
     page.get_by_role("link", name="Start").click()
     page.get_by_label("Call tree", exact=True).select_option(TREE)
-    page.get_by_label("drill", exact=True).check()
-    page.get_by_label("Nature of the event").fill("Drill: data centre power loss at the Luxembourg site")
-    page.get_by_label("Where and when to convene").fill("Crisis room, Service Desk Alpha, 14:00 CET")
+    required = page.locator("label[for=field_response] .req")  # the form re-renders for the tree
+    required.wait_for()
+    assert page.get_by_label("drill", exact=True).is_checked()
+    page.get_by_label(re.compile("^The scenario")).fill("Data centre power loss at the Luxembourg site")
+    # the response rehearsed is required for this tree's drills and has no default: refused
+    page.get_by_label("I confirm").check()
+    with page.expect_response(
+        lambda r: r.url.endswith("/console/start") and r.request.method == "POST"
+    ) as answer:
+        page.get_by_role("button", name="Start", exact=True).click()
+    assert answer.value.status == 422
+    refusal = page.get_by_role("alert").inner_text()
+    assert "fields.response" in refusal and "required" in refusal
+    BROWSER_ERRORS.clear()  # the browser reports the 422 it was answered
+    assert page.get_by_label(re.compile("^The scenario")).input_value().startswith("Data centre power loss")
+    page.get_by_label(re.compile("^Response and recovery")).fill("SEED failover to the secondary site")
     page.get_by_role("button", name="Preview and dry run").click()
     preview = page.get_by_role("region", name=re.compile("Preview"))
     assert "DRILL" in preview.inner_text().upper()
@@ -151,6 +166,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     page.get_by_role("button", name="Start", exact=True).click()
     page.wait_for_url(re.compile(r".*/console/activations/[0-9a-f]+\?done=started"))
     activation_id = page.url.split("/activations/")[1].split("?")[0]
+    page.locator(".live").wait_for()  # the page itself, not an error answer at its address
     page.evaluate("window.__sentinel = 'not reloaded'")
 
     # live: people turn acknowledged as the personas reply, without a reload
@@ -197,6 +213,18 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
         assert answer.status == 200 and marker in answer.text()
     png = page.context.request.get(f"/console/activations/{activation_id}/report.png")
     assert png.status == 200 and png.body()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # an update to everyone a message reached (issue 15's updates, same engine call as the API)
+    update = "SEED failover done; stand by for the return to normal"
+    page.get_by_label("Update to send").fill(update)
+    page.get_by_label("To", exact=True).select_option("reached")
+    page.get_by_role("button", name="Send update").click()
+    page.wait_for_url(re.compile(r".*\?done=update"))
+    wait(
+        lambda: any(update in m.get("body", "") for m in daemon.sandbox_json("messages")),
+        20,
+        "the update to reach the sandbox",
+    )
 
     # close with a return-to-normal message
     page.get_by_label(re.compile("Closing message")).fill("SEED and the Luxembourg data centre are back")
