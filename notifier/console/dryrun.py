@@ -10,8 +10,10 @@ answers at once, "nobody answers" is the upper bound with every wait, round and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from notifier.domain.calltree import ActivationKind
+from notifier.domain.content import CONTENT_FIELDS
 from notifier.domain.estimate import Estimate, estimate
 from notifier.domain.masking import mask_address
 from notifier.domain.messages import MessageFields, MessageKind, render, sms_segments
@@ -84,16 +86,16 @@ def dry_run(snap: Snapshot, senders: int, rate_per_sender: float) -> DryRun:
 
 
 def previews(snap: Snapshot, fields: dict[str, str], person_name: str) -> list[Preview]:
-    """Each channel's text as the first person would receive it (the reference is a placeholder)."""
+    """Each channel's text as the first person would receive it (the reference is a placeholder);
+    `fields` as the activation would start with them (`notifier.domain.content.complete_content`)."""
     kind = MessageKind.ACTIVATION if snap.kind is ActivationKind.INCIDENT else MessageKind.DRILL
-    known = {"nature", "outage_estimate", "response", "convene", "relocation", "instructions", "service"}
+    content: dict[str, Any] = {name: fields.get(name, "") for name in CONTENT_FIELDS}
     message = MessageFields(
-        **{name: fields.get(name, "") for name in known},
+        **content,
         tree=snap.tree_name,
         ref="REF",
         person=person_name,
         ack_url="(link to acknowledge)",
-        extra={k: v for k, v in fields.items() if k not in known},
     )
     result: list[Preview] = []
     for channel in (ChannelKind.SMS, ChannelKind.VOICE, ChannelKind.EMAIL):

@@ -110,9 +110,12 @@ async def preview(request: Request) -> Response:
     except ActivationError as exc:
         return _start_page(request, who, values, status=422, errors=[mask_text(str(exc))])
     run = dry_run(snap, len(settings.twilio.from_numbers), settings.twilio.rate_per_sender)
-    first = next((snap.people[c.person].name for c in run.contacted if c.person in snap.people), "")
-    fields = {k: v for k, v in values["fields"].items() if v}
-    run.previews = previews(snap, fields, first)
+    first = next((c.name for c in run.contacted), "")
+    tree = backend.engine.config.trees.tree(values["tree"])
+    given = {k: v for k, v in values["fields"].items() if v.strip()}
+    if tree is not None:  # what the activation would start with: given, derived, defaults
+        given = complete_content(backend.engine.config.plan, tree, _kind(values["kind"]), given).fields
+    run.previews = previews(snap, given, first)
     return _start_page(request, who, values, run=run, tree_name=snap.tree_name)
 
 

@@ -158,6 +158,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     preview = page.get_by_role("region", name=re.compile("Preview"))
     assert "DRILL" in preview.inner_text().upper()
     assert "Estimated time to reach the last person" in preview.inner_text()
+    assert "Crisis room, Service Desk Alpha" in preview.inner_text()  # the plan's default convene
     page.evaluate("document.getElementById('preview-h').scrollIntoView()")
     screenshot(page, "start-desktop")
     assert axe_violations(page) == []
