@@ -17,7 +17,7 @@ from notifier.console.backend import CONSOLE_ROLES, ConsoleBackend, Principal
 from notifier.console.session import SESSION_COOKIE, SessionInvalid
 
 MAX_FORM = 64_000
-ASSET_VERSION = "1"  # bump to make browsers fetch changed static files
+ASSET_VERSION = "2"  # bump to make browsers fetch changed static files
 
 templates = Environment(
     loader=PackageLoader("notifier.console", "templates"),
