@@ -9,7 +9,6 @@ them from any machine that reaches the API with a coordinator token. Readable ou
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
@@ -21,7 +20,6 @@ from notifier.cli._client_render import FINISHED, activation_tree, activations_t
 from notifier.cli._common import fail, out_console
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.content import CONTENT_FIELDS
-from notifier.domain.messages import REF_PATTERN
 
 URL = typer.Option(None, "--url", help="Daemon URL (default: NOTIFIER_API_URL, api_url in the config file).")
 TOKEN = typer.Option(
@@ -58,17 +56,6 @@ def parse_fields(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{item!r}: expected NAME=VALUE, e.g. nature='SEED unavailable'")
         fields[name.strip()] = value
     return fields
-
-
-def _by_id_or_ref(client: ApiClient, given: str) -> str:
-    """An activation id as given, or the id of the running activation whose reference code it is."""
-    if not re.fullmatch(REF_PATTERN, given.upper()):
-        return given
-    rows = [r for r in client.list(None, 500) if str(r.get("ref")) == given.upper()]
-    running = [r for r in rows if r.get("status") in ("open", "completed")] or rows
-    if not running:
-        raise ClientError(f"no activation with reference code {given.upper()}")
-    return str(running[0]["id"])
 
 
 def watch(client: ApiClient, activation_id: str, interval: float, as_json: bool) -> dict[str, Any]:
@@ -212,8 +199,7 @@ def register(app: typer.Typer) -> None:
         """Send an update to the people of an activation (rendered with the tree's update template)."""
         fields = parse_fields(field)
         client = _client(url, token)
-        activation_id = _call(lambda: _by_id_or_ref(client, activation))
-        receipt: dict[str, Any] = _call(lambda: client.update(activation_id, text, audience, fields))
+        receipt: dict[str, Any] = _call(lambda: client.update(activation, text, audience, fields))
         if as_json:
             _print_json(receipt)
             return

@@ -131,6 +131,20 @@ def test_coordinator_starts_watches_acknowledges_and_closes(daemon: Daemon) -> N
     acknowledged = {p["person"] for n in view["nodes"] for p in n["people"] if p["status"] == "acknowledged"}
     assert SILENT in acknowledged
 
+    # a coordinator's update, by reference code, to everyone reached: counted, and sent by SMS
+    text = "Generator on, SEED back by 16:00"
+    update = daemon.cli_json("update", view["ref"], "--text", text, "--field", "outage_estimate=2 h more")
+    assert isinstance(update, dict) and update["activation_id"] == activation_id
+    assert update["audience"] == "reached" and update["recipients"] >= len(acknowledged)
+    wait(
+        lambda: len([m for m in daemon.sandbox_json("messages") if "SEED back by 16:00" in m["body"]])
+        >= len(acknowledged),
+        30,
+        "the update to everyone reached",
+    )
+    bad = daemon.cli("update", activation_id, "--text", "x", "--audience", "node:no-such-node")
+    assert bad.returncode == 1 and "audience: no node 'no-such-node'" in bad.stderr, bad.stderr
+
     closed = daemon.cli_json("close", activation_id, "--message", "SEED and the data centre are back")
     assert isinstance(closed, dict) and closed["status"] == "closed"
     reached = closed["counts"]["reached"]
