@@ -104,6 +104,10 @@ class Dispatcher:
         self.reconciled = {"found": 0, "requeued": 0, "unverifiable": 0}
         #: send results waiting for the database to come back (kept in memory, retried)
         self.unrecorded = 0
+        #: (activation, attempt) of rows claimed and still waiting for their sender's slot, and
+        #: those of them withdrawn meanwhile: they are dropped, not sent (`withdrawn`)
+        self._waiting: set[tuple[str, str]] = set()
+        self._stopped: set[tuple[str, str]] = set()
         #: provider outages by the providers down -> when first seen (names `ProviderFailing.outage`)
         self._outages: dict[str, str] = {}
         #: ids of the rows in the in-flight window; a row `sending` under our name that is not
@@ -129,6 +133,13 @@ class Dispatcher:
 
     def unreserve(self, count: int) -> None:
         self._release(count)
+
+    def withdrawn(self, activation_id: str, attempt_ids: Sequence[str]) -> None:
+        """A committed step withdrew these attempts: a row of ours still waiting for its sender's
+        slot is dropped rather than sent (one already with the provider finishes)."""
+        for attempt_id in attempt_ids:
+            if (activation_id, attempt_id) in self._waiting:
+                self._stopped.add((activation_id, attempt_id))
 
     def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
         self._holding.update(row.id for row in rows)
@@ -346,6 +357,7 @@ class Dispatcher:
     ) -> None:
         """Send `row` (with `also`: rows bundled into the same SMS, which share its result)."""
         structlog.contextvars.bind_contextvars(activation_id=row.activation_id)  # this task's own context
+        key = (row.activation_id or "", row.attempt_id)
         try:
             channel = row.channel  # a ChannelKind value, or "chat" (informed posts)
             sender: str | None = None
@@ -353,7 +365,14 @@ class Dispatcher:
             if pool is not None:
                 reservation = pool.reserve(self.clock.now().timestamp())
                 sender = reservation.sender
-                await self.clock.sleep(reservation.at - self.clock.now().timestamp())
+                if not also and row.tracked:
+                    self._waiting.add(key)
+                try:
+                    await self.clock.sleep(reservation.at - self.clock.now().timestamp())
+                finally:
+                    self._waiting.discard(key)
+                if key in self._stopped and await self._drop(row):
+                    return
             result, detail = await self._attempt(row, channel, sender, opted_out)
             if result is not None and result.outcome is Outcome.RATE_LIMITED and pool is not None and sender:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
@@ -365,6 +384,19 @@ class Dispatcher:
             raise
         for sent in (row, *also):
             await self._results.put((sent, result, sender if detail is None else detail))
+
+    async def _drop(self, row: repo.OutboxRow) -> bool:
+        """Withdraw a claimed row that never reached the provider; False: keep it (store down)."""
+        self._stopped.discard((row.activation_id or "", row.attempt_id))
+        try:
+            async with self.stepper.transaction() as conn:
+                await repo.withdraw_claimed(conn, row.id, self.worker)
+        except Exception as exc:  # it goes out after all, recorded as sent after the stop
+            log.warning("could not withdraw a claimed message; sending it", error=repr(exc))
+            return False
+        self._holding.discard(row.id)
+        self._release(1)
+        return True
 
     async def _attempt(
         self, row: repo.OutboxRow, channel: str, sender: str | None, opted_out: bool

@@ -382,6 +382,15 @@ async def withdraw_outbox(conn: AsyncConnection, activation_id: str, attempt_ids
     return withdrawn
 
 
+async def withdraw_claimed(conn: AsyncConnection, row_id: int, worker: str) -> None:
+    """A row this worker claimed but never handed to the provider, withdrawn meanwhile."""
+    await conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.id == row_id, outbox.c.status == "sending", outbox.c.claimed_by == worker))
+        .values(status="withdrawn", lease_until=None, claimed_by=None)
+    )
+
+
 async def next_outbox_time(conn: AsyncConnection) -> datetime | None:
     query = select(func.min(outbox.c.not_before)).where(outbox.c.status == "pending")
     return as_utc((await conn.execute(query)).scalar())

@@ -23,6 +23,7 @@ from notifier.domain.events import (
     Schedule,
     Send,
     Unschedule,
+    Withdraw,
 )
 from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot
@@ -213,6 +214,9 @@ class Stepper:
             self._states[draft.activation_id] = _Cached(draft.revision, draft.state, draft.journal)
         if draft.claimed.rows and self.handoff is not None:
             self.handoff.start(draft.claimed.rows, draft.claimed.opted_out)
+        withdrawn = [a.attempt_id for a in draft.actions if isinstance(a, Withdraw)]
+        if withdrawn and self.handoff is not None:
+            self.handoff.withdrawn(draft.activation_id, withdrawn)
         result = StepResult(draft.activation_id, draft.state, draft.actions, draft.before, draft.changed)
         self._notify(result)
         return result

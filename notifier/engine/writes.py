@@ -46,6 +46,9 @@ class Handoff(Protocol):
     def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
         """Send rows claimed by a step that has committed."""
 
+    def withdrawn(self, activation_id: str, attempt_ids: Sequence[str]) -> None:
+        """A committed step withdrew these attempts: drop any still waiting to be sent."""
+
 
 @dataclass
 class Claimed:

@@ -45,6 +45,9 @@ class Recorder:
     def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
         self.started.extend(rows)
 
+    def withdrawn(self, activation_id: str, attempt_ids: Sequence[str]) -> None:
+        pass
+
 
 async def test_a_step_claims_what_fits_and_hands_it_over_after_commit(tmp_path: Path) -> None:
     async with running_system(tmp_path) as runtime:

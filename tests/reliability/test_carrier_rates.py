@@ -212,6 +212,8 @@ async def test_no_provider_request_for_a_message_that_stopped_mattering(tmp_path
         rows = await system.outbox(activation_id)
         state = await state_of(system, activation_id)
         activity = await system.activity(activation_id)
+        async with httpx.AsyncClient(base_url=system.base, timeout=10) as client:
+            metrics = (await client.get("/metrics")).text
         sent_to = Counter(m.to for m in system.sandbox.messages)
         completed = aware(view.completed_at, view.started_at)  # type: ignore[arg-type]
         late = [m for m in system.sandbox.messages if aware(m.created_at, completed) > completed]
@@ -223,6 +225,12 @@ async def test_no_provider_request_for_a_message_that_stopped_mattering(tmp_path
     # only what a sender already held at the stop went out: counted, bounded, and in the log
     assert len(late) <= len(after_stop) <= 10
     assert sum(1 for a in activity if a.step == "sent after stop") == len(after_stop)
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("notifier_messages_sent_after_stop_total{")
+    )
+    assert counted == len(after_stop)
     assert len(sent_to) + len(withdrawn) == 300
     assert not system.sandbox.calls
 
