@@ -53,8 +53,13 @@ async def capacity(
                 break
     finally:
         sandbox.stop()
+    return {"points": points, "knee": knee(points), "rates": list(rates)}
+
+
+def knee(points: list[dict[str, float]]) -> float:
+    """The highest rate with p99 < 50 ms and every alert's SMS sent; 0 when no rate met it."""
     passing = [p["rate"] for p in points if p["p99_ms"] < GOAL_P99_MS and p["sms"] >= p["alerts"]]
-    return {"points": points, "knee": max(passing, default=0.0), "rates": list(rates)}
+    return max(passing, default=0.0)
 
 
 async def _at_rate(
