@@ -201,9 +201,10 @@ class Report:
                 shown.append(f"{n:,}: could not run")
                 continue
             if p["limit_s"] <= 0:
+                took = f" ({p['start_s']:.0f} s)" if "start_s" in p else ""
                 shown.append(
-                    f"{n:,}: not started, its daemon's start-up ({p['start_s']:.0f} s) used its whole "
-                    f"limit; peak RSS {p['peak_rss_mb']:.0f} MB"
+                    f"{n:,}: not started, its daemon's start-up{took} used its whole limit; "
+                    f"peak RSS {p['peak_rss_mb']:.0f} MB until then"
                 )
                 continue
             first = (

@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.harness import SandboxProcess, Stores, Tree, write_config
+from bench.machine import rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_LIMIT_S = 5.0
 RESERVE_S = 30.0
-GRACE_S = 20.0  # past its deadline, a probe that has not answered is killed
+GRACE_S = 5.0  # past its deadline, a probe that has not answered is stopped from outside
 
 
 async def sweep(
@@ -94,13 +96,46 @@ async def _point(
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )
-    try:
-        out, err = await asyncio.wait_for(probe.communicate(), timeout=deadline - time.time() + GRACE_S)
-    except TimeoutError:
-        probe.kill()
+    assert probe.stdout is not None and probe.stderr is not None
+    lines: list[dict[str, Any]] = []
+    err = asyncio.create_task(probe.stderr.read())  # read as it comes: a full pipe would block it
+
+    async def read() -> None:
+        assert probe.stdout is not None
+        async for line in probe.stdout:
+            if line.strip():
+                lines.append(json.loads(line))
         await probe.wait()
-        raise TimeoutError(f"the probe did not answer within {GRACE_S:.0f} s of its deadline") from None
-    if probe.returncode != 0:
-        raise RuntimeError(f"sweep probe failed: {err.decode().strip()[-500:]}")
-    figures: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+
+    try:
+        await asyncio.wait_for(read(), timeout=deadline - time.time() + GRACE_S)
+    except TimeoutError:  # held past its deadline (start-up, or a long step): stopped from here
+        figures = await _stop(probe, lines, sandbox)
+        await err
+        return figures
+    stderr = await err
+    if probe.returncode != 0 or len(lines) < 2:  # the line at the start call, then the figures
+        raise RuntimeError(f"sweep probe failed: {stderr.decode().strip()[-500:]}")
+    return lines[-1]
+
+
+async def _stop(
+    probe: asyncio.subprocess.Process, lines: list[dict[str, Any]], sandbox: SandboxProcess
+) -> dict[str, Any]:
+    """The figures of a probe stopped at its deadline: its peak memory from /proc before the kill,
+    what was sent from the sandbox's count."""
+    try:
+        peak, rss = rss_mb(probe.pid, field="VmHWM"), rss_mb(probe.pid)
+    except OSError:  # it ended just now, on its own
+        peak = rss = math.nan
+    probe.kill()
+    await probe.wait()
+    span = await sandbox.span()
+    figures: dict[str, Any] = {**(lines[0] if lines else {}), "stopped": True, "complete": False}
+    figures.update(sent=span["count"], peak_rss_mb=peak, rss_end_mb=rss)
+    started_at = figures.pop("started_at", None)
+    if started_at is None:  # still starting: the start call was never made
+        figures["limit_s"] = 0.0
+    elif span["first"] is not None:
+        figures["first_sms_s"] = span["first"] - started_at
     return figures

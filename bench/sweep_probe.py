@@ -4,8 +4,9 @@
 python -m bench.sweep_probe CONFIG_DIR DATABASE_URL SANDBOX_PORT STATS_PORT COUNT FIRST DEADLINE
 Starts the daemon on the plan in CONFIG_DIR (tree `bulk`, COUNT people), calls `activate("bulk")`
 and watches, without waiting for the call to return, until COUNT messages have had a provider
-answer or the wall clock passes DEADLINE (epoch seconds). Prints one JSON line, then exits at once:
-a broadcast cut off by its deadline is not drained (that is what the deadline is for).
+answer or the wall clock passes DEADLINE (epoch seconds). Prints one JSON line once started (with
+the start call's epoch time), one with the figures at the end, then exits at once: a broadcast cut
+off by its deadline is not drained (that is what the deadline is for).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ async def main(
     figures: dict[str, Any] = {"start_s": time.perf_counter() - t0, "rss_start_mb": rss_mb(), "sent": 0}
     started_at = time.time()  # the start call, on the clock the sandbox stamps its arrivals with
     figures["limit_s"] = deadline - started_at  # may be negative: start-up alone took the time
+    # for the parent, should it have to stop this process at the deadline itself (a long step
+    # holding this event loop past it)
+    print(json.dumps({**figures, "started_at": started_at}), flush=True)
     t1 = time.perf_counter()
     sent = 0
     if started_at < deadline:

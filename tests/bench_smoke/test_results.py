@@ -116,9 +116,12 @@ def test_the_sweep_row_says_did_not_complete_within_its_limit() -> None:
                 "first_sms_s": 24.0,
             },
             {**base, "contacts": 100_000, "limit_s": -3.0, "sent": 0, "complete": False},
+            # stopped from outside while still starting: no line from it at all
+            {"contacts": 200_000, "limit_s": 0.0, "sent": 0, "complete": False, "peak_rss_mb": 900.0},
         ],
     )
     row = report.rows[0]
     assert "50,000: first SMS 24.0 s, did not complete within 60 s (12,000 of 50,000 sent)" in row[2]
-    assert "100,000: not started" in row[2]
+    assert "100,000: not started, its daemon's start-up (18 s) used its whole limit" in row[2]
+    assert "200,000: not started, its daemon's start-up used its whole limit; peak RSS 900 MB" in row[2]
     assert "first SMS at 50,000 24.0 s" in row[4] and "100,000 did not complete" in row[4]
