@@ -97,12 +97,17 @@ def completion_fields(w: Work) -> dict[str, str]:
 
 
 def still_being_tried(w: Work) -> list[str]:
-    """People with a message out for a node that is still open: a stand-down goes to them."""
+    """People with a message out for a node that is still open: a stand-down goes to them. A message
+    still queued (the provider has not taken it) is not out: it is withdrawn instead, and a person
+    who never got the page gets no stand-down either."""
     people: list[str] = []
     for cursor in w.cursors.values():
         if cursor.status != "notifying" or w.nodes[cursor.node].status not in ("pending", "notifying"):
             continue
-        sent = any(a.node == cursor.node and a.purpose in ESCALATION for a in w.attempts_of(cursor.person))
+        sent = any(
+            a.node == cursor.node and a.purpose in ESCALATION and a.status not in ("queued", "withdrawn")
+            for a in w.attempts_of(cursor.person)
+        )
         if sent and cursor.person not in people:
             people.append(cursor.person)
     return people

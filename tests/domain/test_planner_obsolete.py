@@ -128,3 +128,11 @@ def test_a_failing_provider_is_told_to_the_coordinator_once_by_another_channel()
     # a later outage is a new one, told again
     later = sim.step(ProviderFailing(outage="twilio#2", channels=channels))
     assert len(sends(later)) == 2
+
+
+def test_a_person_whose_page_never_left_gets_no_stand_down() -> None:
+    sim = queued_broadcast(CompletionRule.FIRST)
+    out = attempt_of(sim, "network/p-net-lead")
+    sim.step(AttemptOutcome(attempt_id=out, outcome="accepted"))  # only this page has left
+    actions = sim.confirm("p-cpc")
+    assert [s.person_id for s in sends(actions) if s.message_kind == "stand_down"] == ["p-net-lead"]
