@@ -182,8 +182,9 @@ async def render_report(conn: AsyncConnection, activation_id: str, fmt: str) -> 
     row = await load_activation_row(conn, activation_id)
     if row is None:
         return None
+    # validating a large snapshot and state (a 10 MB field) is CPU work too: off the loop
     record = replace(
-        record_from_row(row),
+        await asyncio.to_thread(record_from_row, row),
         providers=await load_providers(conn, activation_id),
         sent=await load_sent(conn, activation_id),
     )
