@@ -78,7 +78,8 @@ async def test_metrics_match_what_happened(tmp_path: Path) -> None:
             eos = started.json()["id"]
             oncall = await system.engine.activate("eos-oncall", ActivationKind.DRILL, {}, started_by="test")  # type: ignore[union-attr]
             await wait_status(system, eos, "eos-lead", "acknowledged")
-            await wait_status(system, oncall, "eos-oncall", "declined")
+            # nobody acknowledged (Cleo declined): the node is unreachable, its row says who declined
+            await wait_status(system, oncall, "eos-oncall", "unreachable")
             await system.engine.wait_idle()  # type: ignore[union-attr]
             await asyncio.sleep(0.3)  # late status callbacks from the sandbox
             await system.engine.wait_idle()  # type: ignore[union-attr]

@@ -169,6 +169,8 @@ def _for_this_plan(body: Any) -> Any:
     replaced = dict(body)
     if "tree" in replaced:
         replaced["tree"] = "bulk"
+        # an incident of `bulk` needs the nature of the event (no default in this plan)
+        replaced["fields"] = {"nature": "Data centre power loss", **replaced.get("fields", {})}
     if "person" in replaced:
         replaced["person"] = "p00000"
     return replaced
