@@ -55,8 +55,11 @@ def aware(moment: datetime, like: datetime) -> datetime:
     return moment.replace(tzinfo=like.tzinfo) if moment.tzinfo is None else moment
 
 
+@pytest.mark.parametrize(
+    ("senders", "rate"), [(1, 5), (3, 1)], ids=["one-sender-5-per-s", "pool-of-3-long-codes-1-per-s"]
+)
 async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_is_called(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, db_url: str, senders: int, rate: int
 ) -> None:
     """Nobody who confirms within the wait after *their* SMS left is escalated.
 
@@ -73,8 +76,8 @@ async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_i
         numbers,
         SMS_THEN_VOICE_20S,
         personas=personas,
-        senders=1,
-        rate_per_sender=5,
+        senders=senders,
+        rate_per_sender=rate,  # a US long code sends 1 SMS/s: a pool of 3 takes 100 s for 300 people
         max_in_flight=20,
         scale=4,
         database_url=db_url,
