@@ -8,8 +8,11 @@ systemd unit). URLs are shown without their password.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.cli._common import fail
 from notifier.cli._groups import db_app
@@ -24,6 +27,8 @@ from notifier.store.db import (
     upgrade_async,
 )
 
+T = TypeVar("T")
+
 URL_OPTION = typer.Option(None, "--url", help="Database URL (default: NOTIFIER_DATABASE_URL / settings).")
 
 
@@ -37,6 +42,27 @@ def describe_db_error(url: str, exc: Exception) -> str:
     cause = getattr(exc, "orig", None) or exc
     reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return f"cannot use the database at {redact(url)}: {reason}"
+
+
+def on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` on the migrated database at `url` (the token and integration key commands work
+    on the database directly); an unmigrated or unreachable database is one line for the operator,
+    never a traceback."""
+
+    async def run() -> T:
+        engine = make_engine(url)
+        try:
+            await check_migrated(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except NotMigrated as exc:
+        fail(str(exc))
+    except Exception as exc:  # one line for the operator, never a traceback
+        fail(describe_db_error(url, exc))
 
 
 @db_app.command("upgrade")

@@ -7,40 +7,16 @@ SHA-256 is stored. Like `notifier token`, these commands work on the database di
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import typer
 from rich.table import Table
 
 from notifier.cli._common import err_console, fail, out_console
-from notifier.cli.db import URL_OPTION, database_url, describe_db_error
-from notifier.store.db import NotMigrated, check_migrated, make_engine
+from notifier.cli.db import URL_OPTION, database_url, on_database
 from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
-
-T = TypeVar("T")
 
 integration_app = typer.Typer(
     help="PagerDuty Events API v2 routing keys, each bound to a route or a call tree.", no_args_is_help=True
 )
-
-
-def _with_keys(url: str, work: Callable[[IntegrationKeys], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = make_engine(url)
-        try:
-            await check_migrated(engine)
-            return await work(IntegrationKeys(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except NotMigrated as exc:
-        fail(str(exc))
-    except Exception as exc:  # one line for the operator, never a traceback
-        fail(describe_db_error(url, exc))
 
 
 @integration_app.command("create")
@@ -55,8 +31,8 @@ def create_command(
         fail("--name: give a name of 1 to 128 characters")
     if (route is None) == (calltree is None):
         fail("give exactly one of --route or --calltree")
-    record, key = _with_keys(
-        database_url(url), lambda keys: keys.create(name.strip(), route=route, calltree=calltree)
+    record, key = on_database(
+        database_url(url), lambda db: IntegrationKeys(db).create(name.strip(), route=route, calltree=calltree)
     )
     bound = f"route {record.route}" if record.route else f"call tree {record.calltree}"
     err_console.print(
@@ -69,7 +45,7 @@ def create_command(
 @integration_app.command("list")
 def list_command(url: str | None = URL_OPTION) -> None:
     """List integration keys (never the keys themselves)."""
-    records: list[IntegrationKey] = _with_keys(database_url(url), lambda keys: keys.list())
+    records: list[IntegrationKey] = on_database(database_url(url), lambda db: IntegrationKeys(db).list())
     table = Table("id", "name", "route", "call tree", "created", "revoked")
     for r in records:
         revoked = f"{r.revoked_at:%Y-%m-%d %H:%M}Z" if r.revoked_at else ""
@@ -85,7 +61,7 @@ def revoke_command(
     url: str | None = URL_OPTION,
 ) -> None:
     """Revoke a key: events with it are refused (400) from now on."""
-    record = _with_keys(database_url(url), lambda keys: keys.revoke(key_id))
+    record = on_database(database_url(url), lambda db: IntegrationKeys(db).revoke(key_id))
     if record is None:
         fail(f"integration key {key_id}: no such key; see `notifier integration list`")
     typer.echo(f"integration key {record.id} ({record.name}) revoked")

@@ -6,44 +6,13 @@ only its hash is stored; a lost token is revoked and replaced, never recovered.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import typer
 from rich.table import Table
 
 from notifier.api.tokens import Role, TokenRecord, TokenStore
 from notifier.cli._common import err_console, fail, out_console
 from notifier.cli._groups import token_app
-from notifier.cli.db import URL_OPTION, database_url, describe_db_error
-from notifier.store.db import NotMigrated, check_migrated, make_engine
-
-T = TypeVar("T")
-
-
-class _Refused(Exception):
-    pass
-
-
-def _with_store(url: str, work: Callable[[TokenStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = make_engine(url)
-        try:
-            try:
-                await check_migrated(engine)
-            except NotMigrated as exc:
-                raise _Refused(str(exc)) from None
-            return await work(TokenStore(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except _Refused as exc:
-        fail(str(exc))
-    except Exception as exc:  # one line for the operator, never a traceback
-        fail(describe_db_error(url, exc))
+from notifier.cli.db import URL_OPTION, database_url, on_database
 
 
 @token_app.command("create")
@@ -55,7 +24,7 @@ def create_command(
     """Create a token and print it once; only its hash is kept."""
     if not name.strip() or len(name) > 200:
         fail("--name: give a name of 1 to 200 characters")
-    record, token = _with_store(database_url(url), lambda store: store.create(name.strip(), role))
+    record, token = on_database(database_url(url), lambda db: TokenStore(db).create(name.strip(), role))
     err_console.print(
         f"token {record.id} ({record.name}, {record.role.value}) created; it is shown only this once:",
         markup=False,
@@ -66,7 +35,7 @@ def create_command(
 @token_app.command("list")
 def list_command(url: str | None = URL_OPTION) -> None:
     """List tokens (never the tokens themselves): id, name, role, created, revoked."""
-    records: list[TokenRecord] = _with_store(database_url(url), lambda store: store.list())
+    records: list[TokenRecord] = on_database(database_url(url), lambda db: TokenStore(db).list())
     table = Table("id", "name", "role", "created", "revoked")
     for r in records:
         revoked = f"{r.revoked_at:%Y-%m-%d %H:%M}Z" if r.revoked_at else ""
@@ -80,7 +49,7 @@ def revoke_command(
     url: str | None = URL_OPTION,
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    record = _with_store(database_url(url), lambda store: store.revoke(token_id))
+    record = on_database(database_url(url), lambda db: TokenStore(db).revoke(token_id))
     if record is None:
         fail(f"token id {token_id}: no such token; see `notifier token list`")
     typer.echo(f"token {record.id} ({record.name}) revoked")

@@ -13,6 +13,7 @@ from notifier.api.tokens import Role, TokenStore
 from notifier.cli import app
 from notifier.store.api_tables import api_tokens
 from notifier.store.db import make_engine, upgrade_async
+from notifier.store.integration_keys import key_hash
 
 
 async def test_tokens_are_stored_hashed_verified_and_revoked(migrated_db_url: str) -> None:
@@ -75,3 +76,33 @@ def test_cli_create_list_revoke(tmp_path: Path) -> None:
             await engine.dispose()
 
     assert asyncio.run(verify()) is None
+
+
+def test_cli_integration_keys_create_list_revoke(tmp_path: Path) -> None:
+    """`notifier integration` shares the token commands' database handling (`cli/db.on_database`):
+    an unmigrated or unreachable database is one line, never a traceback."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    runner = CliRunner()
+    create = ["integration", "create", "--name", "am-prod", "--route", "tier1", "--url", url]
+    unmigrated = runner.invoke(app, create)
+    assert unmigrated.exit_code == 1 and "notifier db upgrade" in unmigrated.output
+    assert "Traceback" not in unmigrated.output
+    closed = "postgresql+asyncpg://notifier:s3cret-pw@127.0.0.1:1/notifier"  # nothing listens on port 1
+    unreachable = runner.invoke(app, ["integration", "list", "--url", closed])
+    assert unreachable.exit_code == 1 and unreachable.output.startswith("error: cannot use the database at")
+    assert "s3cret-pw" not in unreachable.output and "Traceback" not in unreachable.output
+    asyncio.run(upgrade_async(url))
+
+    created = runner.invoke(app, create)
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    assert len(key) == 32 and len(key.splitlines()) == 1
+    listed = runner.invoke(app, ["integration", "list", "--url", url])
+    key_id = created.stderr.split()[2]  # "integration key ID (am-prod, route tier1) created; ..."
+    assert created.stderr.startswith(f"integration key {key_id} (am-prod, route tier1) created")
+    assert listed.exit_code == 0 and key_id in listed.stdout and "am-prod" in listed.stdout
+    assert key not in listed.stdout and key_hash(key) not in listed.stdout
+    revoked = runner.invoke(app, ["integration", "revoke", key_id, "--url", url])
+    assert revoked.exit_code == 0 and f"integration key {key_id} (am-prod) revoked" in revoked.stdout
+    missing = runner.invoke(app, ["integration", "revoke", "nope", "--url", url])
+    assert missing.exit_code == 1 and "integration key nope: no such key" in missing.output
