@@ -19,6 +19,9 @@ from urllib.parse import quote
 import httpx
 import yaml
 
+#: a JSON list of objects (named here: inside ApiClient, `list` is its method)
+Rows = list[dict[str, Any]]
+
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_HINT = "create one with `notifier token create --role coordinator --name NAME`"
 
@@ -178,6 +181,6 @@ class ApiClient:
         )
         return result
 
-    def alerts(self, **filters: Any) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self.request("GET", "/api/v1/alerts", **filters)
+    def alerts(self, **filters: Any) -> Rows:
+        result: Rows = self.request("GET", "/api/v1/alerts", **filters)
         return result

@@ -111,7 +111,7 @@ def activation_tree(view: dict[str, Any]) -> RenderableType:
         for person in node.get("people", []):
             branch.add(_person_line(person))
         stack.append((level, branch))
-    lines = [root, Text(counts_line(view))]
+    lines: list[RenderableType] = [root, Text(counts_line(view))]
     if view.get("alerts"):
         lines.append(Text(alerts_line(view)))
     if view.get("resolution"):

@@ -33,7 +33,7 @@ STARTED_BY = "invocation:"
 class Invoker:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[str | None]] = set()
 
     def on_step(self, result: StepResult) -> None:
         """Step listener: a question answered "1" starts its tree."""

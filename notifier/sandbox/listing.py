@@ -50,26 +50,31 @@ def _date_filter(query: Any, name: str, read: Callable[[R], datetime | None]) ->
         raw = query.get(name + suffix)
         if raw is None:
             continue
-        bound, timed = _moment(name + suffix, raw)
-
-        def check(record: R, bound: Any = bound, timed: bool = timed, suffix: str = suffix) -> bool:
-            value = read(record)
-            if value is None:
-                return False
-            # equality is by day (the SDK sends a date as its midnight); `<` and `>` to the second
-            # when a time was given
-            by_day = not timed or suffix == ""
-            if by_day and isinstance(bound, datetime):
-                bound = bound.date()
-            here: Any = value.astimezone(UTC).date() if by_day else value.astimezone(UTC)
-            if suffix == "<":
-                return bool(here <= bound)
-            if suffix == ">":
-                return bool(here >= bound)
-            return bool(here == bound)
-
-        checks.append(check)
+        checks.append(_date_check(read, suffix, *_moment(name + suffix, raw)))
     return checks
+
+
+def _date_check(
+    read: Callable[[R], datetime | None], suffix: str, bound: date | datetime, timed: bool
+) -> Callable[[R], bool]:
+    # equality is by day (the SDK sends a date as its midnight); `<` and `>` to the second when a
+    # time was given
+    by_day = not timed or suffix == ""
+    if by_day and isinstance(bound, datetime):
+        bound = bound.date()
+
+    def check(record: R) -> bool:
+        value = read(record)
+        if value is None:
+            return False
+        here: Any = value.astimezone(UTC).date() if by_day else value.astimezone(UTC)
+        if suffix == "<":
+            return bool(here <= bound)
+        if suffix == ">":
+            return bool(here >= bound)
+        return bool(here == bound)
+
+    return check
 
 
 def _page_size(query: Any) -> int:
@@ -142,19 +147,40 @@ def _equals(query: Any, name: str, read: Callable[[R], str | None]) -> list[Call
 
 
 def message_checks(query: Any) -> list[Callable[[SentMessage], bool]]:
+    def to(m: SentMessage) -> str | None:
+        return m.to
+
+    def sender(m: SentMessage) -> str | None:
+        return m.from_ or m.messaging_service_sid
+
+    def sent(m: SentMessage) -> datetime | None:
+        return m.sent_at
+
     return [
-        *_equals(query, "To", lambda m: m.to),
-        *_equals(query, "From", lambda m: m.from_ or m.messaging_service_sid),
-        *_date_filter(query, "DateSent", lambda m: m.sent_at),
+        *_equals(query, "To", to),
+        *_equals(query, "From", sender),
+        *_date_filter(query, "DateSent", sent),
     ]
 
 
 def call_checks(query: Any) -> list[Callable[[PlacedCall], bool]]:
+    def to(c: PlacedCall) -> str | None:
+        return c.to
+
+    def caller(c: PlacedCall) -> str | None:
+        return c.from_
+
+    def started(c: PlacedCall) -> datetime | None:
+        return c.start_time
+
+    def ended(c: PlacedCall) -> datetime | None:
+        return c.end_time
+
     checks: list[Callable[[PlacedCall], bool]] = [
-        *_equals(query, "To", lambda c: c.to),
-        *_equals(query, "From", lambda c: c.from_),
-        *_date_filter(query, "StartTime", lambda c: c.start_time),
-        *_date_filter(query, "EndTime", lambda c: c.end_time),
+        *_equals(query, "To", to),
+        *_equals(query, "From", caller),
+        *_date_filter(query, "StartTime", started),
+        *_date_filter(query, "EndTime", ended),
     ]
     if query.get("ParentCallSid") is not None:
         checks.append(lambda c: False)  # the sandbox places no child calls
