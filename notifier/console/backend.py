@@ -22,11 +22,11 @@ from notifier.domain.review import review_plan
 from notifier.engine import views
 from notifier.engine.contract import AlertFilter
 from notifier.engine.core import Engine
-from notifier.engine.repo import load_activation_row
 from notifier.reports.build import load_log, record_from_row
 from notifier.reports.figures import compute, summarize
 from notifier.scheduling.timing import next_drill
 from notifier.settings import Settings
+from notifier.store.activation_repo import load_activation_row
 from notifier.store.console_queries import drill_ids, pending_deadlines
 from notifier.store.plans import PlanStore
 

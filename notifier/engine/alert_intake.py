@@ -27,9 +27,9 @@ from notifier.domain.routing import RouteDecision, key_rules, route_alert
 from notifier.domain.snapshot import Snapshot
 from notifier.engine.contract import AlertReceipt, StoreUnavailable
 from notifier.engine.core import ActivationError, Engine, new_activation_id
-from notifier.engine.repo import insert_log
 from notifier.engine.stepper import Draft
 from notifier.store import alert_store
+from notifier.store.activation_repo import insert_log
 from notifier.store.alert_store import IncidentChange
 
 log = structlog.get_logger("notifier.alerts")

@@ -15,26 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.domain.bundling import BUNDLED_KINDS, bundle_text
 from notifier.domain.plan import ChannelKind
-from notifier.engine import repo
+from notifier.store import activation_repo, outbox_repo
 
 
 async def sweep(
-    conn: AsyncConnection, rows: list[repo.OutboxRow], now: datetime, worker: str, lease: timedelta
-) -> tuple[list[repo.OutboxRow], list[list[repo.OutboxRow]]]:
+    conn: AsyncConnection, rows: list[outbox_repo.OutboxRow], now: datetime, worker: str, lease: timedelta
+) -> tuple[list[outbox_repo.OutboxRow], list[list[outbox_repo.OutboxRow]]]:
     """(rows to send one by one, bundles: rows to send as one SMS each, first row first)."""
     anchors = [r for r in rows if r.channel == ChannelKind.SMS.value and r.message_kind in BUNDLED_KINDS]
     if not anchors:
         return rows, []
-    mates = await repo.claim_bundle_mates(conn, anchors, BUNDLED_KINDS, now, worker, lease)
-    by_address: dict[str, list[repo.OutboxRow]] = {}
+    mates = await outbox_repo.claim_bundle_mates(conn, anchors, BUNDLED_KINDS, now, worker, lease)
+    by_address: dict[str, list[outbox_repo.OutboxRow]] = {}
     for row in [*anchors, *mates]:
         by_address.setdefault(row.address, []).append(row)
     grouped = {a: g for a, g in by_address.items() if len({r.activation_id for r in g}) > 1}
     if not grouped:
         return rows + mates, []
     activation_ids = sorted({r.activation_id for g in grouped.values() for r in g})
-    names = await repo.activation_names(conn, activation_ids)
-    bundles: list[list[repo.OutboxRow]] = []
+    names = await activation_repo.activation_names(conn, activation_ids)
+    bundles: list[list[outbox_repo.OutboxRow]] = []
     messages: dict[int, dict[str, object]] = {}
     for group in grouped.values():
         group.sort(key=lambda r: r.id)
@@ -48,7 +48,7 @@ async def sweep(
             messages[row.id] = message
             bundle.append(replace(row, message=message))
         bundles.append(bundle)
-    await repo.set_messages(conn, messages)
+    await outbox_repo.set_messages(conn, messages)
     bundled = {r.id for g in grouped.values() for r in g}
     singles = [r for r in [*rows, *mates] if r.id not in bundled]
     return singles, bundles

@@ -30,13 +30,13 @@ from notifier.domain.plan import ChannelKind, Plan
 from notifier.domain.planner import initial_state
 from notifier.domain.ratelimit import SenderPool
 from notifier.domain.snapshot import Snapshot, compile_invocation, compile_snapshot
-from notifier.engine import repo
 from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.hub import StepHub
 from notifier.engine.invocation import Invoker
 from notifier.engine.stepper import Draft, Stepper, StepResult
 from notifier.engine.writes import Renderer
+from notifier.store import activation_repo
 from notifier.store.engine_tables import activations
 
 log = structlog.get_logger("notifier.engine")
@@ -220,7 +220,7 @@ class Engine:
         if invoked_by:  # who invoked the plan, in which role: on record, and {invoked_by} in templates
             content.fields["invoked_by"] = invoked_by
         ref = await self._unique_ref(conn)
-        await repo.insert_activation(
+        await activation_repo.insert_activation(
             conn,
             {
                 "id": activation_id,
@@ -243,7 +243,7 @@ class Engine:
         await self.stepper.write_step(conn, draft, [Start()])
         gaps = content.problems(content_tree, kind)
         if invoked_by:
-            await repo.insert_log(
+            await activation_repo.insert_log(
                 conn,
                 [
                     {
@@ -257,7 +257,7 @@ class Engine:
                 ],
             )
         if gaps:  # started by an alert or the scheduler: never refused, but the gap is on record
-            await repo.insert_log(
+            await activation_repo.insert_log(
                 conn,
                 [
                     {

@@ -16,8 +16,8 @@ import structlog
 
 from notifier.clock import Clock
 from notifier.domain.events import DeadlineDue
-from notifier.engine import repo
 from notifier.engine.stepper import Stepper
+from notifier.store import activation_repo
 
 log = structlog.get_logger("notifier.deadlines")
 
@@ -48,7 +48,7 @@ class DeadlineWaiter:
     async def fire_due(self) -> int:
         now = self.clock.now()
         async with self.stepper.transaction() as conn:
-            due = await repo.due_deadlines(conn, now, self.batch)
+            due = await activation_repo.due_deadlines(conn, now, self.batch)
         if not due:
             return 0
         grouped: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
@@ -67,7 +67,7 @@ class DeadlineWaiter:
         changed = self.stepper.deadlines_changed
         changed.clear()
         async with self.stepper.db.connect() as conn:
-            upcoming = await repo.next_deadline(conn)
+            upcoming = await activation_repo.next_deadline(conn)
         timeout = 5.0
         if upcoming is not None:
             seconds = (upcoming - self.clock.now()).total_seconds()

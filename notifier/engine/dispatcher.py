@@ -41,8 +41,9 @@ from notifier.domain.events import AttemptOutcome, ProviderFailing, ProviderStat
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind
 from notifier.domain.ratelimit import SenderPool, backoff
-from notifier.engine import bundling, reconcile, repo
+from notifier.engine import bundling, reconcile
 from notifier.engine.stepper import Stepper
+from notifier.store import outbox_repo as repo
 
 log = structlog.get_logger("notifier.dispatch")
 _KINDS = frozenset(kind.value for kind in ChannelKind)

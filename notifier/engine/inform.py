@@ -26,7 +26,7 @@ from notifier.domain.calltree import CallTree, Node, TreeSet
 from notifier.domain.events import Announce, Event, Start
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
-from notifier.engine import repo
+from notifier.store import outbox_repo
 
 CHAT = "chat"
 
@@ -115,5 +115,5 @@ class Informer:
             for i, (subject, text) in enumerate(messages)
             for j, target in enumerate(where)
         ]
-        await repo.insert_outbox(conn, rows)
+        await outbox_repo.insert_outbox(conn, rows)
         return bool(rows)

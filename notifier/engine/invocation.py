@@ -19,7 +19,7 @@ import structlog
 from notifier.domain.events import Completed
 from notifier.domain.snapshot import AUTHORITY_NODE, Snapshot
 from notifier.domain.state import ActivationState
-from notifier.engine import repo
+from notifier.store import activation_repo
 
 if TYPE_CHECKING:
     from notifier.engine.core import Engine
@@ -49,7 +49,7 @@ class Invoker:
     async def recover(self) -> None:
         """Start the tree of every question confirmed before a crash whose tree never started."""
         async with self.engine.db.connect() as conn:
-            questions = await repo.completed_questions(conn)
+            questions = await activation_repo.completed_questions(conn)
         for question_id in questions:
             await self.start_confirmed(question_id)
 
@@ -58,7 +58,7 @@ class Invoker:
         engine = self.engine
         try:
             async with engine.db.connect() as conn:
-                row = await repo.load_activation_row(conn, question_id)
+                row = await activation_repo.load_activation_row(conn, question_id)
                 if row is None:
                     return None
                 snapshot = Snapshot.model_validate(row.snapshot)
@@ -67,7 +67,7 @@ class Invoker:
                 node = state.nodes.get(AUTHORITY_NODE)
                 if invokes is None or node is None or node.status != "acknowledged" or not node.acked_by:
                     return None
-                if await repo.started_by(conn, STARTED_BY + question_id) is not None:
+                if await activation_repo.started_by(conn, STARTED_BY + question_id) is not None:
                     return None
             person = snapshot.people.get(node.acked_by)
             name = person.name if person else node.acked_by
@@ -88,7 +88,7 @@ class Invoker:
             log.exception("the invoked call tree could not be started", question=question_id)
             return None
         async with engine.stepper.transaction() as conn:
-            await repo.insert_log(
+            await activation_repo.insert_log(
                 conn,
                 [
                     {

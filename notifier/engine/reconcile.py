@@ -28,7 +28,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.channels.base import Found, LookupFailed, Provider, SentQuery, SupportsLookup
-from notifier.engine import repo
+from notifier.store import outbox_repo as repo
 
 log = structlog.get_logger("notifier.reconcile")
 

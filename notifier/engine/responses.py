@@ -28,9 +28,8 @@ from notifier.domain.masking import mask_address
 from notifier.domain.messages import MessageFields, MessageKind, render
 from notifier.domain.plan import ChannelKind
 from notifier.domain.replies import ReplyAction, help_text, name_incidents, parse_reply, resolve
-from notifier.engine import repo
 from notifier.engine.stepper import Stepper
-from notifier.store import receipts
+from notifier.store import activation_repo, outbox_repo, receipts
 from notifier.store.engine_tables import responses
 
 log = structlog.get_logger("notifier.responses")
@@ -111,10 +110,10 @@ class Responses:
         # the reply row itself commits with its effect in the activation's (group-committed) step
         late = False
         async with self.stepper.db.connect() as conn:
-            contacts = await repo.open_contacts(conn, from_)
+            contacts = await activation_repo.open_contacts(conn, from_)
             if not contacts and parsed.action in (ReplyAction.CONFIRM, ReplyAction.DECLINE):
                 # an answer after the tree completed (a quorum met without them): recorded and thanked
-                contacts = await repo.open_contacts(conn, from_, "completed")
+                contacts = await activation_repo.open_contacts(conn, from_, "completed")
                 late = bool(contacts)
         opt_out: bool | None = None
         if parsed.action is ReplyAction.OPT_OUT:
@@ -126,7 +125,7 @@ class Responses:
                 if message_sid:
                     await receipts.add(conn, message_sid, RECEIVED, now)
                 if opt_out is not None:
-                    await repo.set_opt_out(conn, from_, opt_out, now)
+                    await outbox_repo.set_opt_out(conn, from_, opt_out, now)
                 if not contacts:
                     await conn.execute(
                         insert(responses).values(
@@ -163,9 +162,11 @@ class Responses:
         bundle: list[str] = []
         if len(refs) > 1 and parsed.ref is None and parsed.action in _ANSWERS:
             async with self.stepper.db.connect() as conn:
-                bundle = [r for r in await repo.last_sms_bundle(conn, from_) if r in refs]
+                bundle = [r for r in await outbox_repo.last_sms_bundle(conn, from_) if r in refs]
                 if not bundle:
-                    found = await repo.activation_names(conn, sorted({aid for aid, _, _ in contacts}))
+                    found = await activation_repo.activation_names(
+                        conn, sorted({aid for aid, _, _ in contacts})
+                    )
                     names = dict(found.values())
         response = "confirm" if parsed.action is ReplyAction.CONFIRM else "decline"
         if bundle:  # a bare answer to one SMS that listed several incidents: all of them
@@ -211,7 +212,7 @@ class Responses:
     ) -> str:
         """The tree's `which_one` SMS template, if it has one, with `{incidents}` naming each open call."""
         async with self.stepper.db.connect() as conn:
-            row = await repo.load_activation_row(conn, activation_id)
+            row = await activation_repo.load_activation_row(conn, activation_id)
         if row is None:
             return default
         snapshot = self.stepper.snapshot_of(activation_id, row.snapshot, cache=False)
@@ -224,7 +225,7 @@ class Responses:
         """The tree's `late_reply` text (built in: "Thank you: already covered ..."), marked and
         referenced like every SMS."""
         async with self.stepper.db.connect() as conn:
-            row = await repo.load_activation_row(conn, activation_id)
+            row = await activation_repo.load_activation_row(conn, activation_id)
         if row is None:
             return ""
         snapshot = self.stepper.snapshot_of(activation_id, row.snapshot, cache=False)
@@ -334,7 +335,7 @@ class Responses:
         self, attempt: Attempt, response: str, channel: str, raw: str, sid: str | None
     ) -> bool:
         async with self.stepper.db.connect() as conn:
-            row = await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
+            row = await outbox_repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
         if row is None:
             return False
 
@@ -364,12 +365,12 @@ class Responses:
         )
         return True
 
-    async def find_attempt(self, token: str) -> repo.OutboxRow | None:
+    async def find_attempt(self, token: str) -> outbox_repo.OutboxRow | None:
         attempt = parse_token(token)
         if attempt is None:
             return None
         async with self.stepper.db.connect() as conn:
-            return await repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
+            return await outbox_repo.find_outbox(conn, attempt.activation_id, attempt.attempt_id)
 
 
 def form_value(params: dict[str, Any], name: str) -> str | None:

@@ -18,7 +18,7 @@ from notifier.domain.alerts import Alert
 from notifier.domain.content import CONTENT_FIELDS
 from notifier.domain.events import AckOnBehalf, Announce, Cancel, Close, Send
 from notifier.domain.snapshot import Snapshot
-from notifier.engine import repo, views
+from notifier.engine import views
 from notifier.engine.alert_intake import AlertIntake
 from notifier.engine.contract import (
     AckPageView,
@@ -36,7 +36,7 @@ from notifier.engine.contract import (
 )
 from notifier.engine.core import ActivationError, Engine
 from notifier.engine.responses import Responses, parse_token
-from notifier.store import alert_store
+from notifier.store import activation_repo, alert_store
 from notifier.store.alert_store import IncidentChange
 from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
 
@@ -120,7 +120,7 @@ class EngineService:
             return [views.summary(r) for r in await views.list_rows(conn, status, limit)]
 
     async def get_activation(self, activation_id: str) -> ActivationView | None:
-        """By id or by reference code (`repo.load_activation_row`)."""
+        """By id or by reference code (`activation_repo.load_activation_row`)."""
         async with self.engine.db.connect() as conn:
             row = await views.load_row(conn, activation_id)
             if row is None:
@@ -220,7 +220,7 @@ class EngineService:
 
         async def keep_fields(conn: AsyncConnection) -> None:
             if revised:
-                await repo.merge_fields(conn, activation_id, revised)
+                await activation_repo.merge_fields(conn, activation_id, revised)
 
         event = Announce(by=req.by, message=req.text, audience=req.audience, fields=revised)
         result = await self.engine.stepper.submit(activation_id, [event], before_save=keep_fields)

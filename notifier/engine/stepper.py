@@ -29,8 +29,8 @@ from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 from notifier.domain.statedelta import apply_delta, delta_size, state_delta, state_size
-from notifier.engine import repo
 from notifier.engine.writes import Claimed, Handoff, Renderer, write_actions
+from notifier.store import activation_repo
 
 #: the journal is checkpointed once it holds more entries than the state (and at least this many)
 _MIN_JOURNAL = 64
@@ -156,7 +156,7 @@ class Stepper:
         """The part of a step inside the caller's transaction; False if there is no such activation.
         The caller then calls `committed(draft)` after the commit, or `abandon(draft)` if it failed."""
         activation_id = draft.activation_id
-        row = await repo.lock_activation(conn, activation_id)
+        row = await activation_repo.lock_activation(conn, activation_id)
         if row is None:
             return False
         cached = self._states.get(activation_id)
@@ -164,10 +164,10 @@ class Stepper:
             state, journal = cached.state, cached.journal
             snapshot = self._snapshots[activation_id]
         else:
-            full = await repo.load_activation_documents(conn, activation_id)
+            full = await activation_repo.load_activation_documents(conn, activation_id)
             snapshot = self.snapshot_of(activation_id, full.snapshot)
             document = dict(full.state)
-            changes = await repo.load_changes(conn, activation_id)
+            changes = await activation_repo.load_changes(conn, activation_id)
             for delta in changes:
                 apply_delta(document, delta)
             state = ActivationState.model_validate(document)
@@ -175,7 +175,7 @@ class Stepper:
         now = self.clock.now()
         decision = decide_many(snapshot, state, events, now)
         before, state, actions = state, decision.state, list(decision.actions)
-        await repo.consume_deadlines(conn, activation_id, fired)
+        await activation_repo.consume_deadlines(conn, activation_id, fired)
         if before_save is not None:
             # before the actions: a send result puts a row back in the queue, and a `Withdraw` of
             # this very step must then find it there (and take it out)
@@ -195,12 +195,14 @@ class Stepper:
         finished = state.status in ("closed", "cancelled")
         if finished or journal > max(state_size(state), _MIN_JOURNAL):
             # checkpoint: amortised, each entry written to the journal pays for one in here
-            await repo.save_state(
+            await activation_repo.save_state(
                 conn, activation_id, state.model_dump(mode="json"), state.status, now, **extra
             )
             journal = 0
         else:
-            await repo.append_change(conn, activation_id, row.revision + 1, delta, state.status, now, **extra)
+            await activation_repo.append_change(
+                conn, activation_id, row.revision + 1, delta, state.status, now, **extra
+            )
         draft.revision, draft.state, draft.journal, draft.actions = row.revision + 1, state, journal, actions
         draft.before, draft.changed = before, decision.changed
         return True

@@ -12,7 +12,6 @@ from notifier.clock import as_utc
 from notifier.domain.progress import people_of
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, cursor_key
-from notifier.engine import repo
 from notifier.engine.contract import (
     ActivationSummary,
     ActivationView,
@@ -21,6 +20,7 @@ from notifier.engine.contract import (
     NodeProgress,
     PersonProgress,
 )
+from notifier.store import activation_repo
 from notifier.store.engine_tables import activations
 
 
@@ -109,7 +109,7 @@ def alert_view(row: Any) -> AlertView:
 
 async def load_row(conn: AsyncConnection, activation_id: str) -> Any:
     """The activation row with its current state (checkpoint + journal), or None."""
-    return await repo.load_activation_row(conn, activation_id)
+    return await activation_repo.load_activation_row(conn, activation_id)
 
 
 async def list_rows(conn: AsyncConnection, status: str | None, limit: int) -> list[Any]:

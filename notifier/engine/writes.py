@@ -22,7 +22,7 @@ from notifier.domain.bundling import BUNDLED_KINDS
 from notifier.domain.events import Completed, Log, Schedule, Send, TimeLimitPassed, Unschedule, Withdraw
 from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import Snapshot
-from notifier.engine import repo
+from notifier.store import activation_repo, outbox_repo
 
 Renderer = Callable[[Snapshot, dict[str, Any], str, str, Send], dict[str, Any]]
 """(snapshot, activation fields, activation id, ref, send) -> the stored message (text, subject, html)."""
@@ -43,7 +43,7 @@ class Handoff(Protocol):
     def unreserve(self, count: int) -> None:
         """Give places back (the step that took them did not commit)."""
 
-    def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
+    def start(self, rows: Sequence[outbox_repo.OutboxRow], opted_out: set[str]) -> None:
         """Send rows claimed by a step that has committed."""
 
     def withdrawn(self, activation_id: str, attempt_ids: Sequence[str]) -> None:
@@ -54,7 +54,7 @@ class Handoff(Protocol):
 class Claimed:
     """Rows a step claimed for the dispatcher, to start once (and only if) the step commits."""
 
-    rows: list[repo.OutboxRow] = field(default_factory=list)
+    rows: list[outbox_repo.OutboxRow] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     reserved: int = 0
 
@@ -100,10 +100,10 @@ async def write_actions(
             )
     await _insert_outbox(conn, outbox_rows, now, handoff, claimed)
     if withdrawn:
-        await repo.withdraw_outbox(conn, row.id, withdrawn)
-    await repo.delete_deadlines(conn, row.id, unschedule)
-    await repo.upsert_deadlines(conn, row.id, list(schedule.values()))
-    await repo.insert_log(conn, log_rows)
+        await outbox_repo.withdraw_outbox(conn, row.id, withdrawn)
+    await activation_repo.delete_deadlines(conn, row.id, unschedule)
+    await activation_repo.upsert_deadlines(conn, row.id, list(schedule.values()))
+    await activation_repo.insert_log(conn, log_rows)
 
 
 async def _insert_outbox(
@@ -119,7 +119,7 @@ async def _insert_outbox(
         held = [v for v in rows if v["channel"] == text and v["message_kind"] in BUNDLED_KINDS]
         for values in held:
             values["not_before"] = now + window
-        await repo.insert_outbox(conn, held)
+        await outbox_repo.insert_outbox(conn, held)
         rows = [v for v in rows if not any(v is h for h in held)]
     taken = handoff.reserve(len(rows)) if handoff is not None and rows else 0
     claimed.reserved += taken
@@ -130,9 +130,9 @@ async def _insert_outbox(
             values.update(
                 status="sending", claimed_by=handoff.worker, lease_until=now + handoff.lease, tries=1
             )
-        ids = await repo.insert_outbox_returning_ids(conn, mine)
+        ids = await outbox_repo.insert_outbox_returning_ids(conn, mine)
         claimed.rows.extend(
-            repo.OutboxRow(
+            outbox_repo.OutboxRow(
                 id=row_id,
                 activation_id=values["activation_id"],
                 attempt_id=values["attempt_id"],
@@ -147,8 +147,8 @@ async def _insert_outbox(
         )
         sms = [values["address"] for values in mine if values["channel"] == ChannelKind.SMS.value]
         if sms:
-            claimed.opted_out |= await repo.opted_out_among(conn, sms)
-    await repo.insert_outbox(conn, rows[taken:])
+            claimed.opted_out |= await outbox_repo.opted_out_among(conn, sms)
+    await outbox_repo.insert_outbox(conn, rows[taken:])
 
 
 def _outbox_row(row: Any, send: Send, message: dict[str, Any], now: datetime) -> dict[str, Any]:

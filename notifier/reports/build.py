@@ -20,7 +20,6 @@ from notifier.clock import as_utc
 from notifier.domain.masking import mask_text
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
-from notifier.engine.repo import load_activation_row, with_current_state
 from notifier.reports.activity_log import (
     activity_log_csv,
     activity_log_markdown,
@@ -30,6 +29,7 @@ from notifier.reports.activity_log import (
 from notifier.reports.figures import compute, summarize
 from notifier.reports.model import ActivationRecord, AttemptDelivery, DrillSummary, LogRow
 from notifier.reports.render import plot_curve, to_csv, to_html, to_json, to_markdown
+from notifier.store.activation_repo import load_activation_row, with_current_state
 from notifier.store.engine_tables import activations, activity_log, outbox, responses
 from notifier.store.plans import latest_plan, person_fixes_since
 

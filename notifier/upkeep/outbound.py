@@ -17,7 +17,7 @@ import structlog
 
 from notifier.domain.masking import mask_address
 from notifier.domain.plan import ChannelKind, Person
-from notifier.engine import repo
+from notifier.store import outbox_repo
 
 log = structlog.get_logger("notifier.upkeep")
 
@@ -64,7 +64,7 @@ class Outbound:
             "created_at": now,
         }
         async with self.stepper.transaction() as conn:
-            await repo.insert_outbox(conn, [row])
+            await outbox_repo.insert_outbox(conn, [row])
         self.stepper.outbox_changed.set()
         log.info("upkeep message queued", key=key, channel=str(channel), to=mask_address(to))
         return True

@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from notifier.domain.calltree import ActivationKind
-from notifier.engine import repo
 from notifier.runtime import Runtime, make_clock
+from notifier.store import outbox_repo
 from notifier.store.db import upgrade_async
 from tests.engine.conftest import free_port, system_settings, write_small_config
 
@@ -81,7 +81,7 @@ async def test_the_example_provider_sends_an_activation_with_only_its_configurat
     try:
         assert runtime.db is not None and runtime.engine is not None
         async with runtime.db.begin() as conn:  # Ana texted STOP some time ago
-            await repo.set_opt_out(conn, "+32470990201", True, runtime.clock.now())
+            await outbox_repo.set_opt_out(conn, "+32470990201", True, runtime.clock.now())
         await runtime.engine.activate(
             "eos-oncall", ActivationKind.INCIDENT, {"nature": "EOS down"}, started_by="t"
         )

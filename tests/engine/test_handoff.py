@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from notifier.domain.calltree import ActivationKind
-from notifier.engine import repo
 from notifier.engine.stepper import Draft
+from notifier.store import outbox_repo
 from notifier.store.engine_tables import outbox
 from tests.engine.conftest import running_system
 
@@ -30,7 +30,7 @@ class Recorder:
 
     def __init__(self, room: int) -> None:
         self.room = room
-        self.started: list[repo.OutboxRow] = []
+        self.started: list[outbox_repo.OutboxRow] = []
         self.given_back = 0
 
     def reserve(self, wanted: int) -> int:
@@ -42,7 +42,7 @@ class Recorder:
         self.given_back += count
         self.room += count
 
-    def start(self, rows: Sequence[repo.OutboxRow], opted_out: set[str]) -> None:
+    def start(self, rows: Sequence[outbox_repo.OutboxRow], opted_out: set[str]) -> None:
         self.started.extend(rows)
 
     def withdrawn(self, activation_id: str, attempt_ids: Sequence[str]) -> None:

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.events import AckOnBehalf, Close
 from notifier.domain.state import ActivationState
-from notifier.engine import repo
 from notifier.runtime import Runtime
+from notifier.store import activation_repo
 from notifier.store.engine_tables import activation_changes, activation_documents
 from tests.engine.conftest import running_system
 
@@ -25,7 +25,7 @@ async def stored_state(runtime: Runtime, activation_id: str) -> tuple[Activation
     """(state, journal rows, row revision) as the store has them."""
     assert runtime.engine is not None
     async with runtime.engine.db.connect() as conn:
-        row = await repo.load_activation_row(conn, activation_id)
+        row = await activation_repo.load_activation_row(conn, activation_id)
         journal = (
             await conn.execute(
                 select(func.count()).where(activation_changes.c.activation_id == activation_id)

@@ -38,7 +38,7 @@ SMS_THEN_VOICE = "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]"
 async def state_of(system: System, activation_id: str) -> ActivationState:
     assert system.runtime.service is not None and system.runtime.db is not None
     async with system.runtime.db.connect() as conn:
-        from notifier.engine import repo
+        from notifier.store import activation_repo
 
         row = (
             await conn.execute(
@@ -47,7 +47,7 @@ async def state_of(system: System, activation_id: str) -> ActivationState:
                 )
             )
         ).scalar_one()
-        document = await repo.current_state(conn, activation_id, row)
+        document = await activation_repo.current_state(conn, activation_id, row)
     return ActivationState.model_validate(document)
 
 

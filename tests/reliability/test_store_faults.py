@@ -32,8 +32,8 @@ MAX_IN_FLIGHT = 5
 
 def _sending(url: str) -> int:
     """Outbox rows in `sending`, read with the store's own engine."""
-    from notifier.engine.repo import sending_count
     from notifier.store.db import make_engine
+    from notifier.store.outbox_repo import sending_count
 
     async def count() -> int:
         engine = make_engine(url)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notifier.engine import repo
+from notifier.store import activation_repo
 from notifier.store.engine_tables import activity_log
 from tests.reports.scenario import Driver
 
 
 async def store(conn: AsyncConnection, driver: Driver, activation_id: str, ref: str) -> None:
     record = driver.record(activation_id, ref)
-    await repo.insert_activation(
+    await activation_repo.insert_activation(
         conn,
         {
             "id": record.id,

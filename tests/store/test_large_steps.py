@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
-from notifier.engine import repo
+from notifier.store import activation_repo, outbox_repo
 from notifier.store.db import make_engine
 from notifier.store.engine_tables import activations, deadlines, opt_outs
 
@@ -26,17 +26,19 @@ async def test_forty_thousand_deadlines_in_one_step(migrated_db_url: str) -> Non
                     started_at=NOW, started_by="test", reason="", fields={}, revision=0, updated_at=NOW,
                 )
             )  # fmt: skip
-            await repo.upsert_deadlines(conn, "a-large", [(k, NOW, 1) for k in KEYS])
-            await repo.upsert_deadlines(conn, "a-large", [(k, NOW, 2) for k in KEYS])  # replaces them
+            await activation_repo.upsert_deadlines(conn, "a-large", [(k, NOW, 1) for k in KEYS])
+            await activation_repo.upsert_deadlines(
+                conn, "a-large", [(k, NOW, 2) for k in KEYS]
+            )  # replaces them
             await conn.execute(insert(opt_outs).values(address="+32470000003", opted_out_at=NOW))
             numbers = [f"+3247{i:07d}" for i in range(40_000)]
-            assert await repo.opted_out_among(conn, numbers) == {"+32470000003"}
+            assert await outbox_repo.opted_out_among(conn, numbers) == {"+32470000003"}
         async with engine.begin() as conn:
             count = select(func.count()).select_from(deadlines)
             assert (await conn.execute(count)).scalar_one() == len(KEYS)
             assert (await conn.execute(select(func.max(deadlines.c.fence)))).scalar_one() == 2
-            await repo.consume_deadlines(conn, "a-large", [(k, 2) for k in KEYS[:35_000]])
-            await repo.delete_deadlines(conn, "a-large", KEYS[35_000:])
+            await activation_repo.consume_deadlines(conn, "a-large", [(k, 2) for k in KEYS[:35_000]])
+            await activation_repo.delete_deadlines(conn, "a-large", KEYS[35_000:])
             assert (await conn.execute(count)).scalar_one() == 0
     finally:
         await engine.dispose()

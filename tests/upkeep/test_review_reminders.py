@@ -17,8 +17,8 @@ from sqlalchemy import select
 from notifier.clock import ScaledClock
 from notifier.domain.plan import Plan
 from notifier.domain.plandiff import ChangeKind
-from notifier.engine import repo
 from notifier.runtime import Runtime
+from notifier.store import outbox_repo
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import outbox
 from notifier.store.upkeep_tables import review_requests
@@ -165,7 +165,7 @@ async def test_reminders_go_through_the_outbox_and_skip_a_number_that_texted_sto
     runtime = review_system
     assert runtime.db is not None
     async with runtime.db.begin() as conn:  # before the 09:00 check (one real second away)
-        await repo.set_opt_out(conn, MOBILES["p-never"], True, runtime.clock.now())
+        await outbox_repo.set_opt_out(conn, MOBILES["p-never"], True, runtime.clock.now())
     await requests_sent(runtime, 3)
 
     async def upkeep_rows() -> list[object]:
