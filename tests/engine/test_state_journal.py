@@ -67,7 +67,7 @@ async def test_store_and_memory_agree_and_a_cold_engine_carries_on(
 ) -> None:
     writes: Counter[str] = Counter()
     for name in ("save_state", "append_change"):
-        monkeypatch.setattr(repo, name, counted(getattr(repo, name), name, writes))
+        monkeypatch.setattr(activation_repo, name, counted(getattr(activation_repo, name), name, writes))
     async with running_system(tmp_path) as runtime:
         engine = runtime.engine
         assert engine is not None
