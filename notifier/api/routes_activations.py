@@ -10,6 +10,7 @@ the activity log says who really did it. Viewers get every view with contact det
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
@@ -20,6 +21,7 @@ from notifier.api.context import get_context
 from notifier.api.engine_api import (
     ActivationSummary,
     ActivationView,
+    EngineAPI,
     StartRequest,
     UpdateReceipt,
     UpdateRequest,
@@ -103,6 +105,21 @@ def visible(view: ActivationView, principal: TokenRecord, region: str | None = N
     return ActivationView.model_validate(mask_data(view.model_dump(mode="json"), region))
 
 
+@dataclass(frozen=True)
+class Acting:
+    """An operator's action on one activation (named by id or ref): the engine and who acts."""
+
+    engine: EngineAPI
+    activation_id: str
+    who: TokenRecord
+
+
+async def acting(
+    request: Request, activation_id: str = ActivationId, who: TokenRecord = Depends(require(OPERATORS))
+) -> Acting:
+    return Acting(get_context(request).engine, activation_id, who)
+
+
 def _found(view: ActivationView | None) -> ActivationView:
     if view is None:
         raise HTTPException(status_code=404, detail="no such activation")
@@ -146,48 +163,27 @@ async def get_activation(
 
 
 @router.post("/{activation_id}/ack", response_model=ActivationView)
-async def acknowledge(
-    body: AckBody,
-    request: Request,
-    activation_id: str = ActivationId,
-    who: TokenRecord = Depends(require(OPERATORS)),
-) -> ActivationView:
-    engine = get_context(request).engine
-    return await engine.acknowledge(activation_id, body.person, who.name, body.response)
+async def acknowledge(body: AckBody, act: Acting = Depends(acting)) -> ActivationView:
+    return await act.engine.acknowledge(act.activation_id, body.person, act.who.name, body.response)
 
 
 @router.post("/{activation_id}/cancel", response_model=ActivationView)
-async def cancel(
-    body: CancelBody,
-    request: Request,
-    activation_id: str = ActivationId,
-    who: TokenRecord = Depends(require(OPERATORS)),
-) -> ActivationView:
-    return await get_context(request).engine.cancel(activation_id, who.name, body.reason)
+async def cancel(body: CancelBody, act: Acting = Depends(acting)) -> ActivationView:
+    return await act.engine.cancel(act.activation_id, act.who.name, body.reason)
 
 
 @router.post("/{activation_id}/close", response_model=ActivationView)
-async def close(
-    body: CloseBody,
-    request: Request,
-    activation_id: str = ActivationId,
-    who: TokenRecord = Depends(require(OPERATORS)),
-) -> ActivationView:
-    return await get_context(request).engine.close(activation_id, who.name, body.message)
+async def close(body: CloseBody, act: Acting = Depends(acting)) -> ActivationView:
+    return await act.engine.close(act.activation_id, act.who.name, body.message)
 
 
 @router.post("/{activation_id}/updates", status_code=202, response_model=UpdateReceipt)
-async def post_update(
-    body: UpdateBody,
-    request: Request,
-    activation_id: str = ActivationId,
-    who: TokenRecord = Depends(require(OPERATORS)),
-) -> UpdateReceipt:
+async def post_update(body: UpdateBody, request: Request, act: Acting = Depends(acting)) -> UpdateReceipt:
     """Send an update (revised estimate, new convene point, free text), rendered per channel with the
     tree's update template; 202: its messages are queued in the outbox and sent by the dispatcher."""
     check_fields(body.fields, get_context(request).settings.limits)
-    req = UpdateRequest(text=body.text, audience=body.audience, fields=body.fields, by=who.name)
-    return await get_context(request).engine.update(activation_id, req)
+    req = UpdateRequest(text=body.text, audience=body.audience, fields=body.fields, by=act.who.name)
+    return await act.engine.update(act.activation_id, req)
 
 
 def _masked_report(content: bytes, region: str | None) -> bytes:
@@ -199,17 +195,10 @@ class PageAgainBody(_Body):
 
 
 @router.post("/{activation_id}/page-again", status_code=201, response_model=ActivationView)
-async def page_again(
-    body: PageAgainBody,
-    request: Request,
-    activation_id: str = ActivationId,
-    who: TokenRecord = Depends(require(OPERATORS)),
-) -> ActivationView:
+async def page_again(body: PageAgainBody, act: Acting = Depends(acting)) -> ActivationView:
     """Page again for the outage of a cancelled or closed activation (its alerts were suppressed):
     a new activation of the same tree, which the incident's alerts join from now on."""
-    context = get_context(request)
-    view = await context.engine.page_again(activation_id, who.name, body.reason)
-    return visible(view, who, context.phone_region)
+    return await act.engine.page_again(act.activation_id, act.who.name, body.reason)
 
 
 @router.get("/{activation_id}/report", response_class=Response)
