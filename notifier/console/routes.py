@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from notifier.api.engine_api import EngineAPI
 from notifier.api.tokens import TokenRecord
 from notifier.console.backend import CONSOLE_ROLES, Principal
 from notifier.console.session import (
@@ -162,65 +164,81 @@ async def _activation(
     )
 
 
-async def _act(request: Request, activation_id: str, action: str) -> Response:
-    """Run one engine action from a form; the page again with the outcome or the refusal."""
+#: a form action: does it with the engine and says which activation to show and what was done
+Action = Callable[[EngineAPI, str, Principal, dict[str, str]], Awaitable[tuple[str, str]]]
+
+
+async def _answer(
+    engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
+) -> tuple[str, str]:
+    person = form.get("person", "")
+    if not person or len(person) > 64:
+        raise HTTPException(status_code=422, detail="choose whom you answer for")
+    response = "decline" if form.get("response") == "decline" else "ack"
+    await engine.acknowledge(activation_id, person, who.name, response)
+    return activation_id, response
+
+
+async def _cancel(
+    engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
+) -> tuple[str, str]:
+    await engine.cancel(activation_id, who.name, form.get("reason", "")[:2000])
+    return activation_id, "cancel"
+
+
+async def _close(
+    engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
+) -> tuple[str, str]:
+    await engine.close(activation_id, who.name, form.get("message", "")[:2000] or None)
+    return activation_id, "close"
+
+
+async def _update(
+    engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
+) -> tuple[str, str]:
+    """A coordinator's update to the people of the tree (issue 15's updates endpoint, same call)."""
+    text = form.get("text", "").strip()
+    if not text or len(text) > 1600:
+        raise HTTPException(status_code=422, detail="an update needs a text of 1 to 1600 characters")
+    audience = form.get("audience", "reached")
+    if audience not in AUDIENCES:
+        raise HTTPException(status_code=422, detail="choose who receives the update")
+    await engine.update(activation_id, UpdateRequest(text=text, audience=audience, by=who.name))
+    return activation_id, "update"
+
+
+async def _page_again(
+    engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
+) -> tuple[str, str]:
+    """A cancelled or closed activation's outage pages again: a new activation (issue 14's rule)."""
+    again = await engine.page_again(activation_id, who.name, form.get("reason", "")[:2000])
+    return again.id, "reopen"
+
+
+ACTIONS: dict[str, Action] = {
+    "ack": _answer,
+    "cancel": _cancel,
+    "close": _close,
+    "update": _update,
+    "page-again": _page_again,
+}
+
+
+@router.post("/activations/{activation_id}/{action}")
+async def act(
+    request: Request, activation_id: str = ActivationId, action: str = Path(max_length=16)
+) -> Response:
+    """Run one engine action from a form (CSRF and role checked first); back to the activation's
+    page with the outcome, or the page again with the engine's refusal."""
     who, form = await acting(request)
-    engine = backend_of(request).service
-    if action == "ack" and form.get("response") == "decline":
-        action = "decline"
+    run = ACTIONS.get(action)
+    if run is None:
+        raise HTTPException(status_code=404, detail="unknown action")
     try:
-        if action in ("ack", "decline"):
-            person = form.get("person", "")
-            if not person or len(person) > 64:
-                raise HTTPException(status_code=422, detail="choose whom you answer for")
-            await engine.acknowledge(activation_id, person, who.name, action)
-        elif action == "cancel":
-            await engine.cancel(activation_id, who.name, form.get("reason", "")[:2000])
-        elif action == "close":
-            await engine.close(activation_id, who.name, form.get("message", "")[:2000] or None)
-        elif action == "update":
-            text = form.get("text", "").strip()
-            if not text or len(text) > 1600:
-                raise HTTPException(status_code=422, detail="an update needs a text of 1 to 1600 characters")
-            audience = form.get("audience", "reached")
-            if audience not in AUDIENCES:
-                raise HTTPException(status_code=422, detail="choose who receives the update")
-            await engine.update(activation_id, UpdateRequest(text=text, audience=audience, by=who.name))
-        elif action == "reopen":
-            again = await engine.page_again(activation_id, who.name, form.get("reason", "")[:2000])
-            return RedirectResponse(f"/console/activations/{again.id}?done=reopen", status_code=303)
-        else:
-            raise HTTPException(status_code=404, detail="unknown action")
+        shown, done = await run(backend_of(request).service, activation_id, who, form)
     except EngineError as exc:
         return await _activation(request, activation_id, who, error=mask_text(str(exc)), status=409)
-    return RedirectResponse(f"/console/activations/{activation_id}?done={action}", status_code=303)
-
-
-@router.post("/activations/{activation_id}/ack")
-async def ack(request: Request, activation_id: str = ActivationId) -> Response:
-    return await _act(request, activation_id, "ack")
-
-
-@router.post("/activations/{activation_id}/cancel")
-async def cancel(request: Request, activation_id: str = ActivationId) -> Response:
-    return await _act(request, activation_id, "cancel")
-
-
-@router.post("/activations/{activation_id}/close")
-async def close(request: Request, activation_id: str = ActivationId) -> Response:
-    return await _act(request, activation_id, "close")
-
-
-@router.post("/activations/{activation_id}/update")
-async def update(request: Request, activation_id: str = ActivationId) -> Response:
-    """A coordinator's update to the people of the tree (issue 15's updates endpoint, same call)."""
-    return await _act(request, activation_id, "update")
-
-
-@router.post("/activations/{activation_id}/page-again")
-async def page_again(request: Request, activation_id: str = ActivationId) -> Response:
-    """A cancelled or closed activation's outage pages again: a new activation (issue 14's rule)."""
-    return await _act(request, activation_id, "reopen")
+    return RedirectResponse(f"/console/activations/{shown}?done={done}", status_code=303)
 
 
 @router.get("/activations/{activation_id}/report.{fmt}")
