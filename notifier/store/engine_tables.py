@@ -27,6 +27,21 @@ from notifier.store.tables import metadata
 _ID = String(40)
 _TS = DateTime(timezone=True)
 
+
+def _serial_id() -> Column[int]:
+    """An `id` primary key numbered by the database (BIGINT, INTEGER on SQLite for its rowid)."""
+    return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
+def _activation_fk(
+    ondelete: str = "CASCADE", *, primary_key: bool = False, nullable: bool | None = None
+) -> Column[str]:
+    """The `activation_id` a row belongs to (deleted with it, or set to NULL: `ondelete`)."""
+    fk = ForeignKey("activations.id", ondelete=ondelete)
+    if nullable is None:
+        nullable = not primary_key  # SQLAlchemy's own default
+    return Column("activation_id", _ID, fk, primary_key=primary_key, nullable=nullable)
+
 activations = Table(
     "activations",
     metadata,
@@ -54,7 +69,7 @@ activations = Table(
 activation_documents = Table(
     "activation_documents",
     metadata,
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), primary_key=True),
+    _activation_fk(primary_key=True),
     Column("snapshot", JSON, nullable=False),
     Column("state", JSON, nullable=False),
 )
@@ -64,7 +79,7 @@ activation_documents = Table(
 activation_changes = Table(
     "activation_changes",
     metadata,
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), primary_key=True),
+    _activation_fk(primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("delta", JSON, nullable=False),
 )
@@ -72,9 +87,9 @@ activation_changes = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    _serial_id(),
     # empty for messages outside any activation (review requests, heads-ups, report mails)
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=True),
+    _activation_fk(nullable=True),
     Column("attempt_id", String(24), nullable=False),
     Column("person_id", String(64), nullable=False),
     Column("channel", String(8), nullable=False),
@@ -106,7 +121,7 @@ outbox = Table(
 deadlines = Table(
     "deadlines",
     metadata,
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), primary_key=True),
+    _activation_fk(primary_key=True),
     Column("key", String(160), primary_key=True),
     Column("due_at", _TS, nullable=False),
     Column("fence", Integer, nullable=False),
@@ -116,8 +131,8 @@ deadlines = Table(
 activity_log = Table(
     "activity_log",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE"), nullable=False),
+    _serial_id(),
+    _activation_fk(nullable=False),
     Column("at", _TS, nullable=False),
     Column("step", String(64), nullable=False),
     Column("who", String(160)),
@@ -129,8 +144,8 @@ activity_log = Table(
 responses = Table(
     "responses",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="CASCADE")),
+    _serial_id(),
+    _activation_fk(),
     Column("person_id", String(64)),
     Column("channel", String(8), nullable=False),
     Column("address", String(320), nullable=False),
@@ -161,14 +176,14 @@ opt_outs = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    _serial_id(),
     Column("source", String(16), nullable=False),
     Column("dedup_key", String(256), nullable=False),
     Column("status", String(16), nullable=False),
     Column("service", String(64)),
     Column("payload", JSON, nullable=False),
     Column("received_at", _TS, nullable=False),
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="SET NULL")),
+    _activation_fk("SET NULL"),
     #: one of ALERT_OUTCOMES (notifier/domain/correlation.py); `detail` says why in words
     Column("outcome", Text, nullable=False, default=""),
     Column("detail", Text),
@@ -187,7 +202,7 @@ incidents = Table(
     metadata,
     Column("key", String(320), primary_key=True),
     Column("route", String(64), nullable=False),
-    Column("activation_id", _ID, ForeignKey("activations.id", ondelete="SET NULL")),
+    _activation_fk("SET NULL"),
     Column("resolved_at", _TS),
     Column("updated_at", _TS, nullable=False),
     Column("last_update_at", _TS),  # the last "update" sent for a joined alert (route on_join)
