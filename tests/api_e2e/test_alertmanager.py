@@ -22,10 +22,9 @@ import pytest
 from sqlalchemy import select
 
 from notifier.api.tokens import Role, TokenStore
-from notifier.runtime import Runtime, make_clock
-from notifier.store.db import upgrade_async
+from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, alerts
-from tests.engine.conftest import free_port, system_settings
+from tests.engine.conftest import free_port, running_system
 
 pytestmark = pytest.mark.slow  # a real Alertmanager process; part of CI
 
@@ -34,15 +33,8 @@ ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-a
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Runtime]:
-    port = free_port()
-    settings = system_settings(tmp_path, port, scale=60)
-    await upgrade_async(settings.database_url)
-    runtime = Runtime(settings, make_clock(settings))
-    await runtime.start()
-    try:
+    async with running_system(tmp_path, scale=60) as runtime:
         yield runtime
-    finally:
-        await runtime.stop(timeout=5)
 
 
 def webhook_receiver(url: str, token: str) -> dict[str, Any]:

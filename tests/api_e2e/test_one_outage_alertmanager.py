@@ -22,27 +22,19 @@ import pytest
 from sqlalchemy import select
 
 from notifier.api.tokens import Role, TokenStore
-from notifier.runtime import Runtime, make_clock
-from notifier.store.db import upgrade_async
+from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, alerts, outbox
 from notifier.store.integration_keys import IntegrationKeys
 from tests.api_e2e.test_alertmanager import alertmanager, rows, until, webhook_receiver
-from tests.engine.conftest import free_port, system_settings
+from tests.engine.conftest import running_system
 
 pytestmark = pytest.mark.slow  # a real Alertmanager process; part of CI
 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Runtime]:
-    port = free_port()
-    settings = system_settings(tmp_path, port, scale=1.0)
-    await upgrade_async(settings.database_url)
-    runtime = Runtime(settings, make_clock(settings))
-    await runtime.start()
-    try:
+    async with running_system(tmp_path, scale=1.0) as runtime:
         yield runtime
-    finally:
-        await runtime.stop(timeout=5)
 
 
 def stamp(moment: datetime) -> str:
@@ -123,6 +115,7 @@ class Scenario:
 
         shown = await until(resolution, "the resolution on the activation", 40)
         assert "on_resolved announce" in shown
+
         async def announced() -> bool:  # the update is a step of its own, right after the resolve
             logged = await rows(
                 self.daemon,

@@ -22,10 +22,9 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from notifier.domain.calltree import ActivationKind
-from notifier.runtime import Runtime, make_clock
-from notifier.store.db import upgrade_async
+from notifier.runtime import Runtime
 from notifier.store.engine_tables import activations, responses
-from tests.engine.conftest import free_port, system_settings
+from tests.engine.conftest import running_system
 
 COORDINATOR_MOBILE = "+32470990103"  # p-lindqvist in config/plan.yaml (fictitious)
 STRANGER = "+32470990999"  # in no plan
@@ -33,17 +32,10 @@ STRANGER = "+32470990999"  # in no plan
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Runtime]:
-    port = free_port()
-    settings = system_settings(
-        tmp_path, port, scale=10
-    )  # the coordinator's SMS wait (5 min) is 30 s: nothing moves meanwhile
-    await upgrade_async(settings.database_url)
-    runtime = Runtime(settings, make_clock(settings))
-    await runtime.start()
-    try:
+    async with running_system(
+        tmp_path, scale=10
+    ) as runtime:  # the coordinator's SMS wait (5 min) is 30 s: nothing moves meanwhile
         yield runtime
-    finally:
-        await runtime.stop(timeout=5)
 
 
 async def snapshot(runtime: Runtime, activation_id: str) -> tuple[int, int, str]:
