@@ -15,6 +15,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from notifier.domain.masking import mask_address
+from notifier.domain.progress import status_word
 
 STYLE = {
     "pending": "dim",
@@ -23,6 +24,7 @@ STYLE = {
     "declined": "magenta",
     "unreachable": "bold red",
     "exhausted": "red",
+    "not_contacted": "dim",
     "cancelled": "dim",
     "open": "yellow",
     "completed": "green",
@@ -31,8 +33,9 @@ STYLE = {
 FINISHED = frozenset({"completed", "closed", "cancelled"})
 
 
-def _status(status: str) -> Text:
-    return Text(status, style=STYLE.get(status, ""))
+def _status(status: str, person: bool = False) -> Text:
+    """A status in a coordinator's words (the console's and the report's), coloured."""
+    return Text(status_word(status, person), style=STYLE.get(status, ""))
 
 
 def _time(value: Any) -> str:
@@ -58,7 +61,7 @@ def activations_table(rows: list[dict[str, Any]]) -> Table:
 
 def _attempts(person: dict[str, Any]) -> str:
     parts = [
-        f"{a.get('channel')} {mask_address(str(a.get('address', '')))} {a.get('status')}"
+        f"{a.get('channel')} {mask_address(str(a.get('address', '')))} {status_word(str(a.get('status')))}"
         for a in person.get("attempts", [])
     ]
     return "; ".join(parts)
@@ -68,7 +71,7 @@ def _person_line(person: dict[str, Any]) -> Text:
     line = Text()
     line.append(str(person.get("name", "")), style="bold")
     line.append(f" ({person.get('person', '')}) ")
-    line.append_text(_status(str(person.get("status", ""))))
+    line.append_text(_status(str(person.get("status", "")), person=True))
     attempts = _attempts(person)
     if attempts:
         line.append(f"  {attempts}", style="dim")
@@ -79,8 +82,8 @@ def counts_line(view: dict[str, Any]) -> str:
     counts: dict[str, int] = view.get("counts", {})
     people = {k.removeprefix("people_"): v for k, v in counts.items() if k.startswith("people_") and v}
     nodes = {k.removeprefix("nodes_"): v for k, v in counts.items() if k.startswith("nodes_") and v}
-    people_text = ", ".join(f"{v} {k}" for k, v in sorted(people.items())) or "none"
-    nodes_text = ", ".join(f"{v} {k}" for k, v in sorted(nodes.items())) or "none"
+    people_text = ", ".join(f"{v} {status_word(k, person=True)}" for k, v in sorted(people.items())) or "none"
+    nodes_text = ", ".join(f"{v} {status_word(k)}" for k, v in sorted(nodes.items())) or "none"
     return f"nodes: {nodes_text} | people: {people_text} | reached: {counts.get('reached', 0)}"
 
 

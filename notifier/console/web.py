@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.console.backend import CONSOLE_ROLES, ConsoleBackend, Principal
 from notifier.console.session import SESSION_COOKIE, SessionInvalid
+from notifier.domain.progress import status_word
 
 MAX_FORM = 64_000
 ASSET_VERSION = "2"  # bump to make browsers fetch changed static files
@@ -88,6 +89,7 @@ def duration(seconds: Any) -> str:
 
 
 templates.filters["duration"] = duration
+templates.filters["word"] = status_word  # a status as a coordinator reads it (not_contacted: "not contacted")
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

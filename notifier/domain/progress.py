@@ -159,3 +159,23 @@ def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
             people_reached=len(reached_people),
         ),
     )
+
+
+#: the words a coordinator reads for a status (console, CLI), where the engine's own word is not
+#: plain English; the report uses the same ones ("unreachable" for someone every method was tried on)
+STATUS_WORDS: dict[str, str] = {
+    "not_contacted": "not contacted",
+    "notifying": "being tried",
+    "exhausted": "unreachable",
+    "no_answer": "no answer",
+    "opted_out": "opted out",
+}
+#: a person's cursor `cancelled` means the tree stopped trying them (it completed or was cancelled)
+PERSON_WORDS: dict[str, str] = {**STATUS_WORDS, "cancelled": "stopped"}
+
+
+def status_word(status: str, person: bool = False) -> str:
+    """`status` as a coordinator reads it (a person's status if `person`)."""
+    words = PERSON_WORDS if person else STATUS_WORDS
+    return words.get(status, status.replace("_", " "))
+
