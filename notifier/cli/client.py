@@ -20,6 +20,7 @@ from notifier.cli._client_render import FINISHED, activation_tree, activations_t
 from notifier.cli._common import fail, out_console
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.content import CONTENT_FIELDS
+from notifier.domain.progress import answer_outcome
 
 URL = typer.Option(None, "--url", help="Daemon URL (default: NOTIFIER_API_URL, api_url in the config file).")
 TOKEN = typer.Option(
@@ -56,6 +57,16 @@ def parse_fields(values: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"{item!r}: expected NAME=VALUE, e.g. nature='SEED unavailable'")
         fields[name.strip()] = value
     return fields
+
+
+def _statuses_of(view: dict[str, Any], person: str) -> frozenset[str]:
+    """The person's statuses in an activation view (one per node they hold)."""
+    return frozenset(
+        str(p.get("status"))
+        for node in view.get("nodes", [])
+        for p in node.get("people", [])
+        if p.get("person") == person
+    )
 
 
 def watch(client: ApiClient, activation_id: str, interval: float, as_json: bool) -> dict[str, Any]:
@@ -161,22 +172,22 @@ def register(app: typer.Typer) -> None:
         """Acknowledge (or decline) on behalf of a person, e.g. after a phone call outside the system."""
         client = _client(url, token)
         response = "decline" if decline else "ack"
+        before: dict[str, Any] = _call(lambda: client.get(activation_id))
         view: dict[str, Any] = _call(lambda: client.ack(activation_id, person, response))
         if as_json:
             _print_json(view)
             return
-        statuses = {
-            str(p.get("status"))
-            for node in view.get("nodes", [])
-            for p in node.get("people", [])
-            if p.get("person") == person
-        }
-        shown = ", ".join(sorted(statuses)) or "recorded"
-        out_console.print(
-            f"{'declined' if decline else 'acknowledged'} for {person} on activation {view['id']} "
-            f"(ref {view['ref']}): {shown}; activation {view['status']}",
-            markup=False,
+        changed, outcome = answer_outcome(
+            _statuses_of(before, person), _statuses_of(view, person), str(view["status"])
         )
+        what = ("declined" if decline else "acknowledged") if changed else "recorded"
+        where = f"activation {view['id']} (ref {view['ref']})"
+        if changed:
+            out_console.print(
+                f"{what} for {person} on {where}: {outcome}; activation {view['status']}", markup=False
+            )
+        else:
+            out_console.print(f"{what} for {person} on {where}; {outcome}", markup=False)
 
     @app.command()
     def update(

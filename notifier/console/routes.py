@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from notifier.api.engine_api import EngineAPI
+from notifier.api.engine_api import ActivationView, EngineAPI
 from notifier.api.tokens import TokenRecord
 from notifier.console.backend import CONSOLE_ROLES, Principal
 from notifier.console.session import (
@@ -26,6 +26,7 @@ from notifier.console.session import (
 )
 from notifier.console.web import acting, backend_of, principal, read_form, render
 from notifier.domain.masking import mask_for_viewer, mask_text
+from notifier.domain.progress import answer_outcome
 from notifier.engine.contract import EngineError, UpdateRequest
 from notifier.reports.build import MEDIA_TYPES
 
@@ -38,6 +39,8 @@ AUDIENCES = {"reached": "everyone a message reached", "pending": "those not reac
 DONE = {
     "ack": "Acknowledgement recorded on their behalf.",
     "decline": "Decline recorded on their behalf.",
+    "unchanged": "Answer recorded; nothing changed: the activation is no longer open, or they had already "
+    "answered, or no node of theirs is still being tried.",
     "cancel": "Activation cancelled.",
     "close": "Activation closed.",
     "update": "Update sent.",
@@ -175,8 +178,15 @@ async def _answer(
     if not person or len(person) > 64:
         raise HTTPException(status_code=422, detail="choose whom you answer for")
     response = "decline" if form.get("response") == "decline" else "ack"
-    await engine.acknowledge(activation_id, person, who.name, response)
-    return activation_id, response
+    before = await engine.get_activation(activation_id)
+    after = await engine.acknowledge(activation_id, person, who.name, response)
+    changed, _ = answer_outcome(_statuses_of(before, person), _statuses_of(after, person), after.status)
+    return activation_id, response if changed else "unchanged"
+
+
+def _statuses_of(view: ActivationView | None, person: str) -> frozenset[str]:
+    nodes = view.nodes if view is not None else []
+    return frozenset(p.status for node in nodes for p in node.people if p.person == person)
 
 
 async def _cancel(

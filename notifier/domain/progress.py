@@ -179,3 +179,14 @@ def status_word(status: str, person: bool = False) -> str:
     words = PERSON_WORDS if person else STATUS_WORDS
     return words.get(status, status.replace("_", " "))
 
+
+def answer_outcome(before: frozenset[str], after: frozenset[str], activation_status: str) -> tuple[bool, str]:
+    """What an answer entered on someone's behalf did, from their statuses before and after it and
+    the activation's status after it: (changed, words). Nothing changes on an activation that is no
+    longer open, for someone already answered, or for someone the tree holds no open node for."""
+    shown = ", ".join(sorted(status_word(s, person=True) for s in after)) or "not in any node"
+    if before != after:
+        return True, shown
+    if activation_status != "open":
+        return False, f"the activation is already {activation_status}: nothing changed ({shown})"
+    return False, f"nothing changed: {shown}"

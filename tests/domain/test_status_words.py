@@ -1,10 +1,10 @@
-"""Statuses in a coordinator's words (pure rules)."""
+"""Statuses in a coordinator's words, and what an answer on someone's behalf did (pure rules)."""
 
 from __future__ import annotations
 
 from typing import get_args
 
-from notifier.domain.progress import PersonStatus, status_word
+from notifier.domain.progress import PersonStatus, answer_outcome, status_word
 from notifier.domain.state import ActivationStatus, AttemptStatus, NodeStatus
 
 
@@ -18,3 +18,12 @@ def test_no_status_is_shown_with_the_engines_underscores() -> None:
     for status in get_args(ActivationStatus):  # an activation's own words stay as they are
         assert status_word(status) == status
 
+
+def test_an_answer_that_changed_nothing_says_why() -> None:
+    acked = frozenset({"acknowledged"})
+    assert answer_outcome(frozenset({"notifying"}), acked, "completed") == (True, "acknowledged")
+    assert answer_outcome(frozenset({"not_contacted"}), frozenset({"not_contacted"}), "completed") == (
+        False,
+        "the activation is already completed: nothing changed (not contacted)",
+    )
+    assert answer_outcome(acked, acked, "open") == (False, "nothing changed: acknowledged")
