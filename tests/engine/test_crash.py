@@ -11,6 +11,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,18 @@ def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _start_bulk(procs: Processes, nature: str) -> tuple[str, dict[str, Any]]:
+    """A migrated database, a coordinator token, the sandbox and the daemon; an incident on the
+    `bulk` tree. Returns the token and the started activation."""
+    procs.run("db", "upgrade")
+    token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
+    procs.start_sandbox()
+    procs.start_daemon()
+    body = {"tree": "bulk", "kind": "incident", "fields": {"nature": nature}}
+    started: dict[str, Any] = procs.api("POST", "/api/v1/activations", token, body)
+    return token, started
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> None:
@@ -41,16 +54,7 @@ def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> Non
     numbers = write_broadcast_config(config, 1000, "[{kind: sms, wait: 30m}]")
     procs = Processes(tmp_path, config, max_in_flight=MAX_IN_FLIGHT)
     try:
-        procs.run("db", "upgrade")
-        token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
-        procs.start_sandbox()
-        procs.start_daemon()
-        started = procs.api(
-            "POST",
-            "/api/v1/activations",
-            token,
-            {"tree": "bulk", "kind": "incident", "fields": {"nature": "Crash trial"}},
-        )
+        _, started = _start_bulk(procs, "Crash trial")
         assert started["status"] == "open"
         _wait(lambda: len(_numbers_reached(procs)) >= 150, 120, "150 messages before the crash")
         before = len(_numbers_reached(procs))
@@ -82,16 +86,7 @@ def test_pending_deadlines_fire_after_a_crash(tmp_path: Path) -> None:
     numbers = write_broadcast_config(config, 5, "[{kind: sms, wait: 4s}, {kind: voice, wait: 4s}]")
     procs = Processes(tmp_path, config)
     try:
-        procs.run("db", "upgrade")
-        token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
-        procs.start_sandbox()
-        procs.start_daemon()
-        procs.api(
-            "POST",
-            "/api/v1/activations",
-            token,
-            {"tree": "bulk", "kind": "incident", "fields": {"nature": "Deadline trial"}},
-        )
+        _start_bulk(procs, "Deadline trial")
         _wait(lambda: len(_numbers_reached(procs)) == len(numbers), 30, "the first SMS to everyone")
         procs.kill_daemon(signal.SIGKILL)
         assert procs.sandbox_json("calls") == []
@@ -116,16 +111,7 @@ def test_an_update_accepted_before_a_kill_9_is_sent_after_the_restart(tmp_path: 
     numbers = write_broadcast_config(config, 5, "[{kind: sms, wait: 30m}]")
     procs = Processes(tmp_path, config)
     try:
-        procs.run("db", "upgrade")
-        token = procs.run("token", "create", "--role", "coordinator", "--name", "crash").strip()
-        procs.start_sandbox()
-        procs.start_daemon()
-        started = procs.api(
-            "POST",
-            "/api/v1/activations",
-            token,
-            {"tree": "bulk", "kind": "incident", "fields": {"nature": "SEED app node 1 down"}},
-        )
+        token, started = _start_bulk(procs, "SEED app node 1 down")
         path = f"/api/v1/activations/{started['id']}"
         _wait(lambda: procs.api("GET", path, token)["counts"]["reached"] == 5, 30, "5 people reached")
         assert procs.sandbox is not None

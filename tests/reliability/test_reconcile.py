@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 
@@ -35,14 +37,31 @@ async def _settled(system: System, activation_id: str, timeout: float = 20) -> l
     raise AssertionError(f"rows still sending: {[(r.attempt_id, r.status) for r in rows]}")
 
 
+def _nobody_answers(tmp_path: Path, numbers: list[str], methods: str) -> AbstractAsyncContextManager[System]:
+    return faulty_system(
+        tmp_path, numbers, methods, personas=[preset("never_answers", n) for n in numbers], emails=True
+    )
+
+
+async def _left_sending(system: System, rows: list[Any], **lost: object) -> None:
+    """The crash: `rows` left `sending` by an instance that died (its lease has run out), with
+    whatever else it never stored (`lost`); the dispatcher is woken to claim them."""
+    runtime = system.runtime
+    assert runtime.engine is not None and runtime.db is not None
+    past = runtime.clock.now() - timedelta(minutes=1)
+    async with runtime.db.begin() as conn:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in rows]))
+            .values(status="sending", claimed_by="w-dead", lease_until=past, **lost)
+        )
+    runtime.engine.stepper.outbox_changed.set()
+
+
 async def test_rows_a_dead_instance_left_sending_are_looked_up_before_any_resend(tmp_path: Path) -> None:
     numbers = numbers_for(FOUND + GONE)
-    async with faulty_system(
-        tmp_path,
-        numbers,
-        "[{kind: sms, wait: 30m}, {kind: email, wait: 30m}]",
-        personas=[preset("never_answers", n) for n in numbers],
-        emails=True,
+    async with _nobody_answers(
+        tmp_path, numbers, "[{kind: sms, wait: 30m}, {kind: email, wait: 30m}]"
     ) as system:
         runtime, sandbox = system.runtime, system.sandbox
         assert runtime.engine is not None and runtime.db is not None
@@ -54,16 +73,7 @@ async def test_rows_a_dead_instance_left_sending_are_looked_up_before_any_resend
         # the crash: results of every row lost; the provider never got the last GONE messages
         gone = {r.address for r in sms_rows[FOUND:]}
         sandbox.state.messages[:] = [m for m in sandbox.messages if m.to not in gone]
-        past = runtime.clock.now() - timedelta(minutes=1)
-        async with runtime.db.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([r.id for r in sms_rows]))
-                .values(
-                    status="sending", claimed_by="w-dead", lease_until=past, provider_id=None, sent_at=None
-                )
-            )
-        runtime.engine.stepper.outbox_changed.set()
+        await _left_sending(system, sms_rows, provider_id=None, sent_at=None)
         rows = [r for r in await _settled(system, activation_id) if r.channel == "sms"]
 
         dispatcher = runtime.engine.dispatcher
@@ -84,26 +94,13 @@ async def test_rows_a_dead_instance_left_sending_are_looked_up_before_any_resend
 
 async def test_a_provider_that_cannot_look_up_sends_again(tmp_path: Path) -> None:
     numbers = numbers_for(3)
-    async with faulty_system(
-        tmp_path,
-        numbers,
-        "[{kind: email, wait: 30m}]",
-        personas=[preset("never_answers", n) for n in numbers],
-        emails=True,
-    ) as system:
+    async with _nobody_answers(tmp_path, numbers, "[{kind: email, wait: 30m}]") as system:
         runtime, sandbox = system.runtime, system.sandbox
         assert runtime.engine is not None and runtime.db is not None
         activation_id = await system.activate()
         first = await _settled(system, activation_id)
         await sandbox.state.wait_for(lambda: len(sandbox.emails) == 3, timeout=10)
-        past = runtime.clock.now() - timedelta(minutes=1)
-        async with runtime.db.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([r.id for r in first]))
-                .values(status="sending", claimed_by="w-dead", lease_until=past)
-            )
-        runtime.engine.stepper.outbox_changed.set()
+        await _left_sending(system, first)
         rows = await _settled(system, activation_id)
         assert runtime.engine.dispatcher.reconciled == {"found": 0, "requeued": 0, "unverifiable": 3}
         assert all(r.status == "sent" for r in rows), [(r.status, r.detail, r.error_code) for r in rows]
