@@ -20,14 +20,26 @@ person, e.g. a repeated round, take the provider's records oldest first).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notifier.channels.base import Found, LookupFailed, Provider, SentQuery, SupportsLookup
+from notifier.channels.base import (
+    Found,
+    LookupFailed,
+    Outcome,
+    Provider,
+    SendResult,
+    SentQuery,
+    SupportsLookup,
+)
+from notifier.domain.events import ProviderStatus
+from notifier.engine.results import ResultWriter
+from notifier.engine.stepper import Stepper
+from notifier.engine.window import Window
 from notifier.store import outbox_repo as repo
 
 log = structlog.get_logger("notifier.reconcile")
@@ -97,3 +109,71 @@ async def look_up(
         taken.add(match.provider_id)
         verdict.found.append((row, match))
     return verdict
+
+
+class Reconciler:
+    """Runs lookups for the dispatcher, in the background (a slow provider must not hold up new
+    sends); the rows stay in the in-flight window until their verdict is stored."""
+
+    def __init__(
+        self,
+        stepper: Stepper,
+        providers: Mapping[str, Provider],
+        window: Window,
+        results: ResultWriter,
+        worker: str,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.stepper = stepper
+        self.providers = providers
+        self.window = window
+        self.results = results
+        self.worker = worker
+        self._stopping = stopping
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: what reconciliation decided since start: found at the provider, queued again, unknown
+        self.counts = {"found": 0, "requeued": 0, "unverifiable": 0}
+
+    def soon(self, rows: Sequence[repo.OutboxRow]) -> None:
+        task = asyncio.create_task(self._reconcile(rows), name="dispatch-reconcile")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _reconcile(self, rows: Sequence[repo.OutboxRow]) -> None:
+        """Rows whose send outcome was lost: what the provider has is recorded as sent, with its
+        current status; the rest is queued to be sent (again)."""
+        log.warning("reconciling messages whose send outcome was lost", count=len(rows))
+        verdict = await look_up(rows, self.providers, self.stepper.db, self.stepper.clock.now())
+        self.counts["found"] += len(verdict.found)
+        self.counts["requeued"] += len(verdict.absent)
+        self.counts["unverifiable"] += len(verdict.unverifiable)
+        for row, match in verdict.found:
+            if match.status is not None:
+                self.results.found_status[row.id] = ProviderStatus(
+                    attempt_id=row.attempt_id, status=match.status, error_code=match.error_code
+                )
+            result = SendResult(Outcome.ACCEPTED, match.provider_id, None, "found at the provider")
+            await self.results.put(row, result, match.sender)
+        requeue = [row.id for row in (*verdict.absent, *verdict.unverifiable)]
+        if requeue:
+            await self._requeue(requeue)
+        log.info("reconciled", **self.counts)
+
+    async def _requeue(self, ids: list[int]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async with self.stepper.transaction() as conn:
+                    await repo.requeue(conn, ids, self.worker)
+                break
+            except Exception as exc:  # the store is down: keep them held and retry
+                if self._stopping():
+                    log.error("could not requeue; their lease will", rows=len(ids), error=repr(exc))
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.window.release(len(ids), ids)
