@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import broadcast, capacity, inbound, latency, memory, plots, rate, results, sweep, timers
+from bench import broadcast, capacity, harness, inbound, latency, memory, plots, rate, results, sweep, timers
 from bench.harness import Stores, quiet_logs
 from bench.machine import describe
 from bench.report import Report
@@ -162,7 +162,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmarks run at all")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument(
+        "--webhook-workers",
+        type=int,
+        default=harness.WEBHOOK_WORKERS,
+        help="webhook worker processes of the daemon under test (0: it takes its webhooks itself)",
+    )
     args = parser.parse_args()
+    harness.WEBHOOK_WORKERS = args.webhook_workers
+    os.environ["BENCH_WEBHOOK_WORKERS"] = str(args.webhook_workers)  # the sweep's probes too
     names = list(NAMES) if "all" in args.which else [n for n in args.which if n in NAMES]
     unknown = [n for n in args.which if n != "all" and n not in NAMES]
     if unknown or not names:

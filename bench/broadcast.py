@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import baseline
-from bench.harness import SandboxProcess, Stores, Tree, free_port, settings_for, start_runtime, write_config
+from bench.harness import (
+    SandboxProcess,
+    Stores,
+    Tree,
+    free_port,
+    settings_for,
+    start_runtime,
+    webhook_port,
+    write_config,
+)
 from bench.machine import rss_mb
 
 
@@ -33,7 +42,7 @@ async def engine_broadcast(stores: Stores, kind: str, count: int, workdir: Path)
     config = workdir / f"broadcast-{kind}-{count}"
     write_config(config, count, [Tree("bulk", range(count))])
     port = free_port()
-    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{port}/webhooks/twilio/sms").start()
+    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms").start()
     try:
         url = await stores.new(kind)
         started = time.perf_counter()

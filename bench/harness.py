@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -172,10 +173,31 @@ class SandboxProcess:
                 self.proc.kill()
 
 
+#: webhook worker processes of the daemon under test (`python -m bench --webhook-workers N`)
+WEBHOOK_WORKERS = int(os.environ.get("BENCH_WEBHOOK_WORKERS", "1"))
+
+
+_WEBHOOK_PORTS: dict[int, int] = {}
+
+
+def webhook_port(http_port: int) -> int:
+    """Where the daemon under test takes Twilio's webhooks: its workers' port, or its own."""
+    if not WEBHOOK_WORKERS:
+        return http_port
+    return _WEBHOOK_PORTS.setdefault(http_port, free_port())
+
+
 def settings_for(
     database_url: str, config: Path, sandbox: SandboxProcess, http_port: int, **overrides: Any
 ) -> Settings:
+    hooks = webhook_port(http_port)
     values: dict[str, Any] = {
+        "state_dir": config / "state",
+        "webhooks": {
+            "workers": WEBHOOK_WORKERS,
+            "port": hooks,
+            "public_base_url": f"http://127.0.0.1:{hooks}",
+        },
         "database_url": database_url,
         "plan_paths": [config / "plan.yaml"],
         "calltree_paths": [config / "trees.yaml"],

@@ -24,6 +24,7 @@ from bench.harness import (
     number,
     settings_for,
     start_runtime,
+    webhook_port,
     write_config,
 )
 from notifier.sandbox.signing import SIGNATURE_HEADER, sign
@@ -37,7 +38,7 @@ async def acks_per_second(
     write_config(config, people, [Tree(f"t{i}", range(i, i + 1)) for i in range(people)])
     port = free_port()
     sandbox = SandboxProcess(inbound_sms_url=None).start()
-    webhook = f"http://127.0.0.1:{port}/webhooks/twilio/sms"
+    webhook = f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms"
     try:
         url = await stores.new(kind)
         runtime = await start_runtime(settings_for(url, config, sandbox, port))

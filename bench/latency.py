@@ -23,7 +23,16 @@ from typing import Any
 import aiohttp
 import aiomqtt
 
-from bench.harness import SandboxProcess, Stores, Tree, free_port, settings_for, start_runtime, write_config
+from bench.harness import (
+    SandboxProcess,
+    Stores,
+    Tree,
+    free_port,
+    settings_for,
+    start_runtime,
+    webhook_port,
+    write_config,
+)
 from bench.machine import percentile
 from bench.mosquitto import Broker
 from notifier.api.tokens import Role, TokenStore
@@ -88,7 +97,7 @@ async def http_latency(
     config = workdir / f"latency-{kind}"
     write_config(config, 1, [Tree("oncall", range(1))], routes=ROUTE)
     port = free_port()
-    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{port}/webhooks/twilio/sms").start()
+    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms").start()
     try:
         url = await stores.new(kind)
         runtime = await start_runtime(settings_for(url, config, sandbox, port))
@@ -126,7 +135,7 @@ async def mqtt_latency(
     broker = Broker(broker_dir)
     await asyncio.to_thread(broker.start)
     port = free_port()
-    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{port}/webhooks/twilio/sms").start()
+    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms").start()
     try:
         url = await stores.new(kind)
         mqtt = {"enabled": True, "port": broker.port, "prefix": "notifier", "client_id": f"bench-{kind}"}

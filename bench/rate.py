@@ -16,6 +16,7 @@ from bench.harness import (
     free_port,
     settings_for,
     start_runtime,
+    webhook_port,
     write_config,
 )
 
@@ -25,7 +26,7 @@ async def adherence(stores: Stores, kind: str, count: int, rate: float, workdir:
     config = workdir / f"rate-{kind}-{count}-{rate:g}"
     write_config(config, count, [Tree("bulk", range(count))])
     port = free_port()
-    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{port}/webhooks/twilio/sms").start()
+    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms").start()
     try:
         url = await stores.new(kind)
         settings = settings_for(url, config, sandbox, port)

@@ -19,7 +19,16 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bench.harness import SandboxProcess, Stores, Tree, free_port, settings_for, start_runtime, write_config
+from bench.harness import (
+    SandboxProcess,
+    Stores,
+    Tree,
+    free_port,
+    settings_for,
+    start_runtime,
+    webhook_port,
+    write_config,
+)
 from bench.machine import percentile
 from notifier.store.engine_tables import deadlines
 
@@ -44,7 +53,7 @@ async def lateness(
     config = workdir / f"timers-{kind}"
     write_config(config, holders, [Tree(f"t{i}", range(i, i + 1)) for i in range(holders)])
     port = free_port()
-    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{port}/webhooks/twilio/sms").start()
+    sandbox = SandboxProcess(inbound_sms_url=f"http://127.0.0.1:{webhook_port(port)}/webhooks/twilio/sms").start()
     try:
         url = await stores.new(kind)
         runtime = await start_runtime(settings_for(url, config, sandbox, port))

@@ -145,6 +145,7 @@ class Metrics:
         )
         self._reconciled_seen: dict[str, int] = {}
         self.spool: Any = None  # notifier.api.webhook_spool.WebhookSpool, read at scrape
+        self.worker_spool: Any = None  # notifier.api.spool_applier.SpoolApplier (webhook workers)
         self.mqtt: Any = None  # notifier.intake.mqtt.MqttIntake, read at scrape
         self.sent_after_stop = Counter(
             "notifier_messages_sent_after_stop",
@@ -217,8 +218,10 @@ class Metrics:
             if dead > self._dead_letters_seen:
                 self.mqtt_dead_letters.inc(dead - self._dead_letters_seen)
                 self._dead_letters_seen = dead
-        if self.spool is not None:
-            self.spool_bytes.set(self.spool.pending_bytes)
+        if self.spool is not None or self.worker_spool is not None:
+            own = self.spool.pending_bytes if self.spool is not None else 0
+            workers = self.worker_spool.pending_bytes if self.worker_spool is not None else 0
+            self.spool_bytes.set(own + workers)
         if self.engine is None:
             return
         dispatcher = self.engine.dispatcher

@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notifier.api.acktokens import make_ack_token
 from notifier.api.app import create_app
 from notifier.api.masking import plan_region
+from notifier.api.spool_applier import SpoolApplier
 from notifier.api.tokens import TokenStore
 from notifier.api.twilio_webhooks import apply_spooled
 from notifier.api.webhook_spool import WebhookSpool
+from notifier.api.webhook_worker import spool_directory
+from notifier.api.worker_pool import WorkerPool
 from notifier.channels import registry
 from notifier.channels.base import CHAT, Provider
 from notifier.channels.failover import ProviderChain, ProviderHealth
@@ -100,6 +103,10 @@ class Runtime:
     #: Twilio webhooks the store could not take (database down, bursts), applied in order later
     spool: WebhookSpool | None = None
     spool_task: asyncio.Task[None] | None = None
+    #: webhooks verified and spooled by worker processes (`webhooks.workers`), applied in batches
+    applier: SpoolApplier | None = None
+    applier_task: asyncio.Task[None] | None = None
+    workers: WorkerPool | None = None
 
     async def start(self, *, http: bool = True) -> Runtime:
         settings = self.settings
@@ -119,7 +126,7 @@ class Runtime:
             self.sandbox = Sandbox(
                 settings.twilio.account_sid,
                 settings.twilio.auth_token.get_secret_value(),
-                inbound_sms_url=f"{settings.public_base_url.rstrip('/')}/webhooks/twilio/sms",
+                inbound_sms_url=f"{settings.twilio_webhook_base()}/webhooks/twilio/sms",
                 clock=self.clock,
                 gateway_mo_url=f"{settings.public_base_url.rstrip('/')}/webhooks/kannel/sms",
             )
@@ -182,6 +189,13 @@ class Runtime:
             self.spool_task = asyncio.create_task(
                 self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
             )
+            self.applier = SpoolApplier(spool_directory(settings), service, settings.twilio_webhook_base())
+            self.applier.open()
+            self.metrics.worker_spool = self.applier
+            self.applier_task = asyncio.create_task(self.applier.run(), name="webhook-workers-spool")
+            if settings.webhooks.workers:
+                self.workers = WorkerPool(settings)
+                await self.workers.start()
             app = create_app(
                 self.service, settings, tokens, self.clock, phone_region=region, spool=self.spool
             )
@@ -298,7 +312,13 @@ class Runtime:
             await self.mqtt.stop()
         if self.calendar is not None:
             await self.calendar.stop()
-        for background in (self.health_task, self.spool_task):
+        if self.workers is not None:  # they finish their requests; what they spooled is applied
+            await self.workers.stop(timeout)
+        if self.applier is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.applier.apply_batch(), timeout)
+            self.applier.close()
+        for background in (self.health_task, self.spool_task, self.applier_task):
             if background is not None:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

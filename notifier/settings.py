@@ -136,6 +136,28 @@ class SpoolSettings(BaseModel):
     )
 
 
+class WebhookWorkerSettings(BaseModel):
+    """Twilio webhooks verified and spooled by worker processes, applied by the engine in batches
+    (README: design notes, "Webhook workers")."""
+
+    workers: int = Field(
+        0, ge=0, le=16, description="webhook worker processes `notifier serve` starts (0: the daemon itself)"
+    )
+    port: int | None = Field(None, ge=1, le=65535, description="the workers' port; default: http_port + 1")
+    public_base_url: str | None = Field(
+        None,
+        description="the URL at which Twilio reaches the webhooks (callback URLs and signatures); "
+        "default: public_base_url (a reverse proxy sends /webhooks/twilio/ to the workers' port)",
+    )
+    answer_wait: float = Field(
+        5.0,
+        gt=0,
+        le=12,
+        description="seconds a worker waits for the engine's answer to an SMS reply or a call before "
+        "answering what it can say alone (Twilio gives up after 15)",
+    )
+
+
 class LimitSettings(BaseModel):
     """Bounds on the work one input may cause; docs/limits.md lists each with what it guards."""
 
@@ -207,6 +229,14 @@ class Settings(BaseSettings):
         "$STATE_DIRECTORY, else beside the SQLite database file, else ./var",
     )
     spool: SpoolSettings = SpoolSettings()
+    webhooks: WebhookWorkerSettings = WebhookWorkerSettings()
+
+    def twilio_webhook_base(self) -> str:
+        """The base of the URLs Twilio posts webhooks to, and signs (`webhooks.public_base_url`)."""
+        return (self.webhooks.public_base_url or self.public_base_url).rstrip("/")
+
+    def webhook_port(self) -> int:
+        return self.webhooks.port or self.http_port + 1
 
     def state_directory(self) -> Path:
         if self.state_dir is not None:

@@ -36,6 +36,7 @@ from notifier.api.webhook_spool import SpoolEntry, WebhookSpool, is_store_failur
 from notifier.channels.twilio import voice
 from notifier.channels.twilio.status import machine_report, report_from_form
 from notifier.domain.replies import ReplyAction, parse_reply
+from notifier.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -53,14 +54,14 @@ def message_twiml(text: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(text)}</Message></Response>'
 
 
-async def verified_form(request: Request) -> dict[str, str]:
+async def verified_form(request: Request, settings: Settings | None = None) -> dict[str, str]:
     """The form parameters of a request proven to come from Twilio; 403 otherwise.
 
     The form is bounded before anything else (docs/limits.md): size (413, also enforced ahead of
     us by `BodyLimits`), number of parameters (413) and length of each (422 naming it), so an
     unsigned request with a 200,000-character `From` costs next to nothing.
     """
-    settings = get_context(request).settings
+    settings = settings or get_context(request).settings
     limits = settings.limits
     if len(request.url.query) > MAX_QUERY:
         raise HTTPException(status_code=414, detail=f"query longer than {MAX_QUERY} characters")
@@ -84,8 +85,12 @@ async def verified_form(request: Request) -> dict[str, str]:
     tokens = [settings.twilio.auth_token.get_secret_value()]
     if settings.twilio.alternate_auth_token is not None:
         tokens.append(settings.twilio.alternate_auth_token.get_secret_value())
-    url = public_url(settings.public_base_url, request.url.path, request.url.query)
-    if not signature_valid(tokens, url, pairs, request.headers.get("X-Twilio-Signature")):
+    # the URL Twilio called: the webhooks' public base, or (for callbacks addressed before webhook
+    # workers took them) the daemon's own
+    signature = request.headers.get("X-Twilio-Signature")
+    bases = dict.fromkeys((settings.twilio_webhook_base(), settings.public_base_url))
+    urls = [public_url(base, request.url.path, request.url.query) for base in bases]
+    if not any(signature_valid(tokens, url, pairs, signature) for url in urls):
         raise HTTPException(status_code=403, detail="invalid Twilio signature")
     params: dict[str, str] = {}
     for name, value in pairs:
@@ -184,11 +189,13 @@ def spooled_twiml(kind: str, token: str | None, params: dict[str, str], public_b
     return EMPTY_TWIML
 
 
-async def apply_spooled(engine: EngineAPI, entry: SpoolEntry) -> None:
-    """Apply one spooled webhook (the spool's drain calls this, in order)."""
+async def apply_spooled(engine: EngineAPI, entry: SpoolEntry, base: str = "") -> str:
+    """Apply one spooled webhook (the spools' readers call this, in order); its TwiML answer, which
+    a webhook worker may still be waiting for (`base`: the webhooks' public base URL)."""
     apply = _BY_KIND.get(entry.kind)
-    if apply is not None:
-        await apply(engine, entry.token, entry.params, "")  # (the TwiML was answered when spooled)
+    if apply is None:
+        return EMPTY_TWIML
+    return await apply(engine, entry.token, entry.params, base)
 
 
 async def _spool(
@@ -197,7 +204,12 @@ async def _spool(
     context = get_context(request)
     if not await spool.append(kind, token, params, context.clock.now()):
         return None
-    return _xml(spooled_twiml(kind, token, params, context.settings.public_base_url))
+    return _xml(spooled_twiml(kind, token, params, context.settings.twilio_webhook_base()))
+
+
+#: (request, spool kind, callback token, verified form) -> the answer; the daemon applies the
+#: webhook (`TwilioWebhooks._apply`), a webhook worker spools it (`webhook_worker.py`)
+Handler = Callable[[Request, str, str | None, dict[str, str]], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -214,13 +226,19 @@ class TwilioWebhooks:
     applied, or when applying it fails because the store is down; it is answered 200 once it is
     on disk."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings | None = None, handler: Handler | None = None
+    ) -> None:
         self.app = app
+        self.settings = settings  # None: the application's (`ApiContext`)
+        self.handler = handler
         self._applying = 0
 
     async def _handle(self, request: Request, kind: str, needs_token: bool, apply: Apply) -> Response:
-        params = await verified_form(request)
+        params = await verified_form(request, self.settings)
         token = _token(request) if needs_token else None
+        if self.handler is not None:
+            return await self.handler(request, kind, token, params)
         context = get_context(request)
         spool = context.spool
         if spool is not None and (spool.pending or self._applying >= context.settings.spool.burst):
@@ -229,7 +247,7 @@ class TwilioWebhooks:
                 return spooled
         self._applying += 1
         try:
-            return _xml(await apply(context.engine, token, params, context.settings.public_base_url))
+            return _xml(await apply(context.engine, token, params, context.settings.twilio_webhook_base()))
         except Exception as exc:
             if spool is None or not is_store_failure(exc):
                 raise

@@ -55,6 +55,34 @@ class SpoolEntry:
     params: dict[str, str]
     at: str
     end: int  # byte offset just past this entry's line
+    #: (the worker's answer socket, request number): a webhook worker waits for the TwiML answer
+    reply: tuple[str, int] | None = None
+
+
+def encode_entry(
+    kind: str, token: str | None, params: dict[str, str], at: datetime, reply: tuple[str, int] | None = None
+) -> bytes:
+    """One spool line (the format above; `reply` only in a webhook worker's segment)."""
+    record: dict[str, Any] = {"v": 1, "at": at.isoformat(), "kind": kind, "token": token, "params": params}
+    if reply is not None:
+        record["reply"] = list(reply)
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def parse_entry(line: bytes, end: int) -> SpoolEntry:
+    """The entry of one complete line; ValueError, KeyError, TypeError or IndexError if it does not parse."""
+    raw: dict[str, Any] = json.loads(line)
+    params = {str(k): str(v) for k, v in dict(raw["params"]).items()}
+    token = raw.get("token")
+    reply = raw.get("reply")
+    return SpoolEntry(
+        str(raw["kind"]),
+        None if token is None else str(token),
+        params,
+        str(raw["at"]),
+        end,
+        None if reply is None else (str(reply[0]), int(reply[1])),
+    )
 
 
 class WebhookSpool:
@@ -121,19 +149,8 @@ class WebhookSpool:
                     break
                 position += len(line)
                 try:
-                    raw: dict[str, Any] = json.loads(line)
-                    params = {str(k): str(v) for k, v in dict(raw["params"]).items()}
-                    token = raw.get("token")
-                    entries.append(
-                        SpoolEntry(
-                            str(raw["kind"]),
-                            None if token is None else str(token),
-                            params,
-                            str(raw["at"]),
-                            position,
-                        )
-                    )
-                except (ValueError, KeyError, TypeError):
+                    entries.append(parse_entry(line, position))
+                except (ValueError, KeyError, TypeError, IndexError):
                     self.counts["skipped"] += 1
                     log.error("webhook spool: unreadable entry skipped", offset=position - len(line))
                     entries.append(SpoolEntry("", None, {}, "", position))
@@ -156,8 +173,7 @@ class WebhookSpool:
 
     async def append(self, kind: str, token: str | None, params: dict[str, str], at: datetime) -> bool:
         """Write the webhook durably; False (and nothing written) when the spool is full."""
-        record = {"v": 1, "at": at.isoformat(), "kind": kind, "token": token, "params": params}
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        data = encode_entry(kind, token, params, at)
         async with self._lock:
             if self._size + len(data) > self.max_bytes:
                 self.counts["refused"] += 1

@@ -19,7 +19,7 @@ def _build(ctx: BuildContext) -> TwilioProvider:
     return TwilioProvider(
         settings.account_sid,
         settings.auth_token.get_secret_value(),
-        ctx.settings.public_base_url.rstrip("/"),
+        ctx.settings.twilio_webhook_base(),
         base_url=ctx.config("twilio").get("base_url", settings.base_url),
         timeout=settings.timeout,
     )

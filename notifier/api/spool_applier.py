@@ -1,0 +1,167 @@
+"""The engine's side of the webhook workers: applies their spool segments in batches (issue 19).
+
+Woken by a datagram on `<spool dir>/engine.sock` after each of a worker's group commits (and
+every `POLL` seconds regardless), it reads up to `batch` entries across the segments in arrival
+order (`spool_segments.SegmentReader`) and applies them: entries of one activation (status
+callbacks, keypresses: the activation in the callback token) or of one sender's number (SMS
+replies) one after another in arrival order, different ones concurrently, so that the engine's
+group commit (`Stepper.submit`) writes a batch of callbacks in a few transactions. Each TwiML
+answer goes back to the worker that waits for it.
+
+Exactly once: a segment's offset is saved only after every entry before it is applied, so a crash
+re-applies at most the last batch, and each webhook's receipt (provider SID + status, committed
+with its effect) makes a re-applied one a no-op. While the store is down an entry fails with a
+store failure: its waiting worker is answered at once with what it can say alone, its activation's
+later entries wait, the offsets stop before it, and the batch is retried with a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections import defaultdict
+from pathlib import Path
+
+import structlog
+
+from notifier.api.engine_api import EngineAPI
+from notifier.api.spool_segments import Item, SegmentReader
+from notifier.api.twilio_webhooks import apply_spooled, spooled_twiml
+from notifier.api.webhook_spool import is_store_failure
+from notifier.api.webhook_worker import ENGINE_SOCKET
+
+log = structlog.get_logger("notifier.spool")
+
+POLL = 1.0  # seconds between looks at the directory without a wake-up
+
+
+def _key(item: Item) -> str:
+    entry = item.entry
+    if entry.kind == "sms":
+        return "sms:" + entry.params.get("From", "")
+    if entry.token:
+        return "activation:" + entry.token.partition(".")[0]
+    return f"entry:{item.segment.path.name}:{entry.end}"
+
+
+class SpoolApplier:
+    def __init__(self, directory: Path, engine: EngineAPI, base_url: str, batch: int = 1_000) -> None:
+        self.reader = SegmentReader(directory, batch)
+        self.directory = directory
+        self.engine = engine
+        self.base_url = base_url
+        self.counts = {"applied": 0, "skipped": 0, "batches": 0}
+        self._wake = asyncio.Event()
+        self._sock: socket.socket | None = None
+
+    def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / ENGINE_SOCKET
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # a previous engine's, dead (one engine per state directory)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        self._sock.bind(str(path))
+        asyncio.get_running_loop().add_reader(self._sock.fileno(), self._woken)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / ENGINE_SOCKET).unlink()
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.reader.pending_bytes()
+
+    def _woken(self) -> None:
+        assert self._sock is not None
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while self._sock.recv(64):
+                pass
+        self._wake.set()
+
+    def _answer(self, item: Item, twiml: str) -> None:
+        reply = item.entry.reply
+        if reply is None or self._sock is None:
+            return
+        with contextlib.suppress(OSError):  # the worker is gone, or gave up waiting: nothing to do
+            self._sock.sendto(json.dumps({"id": reply[1], "twiml": twiml}).encode(), reply[0])
+
+    def _answer_alone(self, item: Item) -> None:
+        entry = item.entry
+        if entry.reply is not None:
+            self._answer(item, spooled_twiml(entry.kind, entry.token, entry.params, self.base_url))
+
+    async def _chain(self, items: list[Item], done: set[int]) -> bool:
+        """Apply one key's entries in order; False at the first store failure (the rest wait, and
+        their workers are answered now with what can be said without the store)."""
+        for position, item in enumerate(items):
+            entry = item.entry
+            if entry.kind:
+                try:
+                    self._answer(item, await apply_spooled(self.engine, entry, self.base_url))
+                except Exception as exc:
+                    if is_store_failure(exc):
+                        for waiting in items[position:]:
+                            self._answer_alone(waiting)
+                        return False
+                    self.counts["skipped"] += 1
+                    log.error("spooled webhook not applied; skipped", kind=entry.kind, error=repr(exc))
+            done.add(id(item))
+        return True
+
+    async def apply_batch(self) -> int:
+        """Read and apply one batch; how many entries it held. Raises on a store failure (after
+        saving the offsets of what was applied)."""
+        items = await asyncio.to_thread(self.reader.read_batch)
+        if not items:
+            return 0
+        chains: dict[str, list[Item]] = defaultdict(list)
+        for item in items:
+            chains[_key(item)].append(item)
+        done: set[int] = set()
+        results = await asyncio.gather(*(self._chain(chain, done) for chain in chains.values()))
+        offsets: dict[str, int] = {}
+        stopped: set[str] = set()
+        for item in items:  # each segment's offset: up to its first entry not applied
+            name = item.segment.path.name
+            if name in stopped:
+                continue
+            if id(item) in done:
+                offsets[name] = item.entry.end
+            else:
+                stopped.add(name)
+        await asyncio.to_thread(self.reader.save, offsets)
+        applied = len(done)
+        self.counts["applied"] += applied
+        self.counts["batches"] += 1
+        if not all(results):
+            raise ConnectionError(f"the store is unavailable; {len(items) - applied} spooled webhooks wait")
+        return len(items)
+
+    async def run(self) -> None:
+        """Apply batches as workers spool them, retrying with a backoff while the store is down."""
+        delay = 0.2
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL)
+            self._wake.clear()
+            try:
+                while await self.apply_batch():
+                    pass
+                delay = 0.2
+                await asyncio.to_thread(self.reader.collect)
+            except Exception as exc:
+                log.info(
+                    "spooled webhooks wait for the store",
+                    pending_bytes=self.reader.pending_bytes(),
+                    error=type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                self._wake.set()
