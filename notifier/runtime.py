@@ -190,7 +190,10 @@ class Runtime:
                 self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
             )
             self.applier = SpoolApplier(spool_directory(settings), service, settings.twilio_webhook_base())
-            self.applier.open()
+            try:
+                self.applier.open()
+            except RuntimeError as exc:
+                raise StartupError(str(exc)) from exc
             self.metrics.worker_spool = self.applier
             self.applier_task = asyncio.create_task(self.applier.run(), name="webhook-workers-spool")
             if settings.webhooks.workers:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import socket
 from collections import defaultdict
 from pathlib import Path
@@ -55,9 +57,18 @@ class SpoolApplier:
         self.counts = {"applied": 0, "skipped": 0, "batches": 0}
         self._wake = asyncio.Event()
         self._sock: socket.socket | None = None
+        self._lock = -1
 
     def open(self) -> None:
+        """Take the directory (one engine applies it: RuntimeError if another holds it) and listen."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(self.directory / "engine.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            self._lock = -1
+            raise RuntimeError(f"another daemon applies the webhook spool in {self.directory}") from None
         path = self.directory / ENGINE_SOCKET
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a previous engine's, dead (one engine per state directory)
@@ -73,6 +84,9 @@ class SpoolApplier:
             self._sock = None
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / ENGINE_SOCKET).unlink()
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
 
     @property
     def pending_bytes(self) -> int:

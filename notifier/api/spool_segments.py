@@ -1,6 +1,6 @@
 """The webhook workers' spool: one writer per segment file, one reader (the engine) for all (issue 19).
 
-Directory `<state dir>/webhooks/`. Each webhook worker appends to its own current segment
+Directory `<state dir>/webhooks-<http port>/`. Each webhook worker appends to its own current segment
 `<worker>-<start time ns>.spool` in the line format of `webhook_spool.py` (JSON Lines), holding an
 exclusive `flock` on it while it may still write there. Appends are group-committed: the webhooks
 that arrive while one `fsync` runs are written and synced together by the next, and each is

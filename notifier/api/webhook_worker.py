@@ -54,7 +54,9 @@ ENGINE_SOCKET = "engine.sock"
 
 
 def spool_directory(settings: Settings) -> Path:
-    return settings.state_directory() / "webhooks"
+    """The workers' segments and sockets: one directory per daemon (its HTTP port), like the
+    daemon's own webhook spool file."""
+    return settings.state_directory() / f"webhooks-{settings.http_port}"
 
 
 def worker_input(settings: Settings) -> str:
@@ -62,7 +64,8 @@ def worker_input(settings: Settings) -> str:
     on a command line, where `ps` shows them)."""
     data = settings.model_dump(
         mode="json",
-        include={"public_base_url", "http_host", "log_format", "limits", "twilio", "spool", "webhooks"},
+        include={"public_base_url", "http_host", "http_port", "log_format"}
+        | {"limits", "twilio", "spool", "webhooks"},
     )
     data["twilio"]["auth_token"] = settings.twilio.auth_token.get_secret_value()
     alternate = settings.twilio.alternate_auth_token

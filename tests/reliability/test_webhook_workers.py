@@ -84,7 +84,7 @@ def _post(url: str, params: dict[str, str]) -> tuple[int, str]:
 def _workers(state: Path) -> dict[str, int]:
     """Live workers by name, from their answer sockets (`w<index>-<pid>.sock`)."""
     found: dict[str, int] = {}
-    for sock in (state / "webhooks").glob("w*-*.sock"):
+    for sock in state.glob("webhooks-*/w*-*.sock"):
         name, _, pid = sock.stem.partition("-")
         try:
             os.kill(int(pid), 0)
@@ -199,7 +199,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(tmp_p
         assert killed_at < PEOPLE, "the worker was killed after the last reply: nothing was in flight"
         # applied segments are removed; what stays is the live workers' current ones
         wait_for(
-            lambda: len(list((state / "webhooks").glob("*.spool"))) <= 2,
+            lambda: len(list(state.glob("webhooks-*/*.spool"))) <= 2,
             30,
             "applied spool segments to be removed",
         )
@@ -208,14 +208,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(tmp_p
         sandbox.stop()
 
 
-def _standalone_worker(cluster: Cluster, hooks: int) -> subprocess.Popen[bytes]:
+def _standalone_worker(cluster: Cluster, hooks: int, port: int) -> subprocess.Popen[bytes]:
     """`python -m notifier.api.webhook_worker 0` with the cluster's settings (its own service)."""
     from notifier.api.webhook_worker import worker_input
     from notifier.settings import Settings
 
     env = cluster.env(0)
     settings = Settings(
-        public_base_url=f"http://127.0.0.1:{hooks}",
+        public_base_url=f"http://127.0.0.1:{port}",
+        http_port=port,  # the daemon whose spool directory it writes to
         twilio={"auth_token": AUTH_TOKEN},
         state_dir=cluster.tmp / "state",
         webhooks={"port": hooks, "public_base_url": f"http://127.0.0.1:{hooks}", "answer_wait": 3},
@@ -239,10 +240,11 @@ def test_replies_taken_while_the_engine_restarts_are_applied_once(tmp_path: Path
     hooks = free_port()
     cluster = _cluster(tmp_path, numbers, hooks, workers=0)  # the worker runs as its own service
     sandbox = cluster.sandbox
-    worker = _standalone_worker(cluster, hooks)
+    port = free_port()
+    worker = _standalone_worker(cluster, hooks, port)
     try:
         (token,) = cluster.prepare("coordinator")
-        daemon = cluster.start_daemon("a")
+        daemon = cluster.start_daemon("a", port=port)
         sandbox.box.inbound_sms_url = f"http://127.0.0.1:{hooks}/webhooks/twilio/sms"  # the workers'
         status, started = http(
             "POST",
