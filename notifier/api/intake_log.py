@@ -1,11 +1,12 @@
-"""Refused alert requests are never silent: one log line each, stored, counted.
+"""Refused alert requests are never silent: counted, logged and stored.
 
 A sender whose request is refused (400 bad JSON, 401/403 token, 413 too large, 422 invalid fields,
 429 over the rate) must be visible to whoever runs us: this ASGI layer watches the answers of the
-intake endpoints and, for each refusal, logs one line with the status and the reason (the answer's
-own error text: field paths and messages, never the token or the body) and hands it to the engine,
-which stores it as an alert with outcome `rejected` (listed by `notifier alerts`) and counts it
-(`notifier_alerts_total{outcome="rejected"}`).
+intake endpoints and hands each refusal, with the status and the reason (the answer's own error
+text: field paths and messages, never the token or the body), to the engine, which counts it
+(`notifier_alerts_total{outcome="rejected"}`), logs one line and stores it as an alert with outcome
+`rejected` (listed by `notifier alerts`); beyond 10 of one source and status a minute it only counts
+them (`engine/alert_intake.py`, docs/limits.md).
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class RejectedIntake:
 
     async def _record(self, scope: Scope, source: str, status: int, body: bytes, size: int) -> None:
         reason = reason_of(body)
-        log.warning("alert request rejected", source=source, path=scope["path"], status=status, reason=reason)
         app = scope.get("app")
         context = getattr(getattr(app, "state", None), "context", None)
         if context is not None:
             await context.engine.record_rejected(source, status, reason, size)
+        else:  # an app without an engine (never in the daemon): at least the log line
+            log.warning("alert request rejected", source=source, status=status, reason=reason)

@@ -23,6 +23,7 @@ from notifier.domain.alerts import Alert, is_grafana_test
 from notifier.domain.calltree import Invoke, OnJoin, OnResolved
 from notifier.domain.correlation import Verdict
 from notifier.domain.events import Announce, Close, Event, StandDown
+from notifier.domain.refusals import RefusalSampler
 from notifier.domain.routing import RouteDecision, key_rules, route_alert
 from notifier.domain.snapshot import Snapshot
 from notifier.engine.contract import AlertReceipt, StoreUnavailable
@@ -35,6 +36,8 @@ from notifier.store.alert_store import IncidentChange
 log = structlog.get_logger("notifier.alerts")
 
 _ON_ACTIVATION = ("joined", "suppressed", "resolved", "acknowledged")
+#: refused requests logged and stored per source and status and minute; the rest only counted
+KEPT_PER_MINUTE = 10
 #: for a resolve whose route is gone from the configuration: recorded, nothing else
 _RECORD_ONLY = correlation.KeyRules(
     group_window=timedelta(hours=1),
@@ -74,6 +77,7 @@ class AlertIntake:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.listeners: list[Callable[[AlertEvent], None]] = []
+        self.refusals = RefusalSampler(keep=KEPT_PER_MINUTE, window=timedelta(minutes=1))
 
     async def submit(self, incoming: list[Alert]) -> list[AlertReceipt]:
         receipts: list[AlertReceipt] = []
@@ -103,9 +107,20 @@ class AlertIntake:
 
     async def record_rejected(self, source: str, status: int, reason: str, size: int) -> None:
         """A refused request (401, 403, 413, 422, ...; status 0: an MQTT payload set aside as a
-        dead letter): stored and counted; never raises."""
+        dead letter): counted, and logged and stored unless more than `KEPT_PER_MINUTE` of its
+        source and status came this minute (a flood without a token must not grow the store or
+        the log: the next one kept says how many were not); never raises."""
         now = self.engine.clock.now()
         detail = (f"HTTP {status}: {reason}" if status else f"set aside (dead letter): {reason}")[:1000]
+        kept = self.refusals.admit(source, status, now)
+        if kept is None:
+            self._tell(AlertEvent(0, source, "rejected", None, None, "", detail))
+            return
+        detail = (detail[: 1000 - 80] + kept.note()) if kept.skipped else detail
+        if status:
+            log.warning(
+                "alert request rejected", source=source, status=status, reason=reason[:1000] + kept.note()
+            )
         try:
             async with self.engine.stepper.transaction() as conn:
                 alert_id = await alert_store.insert_alert(

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from notifier.api.tokens import Role, TokenStore
+from notifier.engine.alert_intake import KEPT_PER_MINUTE
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, alerts, outbox
 from tests.engine.conftest import ROOT, running_system
@@ -247,6 +248,30 @@ async def test_unrouted_and_rejected_are_logged_counted_and_listed(
     logs = capsys.readouterr().out + caplog.text
     assert logs.count("alert request rejected") == 2 and "not-a-real-token" not in logs
     assert "alert unrouted" in logs
+
+
+async def test_a_flood_without_a_token_is_counted_but_not_stored_one_row_each(
+    api: Api, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """200 unauthenticated requests: all answered 401 and counted; 10 stored and logged (per source
+    and status and minute), so a flood cannot grow the database or the log without bound."""
+    flood = 200
+    limit = asyncio.Semaphore(16)
+
+    async def one(i: int) -> int:
+        headers = {"Authorization": f"Bearer guessed-token-{i}"}
+        async with limit:
+            return (await api.client.post("/api/v1/alerts", json={}, headers=headers)).status_code
+
+    assert await asyncio.gather(*(one(i) for i in range(flood))) == [401] * flood
+    wrong_role = await api.client.post("/api/v1/alerts", json={}, headers=api.coordinator)
+    assert wrong_role.status_code == 403  # another status: kept apart from the 401s
+    listed = await api.get("/api/v1/alerts", outcome="rejected", limit=1000)
+    assert Counter(a["detail"][:8] for a in listed) == {"HTTP 401": KEPT_PER_MINUTE, "HTTP 403": 1}
+    metrics = (await api.client.get("/metrics")).text
+    assert f'notifier_alerts_total{{outcome="rejected",source="native"}} {flood + 1}.0' in metrics
+    logs = capsys.readouterr().out + caplog.text
+    assert logs.count("alert request rejected") == KEPT_PER_MINUTE + 1 and "guessed-token" not in logs
 
 
 async def test_grafana_test_notification_is_answered_as_a_test(api: Api) -> None:
