@@ -27,8 +27,8 @@ from notifier.domain.refusals import RefusalSampler
 from notifier.domain.routing import RouteDecision, key_rules, route_alert
 from notifier.domain.snapshot import Snapshot
 from notifier.engine.contract import AlertReceipt, StoreUnavailable
-from notifier.engine.core import ActivationError, Engine, new_activation_id
-from notifier.engine.stepper import Draft
+from notifier.engine.core import ActivationError, Engine
+from notifier.engine.stepper import Unit
 from notifier.store import alert_store
 from notifier.store.activation_repo import insert_log
 from notifier.store.alert_store import IncidentChange
@@ -66,7 +66,6 @@ class _Recorded:
     alert: Alert
     alert_id: int
     decision: RouteDecision | None
-    draft: Draft
     verdict: Verdict
     incident_key: str | None
     activation_id: str | None
@@ -153,19 +152,10 @@ class AlertIntake:
     async def _submit(self, batch: list[Alert]) -> list[AlertReceipt]:
         engine = self.engine
         routed = [self._route(alert) for alert in batch]  # compiled outside the write lock
-        drafts = [Draft(new_activation_id()) for _ in batch]
         recorded: list[_Recorded] = []
-        try:
-            async with engine.stepper.transaction() as conn:
-                for alert, (decision, snapshot), draft in zip(batch, routed, drafts, strict=True):
-                    recorded.append(await self._record(conn, alert, decision, snapshot, draft))
-        except BaseException:
-            for draft in drafts:
-                engine.discard(draft)
-            raise
-        for done, draft in zip(recorded, drafts, strict=True):
-            if done.started:
-                engine.started(draft)
+        async with engine.stepper.unit() as unit:
+            for alert, (decision, snapshot) in zip(batch, routed, strict=True):
+                recorded.append(await self._record(unit, alert, decision, snapshot))
         return [await self._follow_up(done) for done in recorded]
 
     def _route(self, alert: Alert) -> tuple[RouteDecision | None, Snapshot | None]:
@@ -229,15 +219,11 @@ class AlertIntake:
         return key_rules(route) if route is not None else _RECORD_ONLY
 
     async def _record(
-        self,
-        conn: AsyncConnection,
-        alert: Alert,
-        decision: RouteDecision | None,
-        snapshot: Snapshot | None,
-        draft: Draft,
+        self, unit: Unit, alert: Alert, decision: RouteDecision | None, snapshot: Snapshot | None
     ) -> _Recorded:
-        """One alert inside the caller's transaction (which sees the alerts recorded before it)."""
+        """One alert inside the caller's unit of work (which sees the alerts recorded before it)."""
         engine = self.engine
+        conn = unit.conn
         now = engine.clock.now()
         verdict, key = await self._verdict(conn, alert, decision)
         activation_id = verdict.activation_id
@@ -252,16 +238,14 @@ class AlertIntake:
                     "service": decision.service_name or "",
                     "response": alert.annotations.get("description", ""),
                 }
-                await engine.start_in(
-                    conn,
-                    draft,
+                activation_id = await engine.start_in(
+                    unit,
                     snapshot,
                     decision.kind,
                     fields,
                     started_by=f"alert:{alert.source}",
                     reason=alert.summary,
                 )
-                activation_id = draft.activation_id
                 assert key is not None
                 await alert_store.update_incident(conn, key, now, IncidentChange(activation_id=activation_id))
         alert_id = await alert_store.insert_alert(
@@ -296,7 +280,7 @@ class AlertIntake:
                 ],
             )
         started = verdict.start and verdict.outcome == "started"
-        return _Recorded(alert, alert_id, decision, draft, verdict, key, activation_id, started)
+        return _Recorded(alert, alert_id, decision, verdict, key, activation_id, started)
 
     # --- after the commit ------------------------------------------------------------------
     async def _follow_up(self, done: _Recorded) -> AlertReceipt:

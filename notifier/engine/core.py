@@ -17,8 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.channels.base import Provider
 from notifier.clock import Clock
@@ -34,10 +33,9 @@ from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.hub import StepHub
 from notifier.engine.invocation import Invoker
-from notifier.engine.stepper import Draft, Stepper, StepResult
+from notifier.engine.stepper import Stepper, StepResult, Unit
 from notifier.engine.writes import Renderer
-from notifier.store import activation_repo
-from notifier.store.engine_tables import activations
+from notifier.store import activation_repo, outbox_repo
 
 log = structlog.get_logger("notifier.engine")
 
@@ -152,23 +150,17 @@ class Engine:
             problems = content.problems(tree_id, kind)
             if problems:
                 raise ActivationError("; ".join(problems), tuple(problems))
-        draft = Draft(new_activation_id())
-        try:
-            async with self.stepper.transaction() as conn:
-                await self.start_in(
-                    conn,
-                    draft,
-                    snapshot,
-                    kind,
-                    fields,
-                    started_by=started_by,
-                    reason=reason,
-                    invoked_by=invoked_by,
-                )
-        except BaseException:
-            self.discard(draft)
-            raise
-        return self.started(draft)
+        async with self.stepper.unit() as unit:
+            activation_id = await self.start_in(
+                unit,
+                snapshot,
+                kind,
+                fields,
+                started_by=started_by,
+                reason=reason,
+                invoked_by=invoked_by,
+            )
+        return activation_id
 
     def prepare_question(self, tree_id: str, kind: ActivationKind, policy: str | None = None) -> Snapshot:
         """The invocation question for `tree_id` (a route with `invoke: ask`): the plan's authority
@@ -198,8 +190,7 @@ class Engine:
 
     async def start_in(
         self,
-        conn: AsyncConnection,
-        draft: Draft,
+        unit: Unit,
         snapshot: Snapshot,
         kind: ActivationKind,
         fields: dict[str, str] | None,
@@ -207,12 +198,12 @@ class Engine:
         started_by: str,
         reason: str,
         invoked_by: str | None = None,
-    ) -> None:
-        """Insert the activation `draft` names and its first step in the caller's transaction (one
-        commit from an alert to the first claimed SMS); the caller then calls `started(draft)`, or
-        `discard(draft)` if the transaction failed."""
+    ) -> str:
+        """Insert a new activation and its first step in the caller's unit of work (one commit from
+        an alert to the first claimed SMS). Returns its id."""
         now = self.clock.now()
-        activation_id = draft.activation_id
+        activation_id = new_activation_id()
+        conn = unit.conn
         state = initial_state(snapshot, now)
         # a question to the invocation authority carries the content of the tree it would start
         content_tree = snapshot.invokes.tree_id if snapshot.invokes is not None else snapshot.tree_id
@@ -239,8 +230,8 @@ class Engine:
             snapshot.model_dump(mode="json"),
             state.model_dump(mode="json"),
         )
-        self.stepper.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
-        await self.stepper.write_step(conn, draft, [Start()])
+        unit.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
+        await unit.step(activation_id, [Start()])
         gaps = content.problems(content_tree, kind)
         if invoked_by:
             await activation_repo.insert_log(
@@ -274,22 +265,13 @@ class Engine:
         log.info(
             "activation started", activation_id=activation_id, tree=snapshot.tree_id, kind=str(kind), ref=ref
         )
-
-    def started(self, draft: Draft) -> str:
-        self.stepper.committed(draft)
-        return draft.activation_id
-
-    def discard(self, draft: Draft) -> None:
-        self.stepper.abandon(draft)
-        self.stepper.forget(draft.activation_id)
+        return activation_id
 
     async def handle(self, activation_id: str, events: list[Event]) -> StepResult | None:
         return await self.stepper.submit(activation_id, events)
 
     async def _unique_ref(self, conn: Any) -> str:
-        open_refs = set(
-            (await conn.execute(select(activations.c.ref).where(activations.c.status == "open"))).scalars()
-        )
+        open_refs = await activation_repo.open_refs(conn)
         seed = secrets.randbelow(REF_SPACE)
         for offset in range(REF_SPACE):
             ref = reference_code(seed + offset)
@@ -303,14 +285,8 @@ class Engine:
         end = loop.time() + timeout
         while loop.time() < end:
             async with self.db.connect() as conn:
-                from notifier.store.engine_tables import outbox
-
-                pending = (
-                    await conn.execute(
-                        select(outbox.c.id).where(outbox.c.status.in_(["pending", "sending"])).limit(1)
-                    )
-                ).first()
-            if pending is None and self.dispatcher.in_flight == 0:
+                queued = await outbox_repo.any_queued(conn)
+            if not queued and self.dispatcher.in_flight == 0:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError("engine did not become idle")

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert
 
 from notifier.domain.bundling import bundled_answer
 from notifier.domain.events import DeliveryStatus, ProviderStatus, Reply
@@ -29,8 +28,7 @@ from notifier.domain.messages import MessageFields, MessageKind, render
 from notifier.domain.plan import ChannelKind
 from notifier.domain.replies import ReplyAction, help_text, name_incidents, parse_reply, resolve
 from notifier.engine.stepper import Stepper
-from notifier.store import activation_repo, outbox_repo, receipts
-from notifier.store.engine_tables import responses
+from notifier.store import activation_repo, outbox_repo, receipts, replies
 
 log = structlog.get_logger("notifier.responses")
 _ANSWERS = (ReplyAction.CONFIRM, ReplyAction.DECLINE)
@@ -127,18 +125,17 @@ class Responses:
                 if opt_out is not None:
                     await outbox_repo.set_opt_out(conn, from_, opt_out, now)
                 if not contacts:
-                    await conn.execute(
-                        insert(responses).values(
-                            activation_id=None,
-                            person_id=None,
-                            channel="sms",
-                            address=from_,
-                            raw=body[:1600],
-                            action=str(parsed.action),
-                            provider_id=message_sid,
-                            received_at=now,
-                        )
-                    )
+                    reply = {
+                        "activation_id": None,
+                        "person_id": None,
+                        "channel": "sms",
+                        "address": from_,
+                        "raw": body[:1600],
+                        "action": str(parsed.action),
+                        "provider_id": message_sid,
+                        "received_at": now,
+                    }
+                    await replies.insert_responses(conn, [reply])
         log.info(
             "sms reply",
             sender=mask_address(from_),
@@ -261,8 +258,8 @@ class Responses:
         if sid:
             await receipts.add(conn, sid, RECEIVED, now)
         if contacts:
-            await conn.execute(
-                insert(responses),
+            await replies.insert_responses(
+                conn,
                 [
                     {
                         "activation_id": aid,
@@ -345,18 +342,17 @@ class Responses:
         async def store_response(conn: Any) -> None:
             if receipt is not None:
                 await receipt(conn)
-            await conn.execute(
-                insert(responses).values(
-                    activation_id=row.activation_id,
-                    person_id=row.person_id,
-                    channel=channel,
-                    address=row.address,
-                    raw=raw[:200],
-                    action=response,
-                    provider_id=None,
-                    received_at=arrived,
-                )
-            )
+            reply = {
+                "activation_id": row.activation_id,
+                "person_id": row.person_id,
+                "channel": channel,
+                "address": row.address,
+                "raw": raw[:200],
+                "action": response,
+                "provider_id": None,
+                "received_at": arrived,
+            }
+            await replies.insert_responses(conn, [reply])
 
         await self.stepper.submit(  # the response row commits with its effect
             row.activation_id,

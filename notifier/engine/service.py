@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.channels.inbound import DeliveryReport
@@ -38,6 +37,7 @@ from notifier.engine.core import ActivationError, Engine
 from notifier.engine.responses import Responses, parse_token
 from notifier.store import activation_repo, alert_store
 from notifier.store.alert_store import IncidentChange
+from notifier.store.db import reachable
 from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
 
 log = structlog.get_logger("notifier.service")
@@ -300,12 +300,7 @@ class EngineService:
         )
 
     async def ready(self) -> dict[str, bool]:
-        database = True
-        try:
-            async with self.engine.db.connect() as conn:
-                await conn.execute(select(1))
-        except Exception:
-            database = False
+        database = await reachable(self.engine.db)
         return {"database": database, "dispatcher": not self.engine.dispatcher._stopping}
 
     def providers(self) -> dict[str, bool]:

@@ -117,6 +117,24 @@ class Stepper:
                 self._snapshots[activation_id] = snap
         return snap
 
+    @contextlib.asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """The one unit of work of the engine's write path: a transaction in which steps are written
+        (`Unit.step`); after the commit their claimed sends start, the caches learn their state and
+        the listeners hear of them (`Unit.results`). If it fails, the in-flight places their sends
+        had taken are given back and new activations leave the caches."""
+        unit: Unit | None = None
+        try:
+            async with self.transaction() as conn:
+                unit = Unit(self, conn)
+                yield unit
+        except BaseException:
+            if unit is not None:
+                unit._abandon()
+            raise
+        assert unit is not None
+        unit._commit()
+
     async def step(
         self,
         activation_id: str,
@@ -125,27 +143,13 @@ class Stepper:
         fired: Sequence[tuple[str, int]] = (),
         before_save: Callable[[AsyncConnection], Any] | None = None,
     ) -> StepResult | None:
-        """Apply `events` to one activation in one transaction; `fired` deadlines are consumed."""
-        with structlog.contextvars.bound_contextvars(activation_id=activation_id):
-            return await self._step(activation_id, events, fired, before_save)
+        """Apply `events` to one activation in a unit of its own now; `fired` deadlines are consumed.
+        None: there is no such activation."""
+        async with self.unit() as unit:
+            await unit.step(activation_id, events, fired=fired, before_save=before_save)
+        return unit.results.get(activation_id)
 
-    async def _step(
-        self,
-        activation_id: str,
-        events: Sequence[Event],
-        fired: Sequence[tuple[str, int]],
-        before_save: Callable[[AsyncConnection], Any] | None,
-    ) -> StepResult | None:
-        draft = Draft(activation_id)
-        try:
-            async with self.transaction() as conn:
-                found = await self.write_step(conn, draft, events, fired, before_save)
-        except BaseException:
-            self.abandon(draft)
-            raise
-        return self.committed(draft) if found else None
-
-    async def write_step(
+    async def _write(
         self,
         conn: AsyncConnection,
         draft: Draft,
@@ -153,8 +157,7 @@ class Stepper:
         fired: Sequence[tuple[str, int]] = (),
         before_save: Callable[[AsyncConnection], Any] | None = None,
     ) -> bool:
-        """The part of a step inside the caller's transaction; False if there is no such activation.
-        The caller then calls `committed(draft)` after the commit, or `abandon(draft)` if it failed."""
+        """One step inside the unit's transaction; False if there is no such activation."""
         activation_id = draft.activation_id
         row = await activation_repo.lock_activation(conn, activation_id)
         if row is None:
@@ -207,7 +210,7 @@ class Stepper:
         draft.before, draft.changed = before, decision.changed
         return True
 
-    def committed(self, draft: Draft) -> StepResult:
+    def _committed(self, draft: Draft) -> StepResult:
         """After the commit: remember the state, start the claimed sends, tell the listeners."""
         assert draft.state is not None
         if draft.state.status in ("closed", "cancelled"):
@@ -223,7 +226,7 @@ class Stepper:
         self._notify(result)
         return result
 
-    def abandon(self, draft: Draft) -> None:
+    def _abandon(self, draft: Draft) -> None:
         """The transaction failed: give back the in-flight places its sends had taken."""
         if draft.claimed.reserved and self.handoff is not None:
             self.handoff.unreserve(draft.claimed.reserved)
@@ -289,24 +292,17 @@ class Stepper:
         try:
             while self._queued:
                 queued, self._queued = self._queued, {}
-                drafts: dict[str, Draft] = {}
-                found: dict[str, bool] = {}
                 try:
-                    async with self.transaction() as conn:
+                    async with self.unit() as unit:
                         for activation_id, jobs in queued.items():
-                            drafts[activation_id] = draft = Draft(activation_id)
-                            with structlog.contextvars.bound_contextvars(activation_id=activation_id):
-                                found[activation_id] = await self.write_step(conn, draft, *_merge(jobs))
+                            await unit.step(activation_id, *_merge(jobs))
                 except Exception:
-                    for draft in drafts.values():
-                        self.abandon(draft)
-                    # one transaction per activation, so that one failing step cannot hold back the rest
+                    # one unit per activation, so that one failing step cannot hold back the rest
                     for activation_id, jobs in queued.items():
                         await self._run_alone(activation_id, jobs)
                     continue
                 for activation_id, jobs in queued.items():
-                    result = self.committed(drafts[activation_id]) if found[activation_id] else None
-                    _settle(jobs, result=result)
+                    _settle(jobs, result=unit.results.get(activation_id))
         finally:
             self._draining.discard(_ALL)
 
@@ -318,6 +314,51 @@ class Stepper:
             _settle(jobs, error=exc)
             return
         _settle(jobs, result=result)
+
+
+class Unit:
+    """A transaction of `Stepper.unit()` and the steps written in it (see there)."""
+
+    def __init__(self, stepper: Stepper, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._stepper = stepper
+        self._drafts: list[Draft] = []
+        self._new: list[str] = []
+        #: after the commit: what each step did, by activation id (None: no such activation)
+        self.results: dict[str, StepResult | None] = {}
+
+    async def step(
+        self,
+        activation_id: str,
+        events: Sequence[Event],
+        fired: Sequence[tuple[str, int]] = (),
+        before_save: Callable[[AsyncConnection], Any] | None = None,
+    ) -> bool:
+        """Write one step of `activation_id`; False (and nothing written) if there is no such activation."""
+        draft = Draft(activation_id)
+        self._drafts.append(draft)  # before writing: a failure must give back what it reserved
+        with structlog.contextvars.bound_contextvars(activation_id=activation_id):
+            found = await self._stepper._write(self.conn, draft, events, fired, before_save)
+        if not found:
+            self._drafts.remove(draft)
+            self.results.setdefault(activation_id, None)
+        return found
+
+    def adopt(self, activation_id: str, snapshot: Snapshot, state: ActivationState) -> None:
+        """A new activation written in this unit: its snapshot and first state are cached as written
+        (and forgotten again if the unit fails)."""
+        self._new.append(activation_id)
+        self._stepper.adopt(activation_id, snapshot, state)
+
+    def _commit(self) -> None:
+        for draft in self._drafts:
+            self.results[draft.activation_id] = self._stepper._committed(draft)
+
+    def _abandon(self) -> None:
+        for draft in self._drafts:
+            self._stepper._abandon(draft)
+        for activation_id in self._new:
+            self._stepper.forget(activation_id)
 
 
 _ALL = "*"  # the drain key when every activation shares one transaction (SQLite)

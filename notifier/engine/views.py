@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
@@ -21,7 +20,6 @@ from notifier.engine.contract import (
     PersonProgress,
 )
 from notifier.store import activation_repo
-from notifier.store.engine_tables import activations
 
 
 def summary(row: Any) -> ActivationSummary:
@@ -113,16 +111,4 @@ async def load_row(conn: AsyncConnection, activation_id: str) -> Any:
 
 
 async def list_rows(conn: AsyncConnection, status: str | None, limit: int) -> list[Any]:
-    query = select(
-        activations.c.id,
-        activations.c.ref,
-        activations.c.tree_id,
-        activations.c.kind,
-        activations.c.status,
-        activations.c.started_at,
-        activations.c.started_by,
-        activations.c.completed_at,
-    ).order_by(activations.c.started_at.desc())
-    if status:
-        query = query.where(activations.c.status == status)
-    return list((await conn.execute(query.limit(limit))).all())
+    return await activation_repo.list_activations(conn, status, limit)

@@ -253,3 +253,26 @@ async def completed_questions(conn: AsyncConnection) -> list[str]:
         .order_by(activations.c.started_at)
     )
     return list((await conn.execute(query)).scalars())
+
+
+async def list_activations(conn: AsyncConnection, status: str | None, limit: int) -> list[Any]:
+    """The newest activations' small columns (in `status`, if given), newest first."""
+    query = select(
+        activations.c.id,
+        activations.c.ref,
+        activations.c.tree_id,
+        activations.c.kind,
+        activations.c.status,
+        activations.c.started_at,
+        activations.c.started_by,
+        activations.c.completed_at,
+    ).order_by(activations.c.started_at.desc())
+    if status:
+        query = query.where(activations.c.status == status)
+    return list((await conn.execute(query.limit(limit))).all())
+
+
+async def open_refs(conn: AsyncConnection) -> set[str]:
+    """The reference codes of every open activation."""
+    query = select(activations.c.ref).where(activations.c.status == "open")
+    return set((await conn.execute(query)).scalars())

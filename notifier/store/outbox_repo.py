@@ -309,3 +309,9 @@ async def last_sms_bundle(conn: AsyncConnection, address: str) -> list[str]:
     ).first()
     bundle = row[0].get("bundle") if row is not None and isinstance(row[0], dict) else None
     return [str(ref) for ref in bundle] if isinstance(bundle, list) else []
+
+
+async def any_queued(conn: AsyncConnection) -> bool:
+    """Whether any row waits to be sent or is being sent."""
+    query = select(outbox.c.id).where(outbox.c.status.in_(["pending", "sending"])).limit(1)
+    return (await conn.execute(query)).first() is not None

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 
 from notifier.domain.calltree import ActivationKind
-from notifier.engine.stepper import Draft
 from notifier.store import outbox_repo
 from notifier.store.engine_tables import outbox
 from tests.engine.conftest import running_system
@@ -73,21 +72,17 @@ async def test_a_failed_step_hands_nothing_over_and_gives_its_places_back(tmp_pa
         recorder = Recorder(room=5)
         engine.stepper.handoff = recorder
         snapshot = engine.prepare("all-staff", ActivationKind.INCIDENT)
-        draft = Draft("failing-activation")
+        started: list[str] = []
         with pytest.raises(RuntimeError):
-            try:
-                async with engine.stepper.transaction() as conn:
+            async with engine.stepper.unit() as unit:
+                started.append(
                     await engine.start_in(
-                        conn, draft, snapshot, ActivationKind.INCIDENT, None, started_by="test", reason=""
+                        unit, snapshot, ActivationKind.INCIDENT, None, started_by="test", reason=""
                     )
-                    assert draft.claimed.reserved == 5
-                    raise RuntimeError("the store went away before the commit")
-            except BaseException:
-                engine.discard(draft)
-                raise
+                )
+                assert recorder.room == 0  # the step took all five places
+                raise RuntimeError("the store went away before the commit")
         assert recorder.started == [] and recorder.given_back == 5 and recorder.room == 5
         async with engine.db.connect() as conn:
-            left = (
-                await conn.execute(select(outbox.c.id).where(outbox.c.activation_id == draft.activation_id))
-            ).all()
+            left = (await conn.execute(select(outbox.c.id).where(outbox.c.activation_id == started[0]))).all()
         assert left == []
