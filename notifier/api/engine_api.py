@@ -13,6 +13,7 @@ Errors the engine raises and what the API answers:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from notifier.channels.inbound import DeliveryReport
@@ -118,6 +119,11 @@ class EngineAPI(Protocol):
 
     async def call_script(self, token: str) -> str | None:
         """What a call for this attempt reads out; None when the token names no attempt."""
+        ...
+
+    async def expect_webhooks(self, provider_ids: Collection[str]) -> None:
+        """A batch of spooled webhooks with these provider ids (SIDs) is about to be applied: read
+        which were applied before in one go (each is still applied once)."""
         ...
 
     async def call_answer(self, token: str, response: str, raw: str, provider_id: str | None) -> bool:

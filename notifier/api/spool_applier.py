@@ -30,7 +30,7 @@ import structlog
 
 from notifier.api.engine_api import EngineAPI
 from notifier.api.spool_segments import Item, SegmentReader
-from notifier.api.twilio_webhooks import apply_spooled, spooled_twiml
+from notifier.api.twilio_webhooks import apply_spooled, provider_id, spooled_twiml
 from notifier.api.webhook_spool import is_store_failure
 from notifier.api.webhook_worker import ENGINE_SOCKET
 
@@ -138,8 +138,20 @@ class SpoolApplier:
         chains: dict[str, list[Item]] = defaultdict(list)
         for item in items:
             chains[_key(item)].append(item)
+        sids = {sid for item in items if (sid := provider_id(item.entry.params))}
+        try:  # which were applied before, in one read instead of one per webhook
+            await self.engine.expect_webhooks(sids)
+        except Exception as exc:
+            if not is_store_failure(exc):
+                raise
+            for item in items:
+                self._answer_alone(item)
+            raise
         done: set[int] = set()
-        results = await asyncio.gather(*(self._chain(chain, done) for chain in chains.values()))
+        try:
+            results = await asyncio.gather(*(self._chain(chain, done) for chain in chains.values()))
+        finally:
+            await self.engine.expect_webhooks(())
         offsets: dict[str, int] = {}
         stopped: set[str] = set()
         for item in items:  # each segment's offset: up to its first entry not applied

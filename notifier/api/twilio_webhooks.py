@@ -189,6 +189,11 @@ def spooled_twiml(kind: str, token: str | None, params: dict[str, str], public_b
     return EMPTY_TWIML
 
 
+def provider_id(params: dict[str, str]) -> str | None:
+    """The provider's id of the message or call a webhook is about (its receipts' key)."""
+    return params.get("MessageSid") or params.get("SmsSid") or params.get("CallSid") or None
+
+
 async def apply_spooled(engine: EngineAPI, entry: SpoolEntry, base: str = "") -> str:
     """Apply one spooled webhook (the spools' readers call this, in order); its TwiML answer, which
     a webhook worker may still be waiting for (`base`: the webhooks' public base URL)."""

@@ -14,7 +14,7 @@ after a crash) is therefore neither stored nor acted on twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,17 @@ class Responses:
         self._applying: set[tuple[str, str]] = set()
         #: replayed webhooks acknowledged and ignored since start
         self.replays_ignored = 0
+        #: receipts read ahead for a batch of spooled webhooks (`prefetch`): SID -> statuses applied
+        self._known: dict[str, set[str]] = {}
+
+    async def prefetch(self, sids: Collection[str]) -> None:
+        """Read the receipts of a batch of webhooks about to be applied (the webhook workers'
+        spool) in one query, so that each one's check in `_once` needs no read of its own. Called
+        with none after the batch: the others read their own again."""
+        self._known = {}
+        if sids:
+            async with self.stepper.db.connect() as conn:
+                self._known = await receipts.statuses(conn, sids)
 
     @contextlib.asynccontextmanager
     async def _once(self, sid: str | None, status: str) -> AsyncIterator[bool]:
@@ -70,7 +81,10 @@ class Responses:
             return
         key = (sid, status)
         duplicate = key in self._applying
-        if not duplicate:
+        known = self._known.get(sid[:64])
+        if not duplicate and known is not None:
+            duplicate = status[: receipts.STATUS_WIDTH] in known
+        elif not duplicate:
             async with self.stepper.db.connect() as conn:  # a plain read, outside the write lock
                 duplicate = await receipts.seen(conn, sid, status)
         if duplicate:
@@ -81,6 +95,8 @@ class Responses:
         self._applying.add(key)
         try:
             yield True
+            if known is not None:  # applied: a twin later in the batch is a replay
+                known.add(status[: receipts.STATUS_WIDTH])
         finally:
             self._applying.discard(key)
 

@@ -7,6 +7,7 @@ durable; a failing store raises `StoreUnavailable` and the API answers 503 so th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import structlog
@@ -255,6 +256,9 @@ class EngineService:
         await self.responses.provider_status(
             token, report.status, report.error_code, sid=report.provider_id, raw=report.detail
         )
+
+    async def expect_webhooks(self, provider_ids: Collection[str]) -> None:
+        await self.responses.prefetch(provider_ids)
 
     async def call_script(self, token: str) -> str | None:
         row = await self.responses.find_attempt(token)

@@ -7,6 +7,7 @@ that applies the webhook, so it exists exactly when the effect does.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import and_, insert, select
@@ -26,6 +27,19 @@ async def seen(conn: AsyncConnection, sid: str, status: str) -> bool:
         and_(webhook_receipts.c.provider_sid == sid[:64], webhook_receipts.c.status == status[:STATUS_WIDTH])
     )
     return (await conn.execute(query)).first() is not None
+
+
+async def statuses(conn: AsyncConnection, sids: Collection[str]) -> dict[str, set[str]]:
+    """For each of `sids` (cut to the column's width), the statuses applied so far (maybe none)."""
+    found: dict[str, set[str]] = {sid[:64]: set() for sid in sids}
+    keys = list(found)
+    for start in range(0, len(keys), 500):  # bounded IN lists (asyncpg: 32,767 parameters)
+        query = select(webhook_receipts.c.provider_sid, webhook_receipts.c.status).where(
+            webhook_receipts.c.provider_sid.in_(keys[start : start + 500])
+        )
+        for sid, status in await conn.execute(query):
+            found[str(sid)].add(str(status))
+    return found
 
 
 async def add(conn: AsyncConnection, sid: str, status: str, now: datetime) -> None:

@@ -7,6 +7,7 @@ can assert that a rejected request never reached it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -239,6 +240,9 @@ class MemoryEngine:
         self._record("delivery_report", token, report)
         if self.store_down:
             raise StoreUnavailable("database unavailable")
+
+    async def expect_webhooks(self, provider_ids: Collection[str]) -> None:
+        self._record("expect_webhooks", sorted(provider_ids))
 
     async def call_script(self, token: str) -> str | None:
         self._record("call_script", token)

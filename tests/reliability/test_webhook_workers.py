@@ -291,3 +291,43 @@ def test_replies_taken_while_the_engine_restarts_are_applied_once(tmp_path: Path
         worker.wait(timeout=10)
         cluster.stop()
         sandbox.stop()
+
+
+async def test_twins_in_one_batch_and_replays_in_the_next_are_applied_once(tmp_path: Path) -> None:
+    """The engine's side alone (in process): a segment holding every reply twice, then again in a
+    later batch, as a provider retry or a re-applied batch after a crash would put them there."""
+    from notifier.api.spool_segments import SegmentWriter
+    from notifier.api.webhook_spool import encode_entry
+    from notifier.clock import RealClock
+    from tests.reliability.inprocess import faulty_system
+
+    numbers = numbers_for(6)
+    async with faulty_system(tmp_path, numbers, "[{kind: sms, wait: 30m}]") as system:
+        runtime = system.runtime
+        assert runtime.applier is not None and runtime.db is not None
+        assert runtime.applier_task is not None
+        runtime.applier_task.cancel()  # this test runs the batches itself
+        activation_id = await system.activate()
+        await system.sandbox.state.wait_for(lambda: len(system.sandbox.messages) == len(numbers), 30)
+        writer = SegmentWriter(runtime.applier.directory, "w9", max_bytes=1_000_000)
+        writer.open()
+
+        def reply(i: int) -> bytes:
+            params = {"MessageSid": f"SM{i:032d}", "From": numbers[i], "To": "+15005550000", "Body": "yes"}
+            return encode_entry("sms", None, params, RealClock().now())
+
+        for i in range(len(numbers)):
+            await writer.append(reply(i))
+            await writer.append(reply(i))
+        assert await runtime.applier.apply_batch() == 2 * len(numbers)
+        for i in range(len(numbers)):
+            await writer.append(reply(i))
+        assert await runtime.applier.apply_batch() == len(numbers)
+        writer.close()
+        await asyncio.to_thread(runtime.applier.reader.collect)
+        view = await system.finished(activation_id, timeout=30)
+        assert view.status == "completed"
+        rows = await asyncio.to_thread(_reply_rows, runtime.settings.database_url)
+        assert rows == Counter({f"SM{i:032d}": 1 for i in range(len(numbers))})
+        assert runtime.applier.counts["applied"] == 3 * len(numbers)
+        assert not list(runtime.applier.directory.glob("w9-*.spool"))
