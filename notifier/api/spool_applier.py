@@ -188,6 +188,19 @@ class SpoolApplier:
                     pending_bytes=self.reader.pending_bytes(),
                     error=type(exc).__name__,
                 )
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, 5.0)
                 self._wake.set()
+
+    async def _pause(self, delay: float) -> None:
+        """The backoff while the store is down. Workers waiting for an answer meanwhile are answered
+        at once with what they can say alone (past the first batch's entries, their wait runs out)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while (left := end - loop.time()) > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+            if self._wake.is_set():
+                for item in await asyncio.to_thread(self.reader.read_batch):
+                    self._answer_alone(item)

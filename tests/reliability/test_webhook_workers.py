@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from notifier.sandbox import preset
@@ -40,6 +41,7 @@ from tests.reliability.harness import (
     wait_for,
     write_tree,
 )
+from tests.reliability.test_store_faults import OwnPostgres, own_postgres  # noqa: F401 (fixture)
 
 PEOPLE = 150
 
@@ -94,7 +96,9 @@ def _workers(state: Path) -> dict[str, int]:
     return found
 
 
-def _cluster(tmp_path: Path, numbers: list[str], hooks: int, workers: int) -> Cluster:
+def _cluster(
+    tmp_path: Path, numbers: list[str], hooks: int, workers: int, database_url: str | None = None
+) -> Cluster:
     config = tmp_path / "cfg"
     config.mkdir()
     write_tree(config, numbers, "[{kind: sms, wait: 30m}]")
@@ -102,7 +106,7 @@ def _cluster(tmp_path: Path, numbers: list[str], hooks: int, workers: int) -> Cl
     return Cluster(
         tmp_path,
         config,
-        f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        database_url or f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
         sandbox,
         extra_env={
             "NOTIFIER_WEBHOOKS__WORKERS": str(workers),
@@ -331,3 +335,69 @@ async def test_twins_in_one_batch_and_replays_in_the_next_are_applied_once(tmp_p
         assert rows == Counter({f"SM{i:032d}": 1 for i in range(len(numbers))})
         assert runtime.applier.counts["applied"] == 3 * len(numbers)
         assert not list(runtime.applier.directory.glob("w9-*.spool"))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_replies_while_the_database_is_down_are_answered_by_the_workers_and_applied(
+    tmp_path: Path,
+    own_postgres: OwnPostgres,  # noqa: F811 (the fixture imported above)
+) -> None:
+    """PostgreSQL crashes after every SMS was delivered; everyone replies "1" through a worker.
+    Each reply is answered 200 at once with what can be said without the store (the engine's batch
+    fails and answers its waiting worker), and applied once the database is back."""
+    from notifier.sandbox import messaging
+
+    numbers = numbers_for(10)
+    hooks = free_port()
+    url = own_postgres.create_database("workers")
+    cluster = _cluster(tmp_path, numbers, hooks, workers=1, database_url=url)
+    sandbox = cluster.sandbox
+    try:
+        (token,) = cluster.prepare("coordinator")
+        daemon = cluster.start_daemon("a")
+        box = sandbox.box
+        box.inbound_sms_url = f"http://127.0.0.1:{hooks}/webhooks/twilio/sms"
+        status, started = http(
+            "POST",
+            f"{daemon.base}/api/v1/activations",
+            token,
+            {"tree": "bulk", "fields": {"nature": "Trial"}},
+        )
+        assert status in (200, 201), started
+        wait_for(
+            lambda: len(box.messages) == len(numbers) and all(m.status == "delivered" for m in box.messages),
+            30,
+            "every SMS to be delivered",
+        )
+        wait_for(
+            lambda: _status_callbacks_answered(cluster) <= _receipts(url),
+            30,
+            "the delivery callbacks applied",
+        )
+        own_postgres.crash()
+        answers = []
+        for message in list(box.messages):
+            t0 = time.monotonic()
+            inbound = sandbox.call(lambda m=message: messaging.send_inbound(box.state, m.to, m.from_, "1"))
+            answers.append((inbound.callback, time.monotonic() - t0))
+        assert all(a.status == 200 and "Received" in a.body for a, _ in answers), answers[0]
+        assert max(seconds for _, seconds in answers) < 4, (
+            "the worker waited for an engine that could not answer"
+        )
+        time.sleep(2)
+        own_postgres.start()
+
+        def finished() -> bool:
+            code, view = http("GET", f"{daemon.base}/api/v1/activations/{started['id']}", token)
+            return code == 200 and view["status"] != "open"
+
+        wait_for(finished, 60, "the spooled replies to complete the activation")
+        _, view = http("GET", f"{daemon.base}/api/v1/activations/{started['id']}", token)
+        assert [p["status"] for node in view["nodes"] for p in node["people"]] == ["acknowledged"] * len(
+            numbers
+        )
+        assert max(_reply_rows(url).values()) == 1
+    finally:
+        cluster.stop()
+        sandbox.stop()
