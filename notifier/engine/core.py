@@ -33,11 +33,16 @@ from notifier.engine.deadlines import DeadlineWaiter
 from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.hub import StepHub
 from notifier.engine.invocation import Invoker
+from notifier.engine.snapshots import SnapshotCache
 from notifier.engine.stepper import Stepper, StepResult, Unit
 from notifier.engine.writes import Renderer
 from notifier.store import activation_repo, outbox_repo
 
 log = structlog.get_logger("notifier.engine")
+
+
+#: reference codes looked up one by one before reading every open activation's
+_REF_CANDIDATES = 16
 
 
 def new_activation_id() -> str:
@@ -77,6 +82,7 @@ class Engine:
     ) -> None:
         self.db = db
         self.config = config
+        self._snapshots = SnapshotCache()  # compiled once per configuration, not per activation
         self.clock = clock
         self.stepper = Stepper(db, clock, render)
         pools = {
@@ -167,7 +173,11 @@ class Engine:
         is asked first, and a "1" starts the tree (see engine/invocation.py)."""
         config = self.config
         try:
-            return compile_invocation(config.plan, config.trees, tree_id, kind, policy)
+            return self._snapshots.get(
+                config,
+                ("invocation", tree_id, kind, policy),
+                lambda: compile_invocation(config.plan, config.trees, tree_id, kind, policy),
+            )
         except (KeyError, ValueError) as exc:
             raise ActivationError(f"call tree {tree_id!r} cannot be invoked: {exc}") from exc
 
@@ -178,7 +188,11 @@ class Engine:
             known = ", ".join(t.id for t in config.trees.calltrees) or "none"
             raise ActivationError(f"unknown call tree {tree_id!r} (known: {known})")
         try:
-            return compile_snapshot(config.plan, config.trees, tree_id, kind, policy)
+            return self._snapshots.get(
+                config,
+                ("tree", tree_id, kind, policy),
+                lambda: compile_snapshot(config.plan, config.trees, tree_id, kind, policy),
+            )
         except (KeyError, ValueError) as exc:
             raise ActivationError(f"call tree {tree_id!r} cannot be activated: {exc}") from exc
 
@@ -227,7 +241,7 @@ class Engine:
                 "revision": 0,
                 "updated_at": now,
             },
-            snapshot.model_dump(mode="json"),
+            self._snapshots.document(snapshot),
             state.model_dump(mode="json"),
         )
         unit.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
@@ -271,8 +285,16 @@ class Engine:
         return await self.stepper.submit(activation_id, events)
 
     async def _unique_ref(self, conn: Any) -> str:
-        open_refs = await activation_repo.open_refs(conn)
+        """The first code from a random seed that no open activation uses: the first few
+        candidates are checked by code, and only when all of them are taken are every open
+        activation's codes read (a start costs one small query however many are open)."""
         seed = secrets.randbelow(REF_SPACE)
+        candidates = [reference_code(seed + offset) for offset in range(_REF_CANDIDATES)]
+        taken = await activation_repo.open_refs(conn, among=candidates)
+        free = next((ref for ref in candidates if ref not in taken), None)
+        if free is not None:
+            return free
+        open_refs = await activation_repo.open_refs(conn)
         for offset in range(REF_SPACE):
             ref = reference_code(seed + offset)
             if ref not in open_refs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -65,12 +65,18 @@ class DeadlineWaiter:
 
     async def _wait(self) -> None:
         changed = self.stepper.deadlines_changed
+        self.stepper.deadline_horizon = None  # a step meanwhile wakes us whatever it schedules
         changed.clear()
         async with self.stepper.db.connect() as conn:
             upcoming = await activation_repo.next_deadline(conn)
+        now = self.clock.now()
+        scale = float(getattr(self.clock, "scale", 1.0))
         timeout = 5.0
         if upcoming is not None:
-            seconds = (upcoming - self.clock.now()).total_seconds()
-            timeout = max(0.0, min(timeout, seconds / float(getattr(self.clock, "scale", 1.0))))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout=timeout)
+            timeout = max(0.0, min(timeout, (upcoming - now).total_seconds() / scale))
+        self.stepper.deadline_horizon = now + timedelta(seconds=timeout * scale)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=timeout)
+        finally:
+            self.stepper.deadline_horizon = None

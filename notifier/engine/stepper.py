@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -22,7 +23,6 @@ from notifier.domain.events import (
     Event,
     Schedule,
     Send,
-    Unschedule,
     Withdraw,
 )
 from notifier.domain.planner import decide_many
@@ -97,6 +97,8 @@ class Stepper:
         self.informer: Any = None
         self.outbox_changed = asyncio.Event()
         self.deadlines_changed = asyncio.Event()
+        #: while the deadline waiter sleeps: when it will look again by itself (None: not asleep)
+        self.deadline_horizon: datetime | None = None
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -223,7 +225,7 @@ class Stepper:
         if withdrawn and self.handoff is not None:
             self.handoff.withdrawn(draft.activation_id, withdrawn)
         result = StepResult(draft.activation_id, draft.state, draft.actions, draft.before, draft.changed)
-        self._notify(result)
+        self._notify(result, queued=draft.claimed.queued > 0)
         return result
 
     def _abandon(self, draft: Draft) -> None:
@@ -232,10 +234,14 @@ class Stepper:
             self.handoff.unreserve(draft.claimed.reserved)
             draft.claimed.reserved = 0
 
-    def _notify(self, result: StepResult) -> None:
-        if any(isinstance(a, Send) for a in result.actions):
+    def _notify(self, result: StepResult, queued: bool) -> None:
+        # the dispatcher is woken only for rows it has to claim itself (those the step claimed
+        # are under way already), the deadline waiter only for a deadline earlier than the time
+        # it will look again anyway (a removed one it finds gone then): each wake costs queries
+        if queued:
             self.outbox_changed.set()
-        if any(isinstance(a, Schedule | Unschedule) for a in result.actions):
+        due = [a.due_at for a in result.actions if isinstance(a, Schedule)]
+        if due and (self.deadline_horizon is None or min(due) < self.deadline_horizon):
             self.deadlines_changed.set()
         for listener in self.listeners:
             try:

@@ -57,6 +57,8 @@ class Claimed:
     rows: list[outbox_repo.OutboxRow] = field(default_factory=list)
     opted_out: set[str] = field(default_factory=set)
     reserved: int = 0
+    #: rows written `pending`, for the dispatcher to claim
+    queued: int = 0
 
 
 async def write_actions(
@@ -120,6 +122,7 @@ async def _insert_outbox(
         for values in held:
             values["not_before"] = now + window
         await outbox_repo.insert_outbox(conn, held)
+        claimed.queued += len(held)
         rows = [v for v in rows if not any(v is h for h in held)]
     taken = handoff.reserve(len(rows)) if handoff is not None and rows else 0
     claimed.reserved += taken
@@ -149,6 +152,7 @@ async def _insert_outbox(
         if sms:
             claimed.opted_out |= await outbox_repo.opted_out_among(conn, sms)
     await outbox_repo.insert_outbox(conn, rows[taken:])
+    claimed.queued += len(rows) - taken
 
 
 def _outbox_row(row: Any, send: Send, message: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -272,7 +272,9 @@ async def list_activations(conn: AsyncConnection, status: str | None, limit: int
     return list((await conn.execute(query.limit(limit))).all())
 
 
-async def open_refs(conn: AsyncConnection) -> set[str]:
-    """The reference codes of every open activation."""
+async def open_refs(conn: AsyncConnection, among: Sequence[str] | None = None) -> set[str]:
+    """The reference codes of every open activation (`among`: only those of these codes)."""
     query = select(activations.c.ref).where(activations.c.status == "open")
+    if among is not None:
+        query = query.where(activations.c.ref.in_(list(among)))
     return set((await conn.execute(query)).scalars())
