@@ -210,14 +210,17 @@ class Responses:
         sid: str | None,
         received_at: datetime | None = None,
     ) -> None:
-        for activation_id, ref, person_id in chosen:
+        for contact in chosen:
+            activation_id, _, person_id = contact
+
+            async def store_reply(conn: Any, row: tuple[str, str, str] = contact) -> None:
+                await self._insert(conn, [row], from_, body, response, sid, received_at=received_at)
+
             # the reply row and its effect commit together: a crash cannot keep one without the other
             await self.stepper.submit(
                 activation_id,
                 [Reply(person_id=person_id, response=response, channel="sms", attempt_id=None)],
-                before_save=lambda conn, row=(activation_id, ref, person_id): self._insert(
-                    conn, [row], from_, body, response, sid, received_at=received_at
-                ),
+                before_save=store_reply,
             )
 
     async def _which_one(
