@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from notifier.domain.alerts import parse_native
 from notifier.runtime import Runtime
+from tests.engine.conftest import running_system
 
 from .test_responses_e2e import until
 
@@ -82,3 +88,64 @@ async def test_silence_asks_the_successor_then_the_coordinator(system: Runtime) 
     assert tree.invoked_by == "Sofia Lindqvist (coordinator)" or tree.invoked_by.endswith("(coordinator)")
     steps = [e["step"] for e in (await _report(system, question))["timeline"]]
     assert "alternate" in steps and "decision" in steps
+
+
+async def _submit(rt: Runtime, key: str, status: str = "firing") -> Any:
+    body = {"service": "TARIC", "severity": "critical", "summary": "TARIC tariff lookups failing"}
+    [receipt] = await rt.service.submit_alerts([parse_native({**body, "dedup_key": key, "status": status})])  # type: ignore[union-attr]
+    return receipt
+
+
+async def test_the_incidents_later_alerts_and_its_resolve_reach_the_started_tree(system: Runtime) -> None:
+    """Once the director's 1 started the tree, the incident is the tree's: another alert of it joins
+    the tree (not the finished question) and the resolve applies the route's on_resolved
+    (announce) to the tree."""
+    question = await _alert(system, "taric-4")
+    await system.sandbox.device(DIRECTOR).expect_sms(ASKED, timeout=10)
+    await system.sandbox.device(DIRECTOR).reply("1")
+
+    async def crisis_tree() -> Any:
+        return next((v for v in await _views(system) if v.tree == "taxud-crisis"), None)
+
+    tree = await until(crisis_tree, what="the crisis tree started by the director's 1")
+    joined = await _submit(system, "taric-4b")
+    assert (joined.status, joined.activation_id) == ("joined", tree.id), joined
+    for key in ("taric-4", "taric-4b"):
+        resolved = await _submit(system, key, "resolved")
+        assert (resolved.status, resolved.activation_id) == ("resolved", tree.id), resolved
+    steps = [e["step"] for e in (await _report(system, tree.id))["timeline"]]
+    assert "alert joined" in steps and "alert resolved" in steps, steps
+    assert not any(e["step"].startswith("alert ") for e in (await _report(system, question))["timeline"])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """The example plan on SQLite (writes serialised in the process) or PostgreSQL (concurrent
+    transactions, as two instances sharing it have)."""
+    url = None
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        url = str(server.create_database(f"invocation_{uuid.uuid4().hex[:12]}"))
+    async with running_system(tmp_path, **({"database_url": url} if url else {})) as runtime:
+        yield runtime
+
+
+async def test_instances_recovering_the_same_confirmed_question_start_one_tree(any_store: Runtime) -> None:
+    """The instance that applied the director's 1 died before starting the tree (its step listener
+    is gone here); instances recovering at once start the tree once."""
+    system = any_store
+    engine = system.engine
+    assert engine is not None
+    engine.stepper.listeners.remove(engine.invoker.on_step)
+    question = await _alert(system, "taric-5")
+    await system.sandbox.device(DIRECTOR).expect_sms(ASKED, timeout=10)
+    await system.sandbox.device(DIRECTOR).reply("1")
+
+    async def confirmed() -> bool:
+        view = await system.service.get_activation(question)  # type: ignore[union-attr]
+        return view is not None and view.status == "completed"
+
+    await until(confirmed, what="the director's 1 applied")
+    started = await asyncio.gather(*(engine.invoker.start_confirmed(question) for _ in range(3)))
+    assert sum(1 for s in started if s is not None) == 1, started
+    assert [v.tree for v in await _views(system)].count("taxud-crisis") == 1
