@@ -27,7 +27,7 @@ from notifier.reports.figures import compute, summarize
 from notifier.scheduling.timing import next_drill
 from notifier.settings import Settings
 from notifier.store.activation_repo import load_activation_row
-from notifier.store.console_queries import drill_ids, pending_deadlines
+from notifier.store.console_queries import drill_ids, next_escalations
 from notifier.store.plans import PlanStore
 
 OPEN = ("open", "completed")  # completed: every required node answered, not closed yet
@@ -96,13 +96,13 @@ class ConsoleBackend:
             if row is None:
                 return None
             log = await load_log(conn, activation_id)
-            pending = await pending_deadlines(conn, activation_id)
+            pending = await next_escalations(conn, activation_id)
         running = row.status in OPEN
         snapshot = engine.stepper.snapshot_of(row.id, row.snapshot, cache=running)
         view = views.view(row, snapshot)
         figures = compute(record_from_row(row), log, [])
         upcoming = []
-        for deadline in pending[:5]:
+        for deadline in pending:
             node, _, person = deadline.key.removeprefix("ack:").partition("/")
             holder = snapshot.people.get(person)
             node_snap = snapshot.nodes.get(node)

@@ -21,12 +21,15 @@ class DeadlineRow:
     due_at: datetime
 
 
-async def pending_deadlines(conn: AsyncConnection, activation_id: str) -> list[DeadlineRow]:
-    """The activation's pending deadlines, soonest first."""
+async def next_escalations(conn: AsyncConnection, activation_id: str, limit: int = 5) -> list[DeadlineRow]:
+    """The activation's `limit` soonest acknowledgement waits (`ack:<node>/<person>`; not the time
+    limit, which the page shows apart). Only those rows are read: a 50,000-person broadcast has as
+    many deadlines, and the live page renders up to five times a second."""
     query = (
         select(deadlines.c.key, deadlines.c.due_at)
-        .where(deadlines.c.activation_id == activation_id)
+        .where(deadlines.c.activation_id == activation_id, deadlines.c.key.startswith("ack:"))
         .order_by(deadlines.c.due_at)
+        .limit(limit)
     )
     result: list[DeadlineRow] = []
     for r in (await conn.execute(query)).all():

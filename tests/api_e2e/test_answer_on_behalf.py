@@ -22,6 +22,7 @@ from notifier.api.tokens import Role, TokenStore
 from notifier.cli import app
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
+from tests.console.http_session import csrf, sign_in, visible
 from tests.engine.conftest import running_system, write_small_config
 
 
@@ -41,16 +42,6 @@ async def _cli(runtime: Runtime, token: str, *args: str) -> tuple[int, str]:
 
 
 _LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
-
-
-def _visible(html: str) -> str:
-    return re.sub(r"<[^>]+>", " ", html)
 
 
 async def test_an_answer_on_a_completed_activation_says_nothing_changed(daemon: Runtime) -> None:
@@ -80,14 +71,12 @@ async def test_an_answer_on_a_completed_activation_says_nothing_changed(daemon: 
 
     base = f"http://127.0.0.1:{daemon.settings.http_port}"
     async with httpx.AsyncClient(base_url=base) as browser:
-        signin = await browser.get("/console/signin")
-        signed = await browser.post("/console/signin", data={"csrf": _csrf(signin.text), "token": token})
-        assert signed.status_code == 303, signed.text[:300]
+        await sign_in(browser, token)
         page = await browser.get(f"/console/activations/{activation_id}")
         assert page.status_code == 200
-        shown = _visible(page.text)
+        shown = visible(page.text)
         assert "not contacted" in shown and "not_contacted" not in shown
-        answer = {"csrf": _csrf(page.text), "person": "ben", "response": "ack"}
+        answer = {"csrf": csrf(page.text), "person": "ben", "response": "ack"}
         posted = await browser.post(f"/console/activations/{activation_id}/ack", data=answer)
         assert posted.status_code == 303
         assert posted.headers["location"] == f"/console/activations/{activation_id}?done=unchanged"

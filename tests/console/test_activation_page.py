@@ -1,0 +1,32 @@
+"""The Activation page's next escalations, over plain HTTP against a real daemon in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from notifier.api.tokens import Role, TokenStore
+from notifier.domain.calltree import ActivationKind
+from tests.console.http_session import sign_in, visible
+from tests.engine.conftest import running_system, write_small_config
+
+
+async def test_next_escalation_names_the_people_waited_for_not_the_time_limit(tmp_path: Path) -> None:
+    # wall-speed clock: Cleo's 5-minute SMS wait and the tree's time limit are both pending
+    async with running_system(tmp_path, scale=1.0, **write_small_config(tmp_path / "cfg")) as daemon:
+        assert daemon.engine is not None and daemon.db is not None
+        _record, token = await TokenStore(daemon.db).create("coordinator", Role.COORDINATOR)
+        activation_id = await daemon.engine.activate(
+            "eos-oncall", ActivationKind.INCIDENT, {"nature": "EOS down"}, started_by="t"
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.settings.http_port}") as browser:
+            await sign_in(browser, token)
+            for _ in range(100):  # the first step (SMS sent, wait scheduled) commits just after the start
+                shown = visible((await browser.get(f"/console/activations/{activation_id}")).text)
+                if "Next escalation" in shown:
+                    break
+                await asyncio.sleep(0.05)
+            assert "if Cleo Weber (EOS on-call) has not answered, the next attempt" in shown, shown
+            assert "time_limit" not in shown
