@@ -135,3 +135,21 @@ async def test_over_the_rate_is_429(pd: Pd) -> None:
     answers = [(await pd.send(pd.trigger(dedup=f"probe-{i}"))).status_code for i in range(10)]
     assert answers == [202] * 8 + [429] * 2  # pagerduty_events_per_minute: 8 in this test
     assert (await pd.client.post("/v2/change/enqueue", json={"routing_key": pd.key})).status_code == 202
+
+
+async def test_change_events_need_a_routing_key_of_ours(
+    pd: Pd, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Change events page nobody, but only a known key's are accepted and logged: anyone can post
+    here, and a log line per anonymous request would let them grow the log without bound."""
+    for body in ({}, {"routing_key": "0" * 32}, {"routing_key": 7}, []):
+        refused = await pd.client.post("/v2/change/enqueue", json=body)
+        assert refused.status_code == 400 and "routing_key" in refused.json()["errors"][0], body
+    not_json = await pd.client.post(
+        "/v2/change/enqueue", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    accepted = await pd.client.post("/v2/change/enqueue", json={"routing_key": pd.key, "payload": {}})
+    assert accepted.status_code == 202
+    logs = capsys.readouterr().out + caplog.text
+    assert logs.count("pagerduty change event received") == 1
