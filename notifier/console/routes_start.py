@@ -125,6 +125,9 @@ async def start(request: Request) -> Response:
     values = _values(form)
     if form.get("confirm") != "yes":
         return _start_page(request, who, values, status=422, errors=["Tick the confirmation box to start."])
+    if values["kind"] not in {str(k) for k in ActivationKind}:  # a forged form: never a drill instead
+        kinds = ", ".join(str(k) for k in ActivationKind)
+        return _start_page(request, who, values, status=422, errors=[f"Choose a kind: {kinds}."])
     backend = backend_of(request)
     req = StartRequest(
         tree_id=values["tree"][:64],

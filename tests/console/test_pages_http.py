@@ -1,4 +1,4 @@
-"""The Activation page's next escalations, over plain HTTP against a real daemon in-process."""
+"""Console pages over plain HTTP against a real daemon in-process: what they say and refuse."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 
 from notifier.api.tokens import Role, TokenStore
 from notifier.domain.calltree import ActivationKind
-from tests.console.http_session import sign_in, visible
+from tests.console.http_session import csrf, sign_in, visible
 from tests.engine.conftest import running_system, write_small_config
 
 
@@ -30,3 +30,22 @@ async def test_next_escalation_names_the_people_waited_for_not_the_time_limit(tm
                 await asyncio.sleep(0.05)
             assert "if Cleo Weber (EOS on-call) has not answered, the next attempt" in shown, shown
             assert "time_limit" not in shown
+
+
+async def test_a_start_with_an_unknown_kind_is_refused_not_run_as_a_drill(tmp_path: Path) -> None:
+    async with running_system(tmp_path, scale=1.0, **write_small_config(tmp_path / "cfg")) as daemon:
+        assert daemon.db is not None and daemon.service is not None
+        _record, token = await TokenStore(daemon.db).create("coordinator", Role.COORDINATOR)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.settings.http_port}") as browser:
+            await sign_in(browser, token)
+            form = {
+                "csrf": csrf((await browser.get("/console/start")).text),
+                "confirm": "yes",
+                "tree": "eos",
+                "kind": "incidnet",
+                "field_nature": "EOS down",
+            }
+            refused = await browser.post("/console/start", data=form)
+            assert refused.status_code == 422
+            assert "Choose a kind: incident, drill, test." in visible(refused.text)
+            assert await daemon.service.list_activations(None, 10) == []
