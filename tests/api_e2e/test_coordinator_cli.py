@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from notifier.domain.snapshot import compile_snapshot
 from notifier.plan.loader import load
 from tests.engine.conftest import ROOT
 from tests.engine.procs import NOTIFIER
+from tests.reliability.harness import wait_for
 
 from .conftest import Daemon
 
@@ -46,16 +46,6 @@ def tree_people() -> dict[str, tuple[list[str], list[str]]]:
             emails = sorted({c.address for c in person.contacts if c.kind is ChannelKind.EMAIL})
             people[person_id] = (phones, emails)
     return people
-
-
-def wait(predicate: Any, timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def person_status(view: dict[str, Any], person_id: str) -> set[str]:
@@ -134,9 +124,11 @@ def test_coordinator_starts_watches_acknowledges_and_closes(daemon: Daemon) -> N
     update = daemon.cli_json("update", view["ref"], "--text", text, "--field", "outage_estimate=2 h more")
     assert isinstance(update, dict) and update["activation_id"] == activation_id
     assert update["audience"] == "reached" and update["recipients"] >= len(acknowledged)
-    wait(
-        lambda: len([m for m in daemon.sandbox_json("messages") if "SEED back by 16:00" in m["body"]])
-        >= len(acknowledged),
+    wait_for(
+        lambda: (
+            len([m for m in daemon.sandbox_json("messages") if "SEED back by 16:00" in m["body"]])
+            >= len(acknowledged)
+        ),
         30,
         "the update to everyone reached",
     )
@@ -155,7 +147,7 @@ def test_coordinator_starts_watches_acknowledges_and_closes(daemon: Daemon) -> N
         found = {pid for pid, (phones, emails) in people.items() if hits & set(phones + emails)}
         return found if acknowledged <= found else set()
 
-    got = wait(deactivation_recipients, 30, "the return-to-normal message to reach everyone reached")
+    got = wait_for(deactivation_recipients, 30, "the return-to-normal message to reach everyone reached")
     assert acknowledged <= got
     assert len(got) >= reached
 

@@ -24,6 +24,7 @@ from notifier.domain.plan import ChannelKind
 from notifier.domain.snapshot import compile_snapshot
 from notifier.plan.loader import load
 from tests.engine.conftest import ROOT
+from tests.reliability.harness import wait_for
 
 from .conftest import (
     BROWSER_ERRORS,
@@ -56,16 +57,6 @@ def tree_phones() -> dict[str, list[str]]:
                 {c.address for c in person.contacts if c.kind is not ChannelKind.EMAIL}
             )
     return phones
-
-
-def wait(predicate: Any, timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_by_api(daemon: ConsoleDaemon, **fields: str) -> str:
@@ -174,7 +165,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     page.wait_for_selector("li.person[data-status='acknowledged']", timeout=30_000)
     silent = page.locator(f"li.person[data-person='{SILENT}']")
     silent.wait_for(timeout=60_000)
-    wait(lambda: silent.get_attribute("data-status") == "notifying", 60, f"{SILENT} to be notified")
+    wait_for(lambda: silent.get_attribute("data-status") == "notifying", 60, f"{SILENT} to be notified")
     assert page.evaluate("window.__sentinel") == "not reloaded"
     assert BROWSER_ERRORS == []  # no script error, nothing refused by the Content-Security-Policy
     swaps = page.evaluate("window.__swaps")
@@ -200,7 +191,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
 
     acked = page.locator(f"li.person[data-person='{SILENT}']")
     try:
-        wait(lambda: acked.get_attribute("data-status") == "acknowledged", 20, "the on-behalf answer")
+        wait_for(lambda: acked.get_attribute("data-status") == "acknowledged", 20, "the on-behalf answer")
     except AssertionError:
         view = daemon.api("GET", f"/api/v1/activations/{activation_id}", daemon.tokens["coordinator"])
         mine = [(n["key"], p["status"]) for n in view["nodes"] for p in n["people"] if p["person"] == SILENT]
@@ -221,7 +212,7 @@ def test_coordinator_runs_a_drill_from_the_browser(browser: Any, daemon: Console
     page.get_by_label("To", exact=True).select_option("reached")
     page.get_by_role("button", name="Send update").click()
     page.wait_for_url(re.compile(r".*\?done=update"))
-    wait(
+    wait_for(
         lambda: any(update in m.get("body", "") for m in daemon.sandbox_json("messages")),
         20,
         "the update to reach the sandbox",

@@ -16,22 +16,13 @@ from typing import Any
 import pytest
 
 from tests.engine.procs import Processes, write_broadcast_config
+from tests.reliability.harness import wait_for
 
 MAX_IN_FLIGHT = 20
 
 
 def _numbers_reached(procs: Processes) -> Counter[str]:
     return Counter(m["to"] for m in procs.sandbox_json("messages"))
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _start_bulk(procs: Processes, nature: str) -> tuple[str, dict[str, Any]]:
@@ -56,7 +47,7 @@ def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> Non
     try:
         _, started = _start_bulk(procs, "Crash trial")
         assert started["status"] == "open"
-        _wait(lambda: len(_numbers_reached(procs)) >= 150, 120, "150 messages before the crash")
+        wait_for(lambda: len(_numbers_reached(procs)) >= 150, 120, "150 messages before the crash")
         before = len(_numbers_reached(procs))
         t0 = time.monotonic()
         procs.kill_daemon(sig)
@@ -66,7 +57,7 @@ def test_broadcast_survives_a_crash_mid_fan_out(tmp_path: Path, sig: int) -> Non
         if sig == signal.SIGTERM:
             assert stopped_in < 15, f"SIGTERM took {stopped_in:.1f} s"
         procs.start_daemon()
-        _wait(lambda: len(_numbers_reached(procs)) >= len(numbers), 240, "every contact after restart")
+        wait_for(lambda: len(_numbers_reached(procs)) >= len(numbers), 240, "every contact after restart")
         reached = _numbers_reached(procs)
         assert set(reached) == set(numbers), "a contact never got its message"
         duplicates = sum(count - 1 for count in reached.values())
@@ -87,12 +78,12 @@ def test_pending_deadlines_fire_after_a_crash(tmp_path: Path) -> None:
     procs = Processes(tmp_path, config)
     try:
         _start_bulk(procs, "Deadline trial")
-        _wait(lambda: len(_numbers_reached(procs)) == len(numbers), 30, "the first SMS to everyone")
+        wait_for(lambda: len(_numbers_reached(procs)) == len(numbers), 30, "the first SMS to everyone")
         procs.kill_daemon(signal.SIGKILL)
         assert procs.sandbox_json("calls") == []
         time.sleep(5)  # the 4 s acknowledgement waits run out while the daemon is down
         procs.start_daemon()
-        calls = _wait(
+        calls = wait_for(
             lambda: (c := procs.sandbox_json("calls")) and len({x["to"] for x in c}) == len(numbers) and c,
             30,
             "the escalation calls after restart",
@@ -113,7 +104,7 @@ def test_an_update_accepted_before_a_kill_9_is_sent_after_the_restart(tmp_path: 
     try:
         token, started = _start_bulk(procs, "SEED app node 1 down")
         path = f"/api/v1/activations/{started['id']}"
-        _wait(lambda: procs.api("GET", path, token)["counts"]["reached"] == 5, 30, "5 people reached")
+        wait_for(lambda: procs.api("GET", path, token)["counts"]["reached"] == 5, 30, "5 people reached")
         assert procs.sandbox is not None
         procs.sandbox.send_signal(signal.SIGSTOP)  # nothing can be sent from here on
         receipt = procs.api(
@@ -134,7 +125,7 @@ def test_an_update_accepted_before_a_kill_9_is_sent_after_the_restart(tmp_path: 
             texts = [m for m in procs.sandbox_json("messages") if "Failover to the secondary" in m["body"]]
             return {m["to"] for m in texts} if len({m["to"] for m in texts}) == 5 else set()
 
-        assert _wait(updated, 60, "the update to everyone reached") == set(numbers)
+        assert wait_for(updated, 60, "the update to everyone reached") == set(numbers)
         body = next(m["body"] for m in procs.sandbox_json("messages"))
         assert "1 h more" in body, body
     finally:

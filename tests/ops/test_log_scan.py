@@ -21,6 +21,7 @@ from notifier.domain.plan import ChannelKind, Plan
 from notifier.plan.loader import load
 from tests.engine.conftest import ROOT
 from tests.engine.procs import Processes
+from tests.reliability.harness import wait_for
 
 FULL_NUMBER = re.compile(r"\+\d{8,15}")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -57,16 +58,6 @@ def personas(plan: Plan) -> list[dict[str, Any]]:
 
 def offending(text: str) -> list[str]:
     return [line[:300] for line in text.splitlines() if FULL_NUMBER.search(line) or EMAIL.search(line)]
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -111,7 +102,7 @@ def test_no_full_phone_number_or_email_address_in_any_log_line(tmp_path: Path) -
             view = procs.api("GET", f"/api/v1/activations/{activation}", token)
             return bool(view["status"] != "open")
 
-        _wait(done, 90, "the NIST tree to complete")
+        wait_for(done, 90, "the NIST tree to complete")
         closed = procs.api("POST", f"/api/v1/activations/{activation}/close", token, {})
         assert closed["status"] == "closed"
         time.sleep(1.0)  # deactivation messages and their callbacks
