@@ -13,11 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from notifier.api.limits import check_fields
 from notifier.console.backend import Principal
 from notifier.console.dryrun import dry_run, previews
 from notifier.console.web import acting, backend_of, principal, render
 from notifier.domain.calltree import ActivationKind
 from notifier.domain.content import CONTENT_FIELDS, complete_content, required_fields
+from notifier.domain.jsonlimits import JsonRejected
 from notifier.domain.masking import mask_text
 from notifier.engine.contract import EngineError, StartRequest
 from notifier.engine.core import ActivationError
@@ -129,10 +131,15 @@ async def start(request: Request) -> Response:
         kinds = ", ".join(str(k) for k in ActivationKind)
         return _start_page(request, who, values, status=422, errors=[f"Choose a kind: {kinds}."])
     backend = backend_of(request)
+    fields = {k: v for k, v in values["fields"].items() if v.strip()}
+    try:  # the API's limits, refused by name (a long text is never cut silently)
+        check_fields(fields, backend.settings.limits)
+    except JsonRejected as exc:
+        return _start_page(request, who, values, status=422, errors=list(exc.problems))
     req = StartRequest(
         tree_id=values["tree"][:64],
         kind=_kind(values["kind"]),
-        fields={k: v[:2000] for k, v in values["fields"].items() if v.strip()},
+        fields=fields,
         started_by=who.name,
         reason=values["reason"][:2000],
         policy_id=values["policy"][:64] or None,
