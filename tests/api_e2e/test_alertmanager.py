@@ -7,7 +7,6 @@ The daemon runs in-process (`Runtime`), Alertmanager as the Debian binary on fre
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import shutil
@@ -25,6 +24,7 @@ from notifier.api.tokens import Role, TokenStore
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, alerts
 from tests.engine.conftest import free_port, running_system
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # a real Alertmanager process; part of CI
 
@@ -92,17 +92,6 @@ def alertmanager(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-async def until(predicate: Any, what: str, timeout: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def rows(runtime: Runtime, query: Any) -> list[Any]:

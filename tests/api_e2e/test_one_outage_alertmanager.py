@@ -25,8 +25,9 @@ from notifier.api.tokens import Role, TokenStore
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import activity_log, alerts, outbox
 from notifier.store.integration_keys import IntegrationKeys
-from tests.api_e2e.test_alertmanager import alertmanager, rows, until, webhook_receiver
+from tests.api_e2e.test_alertmanager import alertmanager, rows, webhook_receiver
 from tests.engine.conftest import running_system
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # a real Alertmanager process; part of CI
 

@@ -20,6 +20,7 @@ from notifier.runtime import Runtime, make_clock
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import outbox
 from tests.engine.conftest import SMALL_PLAN, free_port, system_settings
+from tests.waiting import until
 
 TREES = """
 policies:
@@ -61,16 +62,6 @@ class Receiver:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port).start()
         return runner
-
-
-async def until(check: Any, what: str, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_activation_update_completion_and_close_are_posted_to_the_notify_targets(

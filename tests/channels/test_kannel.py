@@ -24,6 +24,7 @@ from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import opt_outs, outbox
 from tests.channels.kannel_gateway import UNROUTABLE, KannelGateway
 from tests.engine.conftest import free_port, system_settings
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -125,17 +126,6 @@ async def kannel_system(
             await runtime.stop(timeout=5)
     finally:
         await gateway.stop()
-
-
-async def until(check: Any, what: str, timeout: float = 30.0) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def activate(rt: Runtime, tree: str) -> str:

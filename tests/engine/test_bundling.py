@@ -12,7 +12,8 @@ import pytest
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
 from tests.engine.conftest import running_system, write_small_config
-from tests.engine.test_responses_e2e import CLEO, person_status, until
+from tests.engine.test_responses_e2e import CLEO, person_status
+from tests.waiting import until
 
 INCIDENTS = ("EOS customs decisions delayed", "EOS database replica lagging", "EOS portal unreachable")
 

@@ -17,8 +17,7 @@ import pytest
 from notifier.domain.alerts import parse_native
 from notifier.runtime import Runtime
 from tests.engine.conftest import running_system
-
-from .test_responses_e2e import until
+from tests.waiting import until
 
 # the mobiles of Aline Verhoeven (ISCP Director), Tomasz Kowalczyk (successor), the coordinator
 DIRECTOR, SUCCESSOR, COORDINATOR = "+32470990101", "+32470990102", "+32470990103"

@@ -6,7 +6,6 @@ SQLite, the engine with its dispatcher and deadline waiter; only the clock runs 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from notifier.domain.plan import ChannelKind
 from notifier.runtime import Runtime
 from notifier.sandbox import Persona, preset
 from notifier.store.engine_tables import activity_log
+from tests.waiting import until
 
 COORDINATOR = "p-lindqvist"
 LEADERS = {
@@ -48,17 +48,6 @@ def mobile(runtime: Runtime, person_id: str) -> str:
 def script(runtime: Runtime, person_id: str, behaviour: Persona) -> None:
     for number in numbers(runtime, person_id):
         runtime.sandbox.personas.add(replace(behaviour, number=number))
-
-
-async def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_nist_cascade_escalates_past_an_unreachable_leader(system: Runtime) -> None:
@@ -106,7 +95,7 @@ async def test_nist_cascade_escalates_past_an_unreachable_leader(system: Runtime
 
     # the silent leader: SMS, then a call, then email, then the role's alternate
     primary, alternate = silent
-    await wait_for(
+    await until(
         lambda: _has_email(sandbox, email_of(system, primary)), timeout=30, what="email to the silent leader"
     )
     first_sms = min(m.created_at for m in sandbox.messages if m.to == mobile(system, primary))
@@ -130,7 +119,7 @@ async def test_nist_cascade_escalates_past_an_unreachable_leader(system: Runtime
         view = await system.service.get_activation(activation_id)  # type: ignore[union-attr]
         return view is not None and view.status == "completed"
 
-    await wait_for(completed, timeout=60, what="completion")
+    await until(completed, timeout=60, what="completion")
     view = await system.service.get_activation(activation_id)  # type: ignore[union-attr]
     assert view is not None
     statuses = {n.key: n.status for n in view.nodes}

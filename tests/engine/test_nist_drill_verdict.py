@@ -17,7 +17,8 @@ from notifier.domain.calltree import ActivationKind
 from notifier.reports.build import render_report
 from notifier.runtime import Runtime
 from notifier.sandbox import preset
-from tests.engine.test_nist_cascade import mobile, script, wait_for
+from tests.engine.test_nist_cascade import mobile, script
+from tests.waiting import until
 
 TREE = "nist-sample"
 SCENARIO = "Power loss at ITSM Data Centre Alpha"
@@ -55,7 +56,7 @@ async def drill_report(system: Runtime, silent: set[str], policy: str | None = N
         view = await system.service.get_activation(activation_id)  # type: ignore[union-attr]
         return view is not None and view.status == "completed"
 
-    await wait_for(completed, timeout=120, what="drill completion")
+    await until(completed, timeout=120, what="drill completion")
     async with system.db.connect() as conn:  # type: ignore[union-attr]
         body = await render_report(conn, activation_id, "json")
     assert body is not None

@@ -8,11 +8,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -21,19 +18,9 @@ from notifier.runtime import Runtime
 from notifier.sandbox import Persona
 from notifier.store.engine_tables import activity_log, opt_outs, outbox
 from tests.engine.conftest import running_system, write_small_config
+from tests.waiting import until
 
 ANA, BEN, CLEO = "+32470990201", "+32470990202", "+32470990203"
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "condition") -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        value = await check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def person_status(rt: Runtime, activation_id: str, person: str) -> str:
@@ -208,4 +195,3 @@ async def test_a_first_rule_stands_the_others_down_and_a_late_reply_is_thanked(t
         report = json.loads(await rt.service.report(activation_id, "json") or b"{}")  # type: ignore[union-attr]
         steps = [(e["step"], e["who"]) for e in report["timeline"]]
         assert steps.index(("response", "Cleo Weber")) < steps.index(("acknowledged", "Cleo Weber")), steps
-

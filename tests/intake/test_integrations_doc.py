@@ -24,9 +24,10 @@ from notifier.engine.contract import AlertFilter
 from notifier.runtime import Runtime
 from notifier.store.engine_tables import alerts
 from notifier.store.integration_keys import IntegrationKeys
-from tests.api_e2e.test_alertmanager import ALERTMANAGER, until
+from tests.api_e2e.test_alertmanager import ALERTMANAGER
 from tests.engine.conftest import ROOT, free_port, running_system
 from tests.intake.conftest import listen
+from tests.waiting import until
 
 DOC = ROOT / "docs" / "integrations.md"
 EXAMPLE = re.compile(r"<!-- example: (\S+) -->\n```(\w+)\n(.*?)```", re.S)

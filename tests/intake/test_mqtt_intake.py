@@ -21,6 +21,7 @@ from notifier.clock import RealClock
 from notifier.domain.alerts import Alert
 from notifier.intake.mqtt import UNEXPECTED_TRIES, MqttIntake
 from notifier.settings import MqttSettings
+from tests.waiting import until
 
 from .conftest import Broker, listen
 
@@ -52,16 +53,6 @@ class Store:
 def intake(broker: Broker, store: Store, client_id: str, **extra: Any) -> MqttIntake:
     settings = MqttSettings(enabled=True, port=broker.port, prefix="notifier", client_id=client_id, **extra)
     return MqttIntake(settings, store.submit, RealClock(), backoff=(0.05, 0.2))
-
-
-async def until(predicate: Any, what: str, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def publish_until_stored(broker: Broker, store: Store, client_id: str) -> MqttIntake:

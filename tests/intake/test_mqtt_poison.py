@@ -21,9 +21,10 @@ from notifier.intake import mqtt as mqtt_module
 from notifier.intake.mqtt import BadPayload, MqttIntake, parse_payload
 from notifier.settings import MqttSettings
 from tests.hostile_strategies import hostile_body
+from tests.waiting import until
 
 from .conftest import Broker, listen
-from .test_mqtt_intake import TARIC_DOWN, Store, until
+from .test_mqtt_intake import TARIC_DOWN, Store
 
 HOSTILE = {
     "open brackets": b"[" * 100_000,

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from notifier.runtime import Runtime, make_clock
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import alerts
 from tests.engine.conftest import free_port, system_settings
+from tests.waiting import until
 
 from .conftest import Broker, listen
 
@@ -51,19 +51,6 @@ async def daemon(tmp_path: Path, broker: Broker) -> AsyncIterator[Runtime]:
         yield runtime
     finally:
         await runtime.stop(timeout=5)
-
-
-async def until(predicate: Any, what: str, timeout: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def stored_keys(runtime: Runtime, outcome: str | None = None) -> list[str]:
