@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notifier.domain.events import Completed
 from notifier.domain.snapshot import AUTHORITY_NODE, Snapshot
 from notifier.domain.state import ActivationState, NodeState
-from notifier.engine.stepper import Draft
 from notifier.store import activation_repo, alert_store
 from notifier.store.alert_store import IncidentChange
 
@@ -78,20 +77,17 @@ class Invoker:
         role = engine.config.plan.role(invocation.authority_role) if invocation else None
         in_role = invokes.authority if role is None or node.acked_by in role.holders else "coordinator"
         invoked_by = f"{name} ({in_role})"
-        from notifier.engine.core import new_activation_id  # core imports this module
-
-        draft = Draft(new_activation_id())
         try:
             tree = engine.prepare(invokes.tree_id, invokes.kind, invokes.policy)
-            async with engine.stepper.transaction() as conn:
+            async with engine.stepper.unit() as unit:
+                conn = unit.conn
                 if await activation_repo.lock_activation(conn, question_id) is None:
                     return None
                 if await self._confirmed(conn, question_id) is None:  # started meanwhile
                     return None
                 now = engine.clock.now()
-                await engine.start_in(
-                    conn,
-                    draft,
+                activation_id = await engine.start_in(
+                    unit,
                     tree,
                     invokes.kind,
                     {str(k): str(v) for k, v in (row.fields or {}).items()},
@@ -101,9 +97,9 @@ class Invoker:
                 )
                 incident = await alert_store.incident_for_activation(conn, question_id)
                 if incident is not None:
-                    change = IncidentChange(activation_id=draft.activation_id)
+                    change = IncidentChange(activation_id=activation_id)
                     await alert_store.update_incident(conn, incident.key, now, change)
-                outcome = f"{invokes.tree_name} started: activation {draft.activation_id}"
+                outcome = f"{invokes.tree_name} started: activation {activation_id}"
                 entry = {
                     "activation_id": question_id,
                     "at": now,
@@ -112,10 +108,8 @@ class Invoker:
                 }
                 await activation_repo.insert_log(conn, [{**entry, "outcome": outcome, "problem": None}])
         except Exception:
-            engine.discard(draft)
             log.exception("the invoked call tree could not be started", question=question_id)
             return None
-        activation_id = engine.started(draft)
         log.info("invoked call tree started", question=question_id, activation_id=activation_id)
         return activation_id
 
