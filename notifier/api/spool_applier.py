@@ -25,6 +25,7 @@ import os
 import socket
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -37,6 +38,7 @@ from notifier.api.webhook_worker import ENGINE_SOCKET
 log = structlog.get_logger("notifier.spool")
 
 POLL = 1.0  # seconds between looks at the directory without a wake-up
+ANSWERS_BYTES = 32_000  # answers in one datagram to a worker, about
 
 
 def _key(item: Item) -> str:
@@ -58,6 +60,9 @@ class SpoolApplier:
         self._wake = asyncio.Event()
         self._sock: socket.socket | None = None
         self._lock = -1
+        #: answers not sent yet, by the waiting worker's socket
+        self._outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._sending = False
 
     def open(self) -> None:
         """Take the directory (one engine applies it: RuntimeError if another holds it) and listen."""
@@ -100,11 +105,40 @@ class SpoolApplier:
         self._wake.set()
 
     def _answer(self, item: Item, twiml: str) -> None:
+        """Queue the TwiML for the worker waiting for it; the answers of one loop iteration go to
+        each worker together (a unix socket queues only a few datagrams: net.unix.max_dgram_qlen)."""
         reply = item.entry.reply
-        if reply is None or self._sock is None:
+        if reply is None:
             return
-        with contextlib.suppress(OSError):  # the worker is gone, or gave up waiting: nothing to do
-            self._sock.sendto(json.dumps({"id": reply[1], "twiml": twiml}).encode(), reply[0])
+        self._outbox[reply[0]].append({"id": reply[1], "twiml": twiml})
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().call_soon(self._send_answers)
+
+    def _send_answers(self) -> None:
+        self._sending = False
+        if self._sock is None:
+            self._outbox.clear()
+            return
+        for path, answers in list(self._outbox.items()):
+            while answers:
+                size, count = 0, 0
+                while count < len(answers) and (count == 0 or size < ANSWERS_BYTES):
+                    size += len(answers[count]["twiml"]) + 40
+                    count += 1
+                try:
+                    self._sock.sendto(json.dumps(answers[:count]).encode(), path)
+                except BlockingIOError:  # the worker's queue is full: it is reading, try again soon
+                    if not self._sending:
+                        self._sending = True
+                        asyncio.get_running_loop().call_later(0.002, self._send_answers)
+                    break
+                except OSError:  # the worker is gone (its wait, too)
+                    answers.clear()
+                else:
+                    del answers[:count]
+            if not answers:
+                del self._outbox[path]
 
     def _answer_alone(self, item: Item) -> None:
         entry = item.entry

@@ -12,9 +12,10 @@ segments in batches.
 Status callbacks are answered with empty TwiML as soon as they are on disk. An SMS reply or a call
 needs an answer that depends on the engine's state (which activation, the call's script), so the
 worker waits up to `webhooks.answer_wait` for the engine's answer, which comes back over a unix
-datagram socket (`<spool dir>/<worker>-<pid>.sock`); when the engine is not running, or the store
-is down, or the wait runs out, it answers what it can say alone (`spooled_twiml`, the same
-answers as the daemon's spool while the database is down) and the entry is applied later.
+datagram socket (`<spool dir>/<worker>-<pid>.sock`, a JSON list of `{id, twiml}` per datagram);
+when the engine is not running, or the store is down, or the wait runs out, it answers what it
+can say alone (`spooled_twiml`, the same answers as the daemon's spool while the database is
+down) and the entry is applied later.
 
 Run: `python -m notifier.api.webhook_worker INDEX` with the settings as JSON on standard input
 (`worker_input`); the worker stops when its standard input closes (its daemon ended).
@@ -143,13 +144,13 @@ class Worker:
             except (BlockingIOError, InterruptedError):
                 return
             try:
-                message: dict[str, Any] = json.loads(data)
-                future = self.waiting.get(int(message["id"]))
-                twiml = str(message["twiml"])
+                answers: list[dict[str, Any]] = json.loads(data)
+                for answer in answers:
+                    future = self.waiting.get(int(answer["id"]))
+                    if future is not None and not future.done():
+                        future.set_result(str(answer["twiml"]))
             except (ValueError, KeyError, TypeError):
                 continue
-            if future is not None and not future.done():
-                future.set_result(twiml)
 
     async def handle(
         self, request: Request, kind: str, token: str | None, params: dict[str, str]
