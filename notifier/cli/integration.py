@@ -12,11 +12,28 @@ from rich.table import Table
 
 from notifier.cli._common import err_console, fail, out_console
 from notifier.cli.db import URL_OPTION, database_url, on_database
+from notifier.plan.loader import load
+from notifier.settings import Settings
 from notifier.store.integration_keys import IntegrationKey, IntegrationKeys
 
 integration_app = typer.Typer(
     help="PagerDuty Events API v2 routing keys, each bound to a route or a call tree.", no_args_is_help=True
 )
+
+
+def _check_binding(route: str | None, calltree: str | None) -> None:
+    """A key bound to a route or tree the configuration does not have would be answered 202 while
+    nobody is paged: refused here, by name. (One removed later makes its events `unrouted`: stored,
+    logged and counted.)"""
+    settings = Settings()
+    loaded = load([*settings.plan_paths, *settings.calltree_paths])
+    if loaded.trees is None:
+        err_console.print("note: the call trees could not be read; the binding was not checked", markup=False)
+        return
+    if route is not None and route not in (known := [r.id for r in loaded.trees.routes]):
+        fail(f"--route: no route {route!r} in the call trees (known: {', '.join(known) or 'none'})")
+    if calltree is not None and calltree not in (known := [t.id for t in loaded.trees.calltrees]):
+        fail(f"--calltree: no call tree {calltree!r} (known: {', '.join(known) or 'none'})")
 
 
 @integration_app.command("create")
@@ -31,6 +48,7 @@ def create_command(
         fail("--name: give a name of 1 to 128 characters")
     if (route is None) == (calltree is None):
         fail("give exactly one of --route or --calltree")
+    _check_binding(route, calltree)
     record, key = on_database(
         database_url(url), lambda db: IntegrationKeys(db).create(name.strip(), route=route, calltree=calltree)
     )

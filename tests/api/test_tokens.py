@@ -83,7 +83,7 @@ def test_cli_integration_keys_create_list_revoke(tmp_path: Path) -> None:
     an unmigrated or unreachable database is one line, never a traceback."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
     runner = CliRunner()
-    create = ["integration", "create", "--name", "am-prod", "--route", "tier1", "--url", url]
+    create = ["integration", "create", "--name", "am-prod", "--route", "tier1-crisis", "--url", url]
     unmigrated = runner.invoke(app, create)
     assert unmigrated.exit_code == 1 and "notifier db upgrade" in unmigrated.output
     assert "Traceback" not in unmigrated.output
@@ -98,11 +98,17 @@ def test_cli_integration_keys_create_list_revoke(tmp_path: Path) -> None:
     key = created.stdout.strip()
     assert len(key) == 32 and len(key.splitlines()) == 1
     listed = runner.invoke(app, ["integration", "list", "--url", url])
-    key_id = created.stderr.split()[2]  # "integration key ID (am-prod, route tier1) created; ..."
-    assert created.stderr.startswith(f"integration key {key_id} (am-prod, route tier1) created")
+    key_id = created.stderr.split()[2]  # "integration key ID (am-prod, route tier1-crisis) created; ..."
+    assert created.stderr.startswith(f"integration key {key_id} (am-prod, route tier1-crisis) created")
     assert listed.exit_code == 0 and key_id in listed.stdout and "am-prod" in listed.stdout
     assert key not in listed.stdout and key_hash(key) not in listed.stdout
     revoked = runner.invoke(app, ["integration", "revoke", key_id, "--url", url])
     assert revoked.exit_code == 0 and f"integration key {key_id} (am-prod) revoked" in revoked.stdout
+    for option, value, said in (
+        ("--route", "tier1-crisi", "--route: no route 'tier1-crisi' in the call trees (known: "),
+        ("--calltree", "taxud", "--calltree: no call tree 'taxud' (known: "),
+    ):
+        unknown = runner.invoke(app, ["integration", "create", "--name", "x", option, value, "--url", url])
+        assert unknown.exit_code == 1 and unknown.output.startswith(f"error: {said}"), unknown.output
     missing = runner.invoke(app, ["integration", "revoke", "nope", "--url", url])
     assert missing.exit_code == 1 and "integration key nope: no such key" in missing.output
