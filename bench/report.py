@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import harness
 from bench.memory import growth_exponent
 
 ANALYSIS = Path(__file__).with_name("analysis.md")
@@ -256,7 +257,13 @@ class Report:
             f"load average at the start {m.get('load', '?')} (1/5/15 min).",
             "Stores: SQLite (aiosqlite, WAL, file in /tmp) and PostgreSQL "
             "(temporary local cluster, fsync off).",
-            "The sandbox runs in its own process; the engine, HTTP API and benchmark client share one.",
+            "The sandbox runs in its own process; the engine, HTTP API and benchmark client share one"
+            + (
+                f"; Twilio's webhooks go to {harness.WEBHOOK_WORKERS} webhook worker process(es) "
+                "(`--webhook-workers`)."
+                if harness.WEBHOOK_WORKERS
+                else "; it takes Twilio's webhooks itself (`--webhook-workers 0`)."
+            ),
             "",
         ]
         if self.base:
