@@ -2,17 +2,18 @@
 
 Woken by a datagram on `<spool dir>/engine.sock` after each of a worker's group commits (and
 every `POLL` seconds regardless), it reads up to `batch` entries across the segments in arrival
-order (`spool_segments.SegmentReader`) and applies them: entries of one activation (status
-callbacks, keypresses: the activation in the callback token) or of one sender's number (SMS
-replies) one after another in arrival order, different ones concurrently, so that the engine's
-group commit (`Stepper.submit`) writes a batch of callbacks in a few transactions. Each TwiML
+order (`spool_segments.SegmentReader`) and applies them: entries of one attempt (status
+callbacks, keypresses: the callback token) or of one sender's number (SMS replies) one after
+another in arrival order, different ones concurrently, so that the engine's group commit
+(`Stepper.submit`) writes a batch of callbacks, a broadcast's included, in a few transactions. Each TwiML
 answer goes back to the worker that waits for it.
 
 Exactly once: a segment's offset is saved only after every entry before it is applied, so a crash
 re-applies at most the last batch, and each webhook's receipt (provider SID + status, committed
 with its effect) makes a re-applied one a no-op. While the store is down an entry fails with a
-store failure: its waiting worker is answered at once with what it can say alone, its activation's
-later entries wait, the offsets stop before it, and the batch is retried with a backoff.
+store failure: its waiting worker is answered at once with what it can say alone, the later
+entries of its attempt (or number) wait, the offsets stop before it, and the batch is retried
+with a backoff.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def _key(item: Item) -> str:
     entry = item.entry
     if entry.kind == "sms":
         return "sms:" + entry.params.get("From", "")
-    if entry.token:
-        return "activation:" + entry.token.partition(".")[0]
+    if entry.token:  # one attempt's callbacks in order; a broadcast's many attempts side by side
+        return "attempt:" + entry.token
     return f"entry:{item.segment.path.name}:{entry.end}"
 
 

@@ -61,8 +61,9 @@ class WorkerPool:
             sys.stdout.flush()
 
     async def start(self) -> None:
-        for index in range(self.settings.webhooks.workers):
-            await self._spawn(index)
+        indexes = range(self.settings.webhooks.workers)
+        await asyncio.gather(*(self._spawn(index) for index in indexes))  # their imports take seconds
+        for index in indexes:
             self._tasks.append(asyncio.create_task(self._watch(index), name=f"webhook-worker-{index}"))
         log.info("webhook workers started", workers=len(self.processes), port=self.settings.webhook_port())
 
