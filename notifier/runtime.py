@@ -190,6 +190,11 @@ class Runtime:
                 self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
             )
             self.applier = SpoolApplier(spool_directory(settings), service, settings.twilio_webhook_base())
+            if settings.webhooks.workers and not self.applier.sockets_fit:
+                raise StartupError(
+                    f"state_dir {settings.state_directory()} is too long a path for the webhook workers' "
+                    "unix sockets (107 bytes with webhooks-<port>/w15-4194304.sock): set a shorter state_dir"
+                )
             try:
                 self.applier.open()
             except RuntimeError as exc:

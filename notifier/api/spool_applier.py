@@ -40,6 +40,7 @@ log = structlog.get_logger("notifier.spool")
 
 POLL = 1.0  # seconds between looks at the directory without a wake-up
 ANSWERS_BYTES = 32_000  # answers in one datagram to a worker, about
+SOCKET_PATH_MAX = 107  # bytes of a unix socket's path (sun_path, with its terminating NUL)
 
 
 def _key(item: Item) -> str:
@@ -75,6 +76,13 @@ class SpoolApplier:
             os.close(self._lock)
             self._lock = -1
             raise RuntimeError(f"another daemon applies the webhook spool in {self.directory}") from None
+        if not self.sockets_fit:
+            log.warning(
+                "state_dir is too long a path for unix sockets: spooled webhooks are looked for every "
+                "second and their workers answer without the engine",
+                directory=str(self.directory),
+            )
+            return
         path = self.directory / ENGINE_SOCKET
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # a previous engine's, dead (one engine per state directory)
@@ -93,6 +101,12 @@ class SpoolApplier:
         if self._lock >= 0:
             os.close(self._lock)
             self._lock = -1
+
+    @property
+    def sockets_fit(self) -> bool:
+        """Whether the engine's and the workers' unix socket paths fit (sun_path: 107 bytes)."""
+        longest = self.directory / "w15-4194304.sock"  # a worker's answer socket (pid_max 2**22)
+        return len(str(longest).encode()) <= SOCKET_PATH_MAX
 
     @property
     def pending_bytes(self) -> int:

@@ -53,3 +53,21 @@ async def test_every_answer_of_a_burst_reaches_its_waiting_worker(
         applier.close()
         writer.close()
         waiting.close()
+
+
+async def test_a_state_dir_too_long_for_unix_sockets_degrades_to_polling(
+    tmp_path: Path, engine: MemoryEngine
+) -> None:
+    directory = tmp_path / ("d" * 90) / "webhooks-8080"
+    applier = SpoolApplier(directory, engine, "https://notifier.example.org")
+    assert not applier.sockets_fit
+    applier.open()  # no socket to bind: still applies what workers spool, by looking every second
+    try:
+        writer = SegmentWriter(directory, "w0", max_bytes=1_000_000)
+        writer.open()
+        params = {"MessageSid": "SM1", "From": "+32470000001", "To": "+15005550006", "Body": "1"}
+        await writer.append(encode_entry("sms", None, params, AT, ("/nonexistent.sock", 1)))
+        assert await applier.apply_batch() == 1 and len(engine.called("inbound_sms")) == 1
+        writer.close()
+    finally:
+        applier.close()
