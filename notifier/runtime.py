@@ -322,11 +322,15 @@ class Runtime:
             await self.calendar.stop()
         if self.workers is not None:  # they finish their requests; what they spooled is applied
             await self.workers.stop(timeout)
+        if self.applier_task is not None:  # then one last batch of what the workers spooled
+            self.applier_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.applier_task
         if self.applier is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.applier.apply_batch(), timeout)
             self.applier.close()
-        for background in (self.health_task, self.spool_task, self.applier_task):
+        for background in (self.health_task, self.spool_task):
             if background is not None:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
