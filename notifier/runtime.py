@@ -185,6 +185,7 @@ class Runtime:
                 settings.state_directory() / f"webhooks-{settings.http_port}.spool", settings.spool.max_bytes
             )
             self.metrics.spool = self.spool
+            self.engine.stepper.arrivals.add_source(self.spool.oldest_pending)
             service = self.service
             self.spool_task = asyncio.create_task(
                 self.spool.run(lambda entry: apply_spooled(service, entry)), name="webhook-spool"
@@ -200,6 +201,7 @@ class Runtime:
             except RuntimeError as exc:
                 raise StartupError(str(exc)) from exc
             self.metrics.worker_spool = self.applier
+            self.engine.stepper.arrivals.add_source(self.applier.oldest_pending)
             self.applier_task = asyncio.create_task(self.applier.run(), name="webhook-workers-spool")
             if settings.webhooks.workers:
                 self.workers = WorkerPool(settings)

@@ -25,6 +25,7 @@ import json
 import os
 import socket
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,14 @@ from notifier.api.spool_segments import Item, SegmentReader
 from notifier.api.twilio_webhooks import apply_spooled, provider_id, spooled_twiml
 from notifier.api.webhook_spool import is_store_failure
 from notifier.api.webhook_worker import ENGINE_SOCKET
+from notifier.clock import as_utc
 
 log = structlog.get_logger("notifier.spool")
 
 POLL = 1.0  # seconds between looks at the directory without a wake-up
 ANSWERS_BYTES = 32_000  # answers in one datagram to a worker, about
 SOCKET_PATH_MAX = 107  # bytes of a unix socket's path (sun_path, with its terminating NUL)
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 def _key(item: Item) -> str:
@@ -65,6 +68,9 @@ class SpoolApplier:
         #: answers not sent yet, by the waiting worker's socket
         self._outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._sending = False
+        #: arrival times of the entries read and not applied yet, by (segment, end offset); one
+        #: that failed on the store stays until a later batch applies it (`oldest_pending`)
+        self._waiting: dict[tuple[str, int], datetime] = {}
 
     def open(self) -> None:
         """Take the directory (one engine applies it: RuntimeError if another holds it) and listen."""
@@ -111,6 +117,11 @@ class SpoolApplier:
     @property
     def pending_bytes(self) -> int:
         return self.reader.pending_bytes()
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest entry of the batch being applied that is not applied yet was received;
+        the engine's deadline waiter lets these go first (notifier/engine/arrivals.py)."""
+        return min(self._waiting.values(), default=None)
 
     def _woken(self) -> None:
         assert self._sock is not None
@@ -176,6 +187,7 @@ class SpoolApplier:
                     self.counts["skipped"] += 1
                     log.error("spooled webhook not applied; skipped", kind=entry.kind, error=repr(exc))
             done.add(id(item))
+            self._waiting.pop((item.segment.path.name, entry.end), None)
         return True
 
     async def apply_batch(self) -> int:
@@ -187,6 +199,11 @@ class SpoolApplier:
         chains: dict[str, list[Item]] = defaultdict(list)
         for item in items:
             chains[_key(item)].append(item)
+            try:
+                at = as_utc(datetime.fromisoformat(item.entry.at)) or _LONG_AGO
+            except ValueError:
+                at = _LONG_AGO
+            self._waiting[(item.segment.path.name, item.entry.end)] = at
         sids = {sid for item in items if (sid := provider_id(item.entry.params))}
         try:  # which were applied before, in one read instead of one per webhook
             await self.engine.expect_webhooks(sids)

@@ -24,9 +24,10 @@ import asyncio
 import contextlib
 import json
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ class WebhookSpool:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._size, self._applied = self._open()
+        #: (end offset, when received) of the entries appended since start and not applied yet;
+        #: entries left by the last run count as received before anything now (`oldest_pending`)
+        self._arrivals: deque[tuple[int, datetime]] = deque()
+        if self._size > self._applied:
+            self._arrivals.append((self._size, datetime.min.replace(tzinfo=UTC)))
         self._full = False
         #: counters since start: appended, applied, refused (spool full), skipped (unreadable)
         self.counts = {"appended": 0, "applied": 0, "refused": 0, "skipped": 0}
@@ -171,6 +177,13 @@ class WebhookSpool:
     def pending_bytes(self) -> int:
         return self._size - self._applied
 
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest webhook still waiting here was received (None: nothing waits). The
+        engine's deadline waiter lets these go first (notifier/engine/arrivals.py)."""
+        while self._arrivals and self._arrivals[0][0] <= self._applied:
+            self._arrivals.popleft()
+        return self._arrivals[0][1] if self._arrivals else None
+
     async def append(self, kind: str, token: str | None, params: dict[str, str], at: datetime) -> bool:
         """Write the webhook durably; False (and nothing written) when the spool is full."""
         data = encode_entry(kind, token, params, at)
@@ -187,6 +200,7 @@ class WebhookSpool:
                 return False
             await asyncio.to_thread(self._append, data)
             self._size += len(data)
+            self._arrivals.append((self._size, at))
             self.counts["appended"] += 1
         self._wake.set()
         return True
@@ -223,6 +237,7 @@ class WebhookSpool:
             if not self.pending and self._size:
                 await asyncio.to_thread(self._reset)
                 self._size = self._applied = 0
+                self._arrivals.clear()
                 self._full = False
                 log.info("webhook spool drained", applied=self.counts["applied"])
         return done

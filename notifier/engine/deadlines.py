@@ -39,7 +39,7 @@ class DeadlineWaiter:
             try:
                 fired = await self.fire_due()
             except Exception as exc:  # a failing step must not stop every other deadline
-                log.error("firing deadlines failed", error=repr(exc))
+                log.error("firing deadlines failed", error=repr(exc), exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
             if fired == 0:
@@ -47,6 +47,9 @@ class DeadlineWaiter:
 
     async def fire_due(self) -> int:
         now = self.clock.now()
+        # answers received before now are applied first: a reply that arrived before its node's
+        # deadline is never overtaken by it because the engine was busy (engine/arrivals.py)
+        await self.stepper.arrivals.settled(now)
         async with self.stepper.transaction() as conn:
             due = await activation_repo.due_deadlines(conn, now, self.batch)
         if not due:

@@ -112,10 +112,11 @@ class Responses:
     async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
         """Record the reply, act on it, and return the SMS text to answer with ('' for none).
         A reply whose provider message id was applied before is acknowledged with no answer and ignored."""
-        async with self._once(message_sid, RECEIVED) as fresh:
-            if not fresh:
-                return ""
-            return await self._inbound_sms(from_, body, message_sid)
+        with self.stepper.arrivals.receiving(self.stepper.clock.now()):  # no deadline overtakes it
+            async with self._once(message_sid, RECEIVED) as fresh:
+                if not fresh:
+                    return ""
+                return await self._inbound_sms(from_, body, message_sid)
 
     async def _inbound_sms(self, from_: str, body: str, message_sid: str | None) -> str:
         parsed = parse_reply(body)
@@ -342,10 +343,11 @@ class Responses:
         attempt = parse_token(token)
         if attempt is None:
             return False
-        async with self._once(sid, f"digits:{raw}") as fresh:
-            if not fresh:
-                return True
-            return await self._attempt_reply(attempt, response, channel, raw, sid)
+        with self.stepper.arrivals.receiving(self.stepper.clock.now()):  # no deadline overtakes it
+            async with self._once(sid, f"digits:{raw}") as fresh:
+                if not fresh:
+                    return True
+                return await self._attempt_reply(attempt, response, channel, raw, sid)
 
     async def _attempt_reply(
         self, attempt: Attempt, response: str, channel: str, raw: str, sid: str | None

@@ -29,6 +29,7 @@ from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 from notifier.domain.statedelta import apply_delta, delta_size, state_delta, state_size
+from notifier.engine.arrivals import Arrivals
 from notifier.engine.writes import Claimed, Handoff, Renderer, write_actions
 from notifier.store import activation_repo
 
@@ -99,6 +100,8 @@ class Stepper:
         self.deadlines_changed = asyncio.Event()
         #: while the deadline waiter sleeps: when it will look again by itself (None: not asleep)
         self.deadline_horizon: datetime | None = None
+        #: answers received and not applied yet: the deadline waiter lets them go first
+        self.arrivals = Arrivals()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

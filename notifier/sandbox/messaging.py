@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,7 +52,10 @@ def create_message(state: SandboxState, account_sid: str, form: Mapping[str, lis
         validity_period=int(validity) if validity else None,
     )
     state.messages.append(message)
-    state.spawn(lambda: _deliver(state, message, persona))
+    callbacks: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    if message.status_callback:
+        state.spawn(lambda: _post_callbacks(state, message, callbacks))
+    state.spawn(lambda: _deliver(state, message, persona, callbacks))
     return message
 
 
@@ -73,27 +77,51 @@ def _status_params(message: SentMessage) -> dict[str, Any]:
     return params
 
 
-async def _set_status(state: SandboxState, message: SentMessage, status: str) -> None:
+async def _set_status(
+    state: SandboxState,
+    message: SentMessage,
+    status: str,
+    callbacks: asyncio.Queue[dict[str, Any] | None],
+) -> None:
     message.status = status
     message.updated_at = state.clock.now()
     if status == "sent":
         message.sent_at = message.updated_at
     await state.changed()
     if message.status_callback:
-        callback = await state.webhook("message-status", message.status_callback, _status_params(message))
-        message.callbacks.append(callback)
+        callbacks.put_nowait(_status_params(message))
 
 
-async def _deliver(state: SandboxState, message: SentMessage, persona: Persona) -> None:
-    await _set_status(state, message, "queued")
-    await state.clock.sleep(SEND_DELAY + state.queue_delay(sender_key(message), num_segments(message.body)))
-    await _set_status(state, message, "sent")
-    await state.clock.sleep(DELIVERY_DELAY)
-    if persona.sms_delivery != "delivered":
-        message.error_code = FAILURE_CODES[persona.sms_delivery]
-        await _set_status(state, message, persona.sms_delivery)
-        return
-    await _set_status(state, message, "delivered")
+async def _post_callbacks(
+    state: SandboxState, message: SentMessage, callbacks: asyncio.Queue[dict[str, Any] | None]
+) -> None:
+    """Post one message's status callbacks in order. Twilio does not hold a message back while our
+    answer to its previous callback is slow: the handset gets it (and may answer) on the carrier's
+    time, so the delivery (`_deliver`) goes on without waiting for these posts."""
+    assert message.status_callback is not None
+    while (params := await callbacks.get()) is not None:
+        message.callbacks.append(await state.webhook("message-status", message.status_callback, params))
+
+
+async def _deliver(
+    state: SandboxState,
+    message: SentMessage,
+    persona: Persona,
+    callbacks: asyncio.Queue[dict[str, Any] | None],
+) -> None:
+    try:
+        await _set_status(state, message, "queued", callbacks)
+        delay = SEND_DELAY + state.queue_delay(sender_key(message), num_segments(message.body))
+        await state.clock.sleep(delay)
+        await _set_status(state, message, "sent", callbacks)
+        await state.clock.sleep(DELIVERY_DELAY)
+        if persona.sms_delivery != "delivered":
+            message.error_code = FAILURE_CODES[persona.sms_delivery]
+            await _set_status(state, message, persona.sms_delivery, callbacks)
+            return
+        await _set_status(state, message, "delivered", callbacks)
+    finally:
+        callbacks.put_nowait(None)  # the last status is out: the poster ends after posting it
     if persona.sms_reply is not None:
         await state.clock.sleep(persona.reply_after)
         await send_inbound(state, from_=message.to, to=sender_key(message), body=persona.sms_reply)

@@ -54,6 +54,11 @@ def is_sqlite(url: str | URL) -> bool:
     return async_url(url).get_backend_name() == "sqlite"
 
 
+#: PostgreSQL connections kept open per engine, and how many more may be opened for a burst
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+
+
 def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`; for a SQLite file, its directory is created if missing.
 
@@ -64,6 +69,12 @@ def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwarg
     """
     parsed = async_url(url)
     if parsed.get_backend_name() != "sqlite":
+        # a busy daemon has a dozen connections in use at once (webhooks reading receipts and
+        # contacts, steps, the dispatcher, the deadline waiter); with SQLAlchemy's default pool of 5
+        # every one past the fifth was opened and closed again per use (hundreds of connects a
+        # minute, each a TCP and TLS handshake and a backend start: seconds of added latency)
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):

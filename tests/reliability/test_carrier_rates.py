@@ -61,13 +61,14 @@ def aware(moment: datetime, like: datetime) -> datetime:
 async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_is_called(
     tmp_path: Path, db_url: str, senders: int, rate: int
 ) -> None:
-    """Nobody who confirms within the wait after *their* SMS left is escalated.
+    """Nobody who confirms within the wait after *their* SMS left is escalated: 0 calls, 0 unreachable.
 
-    The wait is 20 s and the queue a minute. Each answer is timed from the moment the provider took
-    its SMS (the sandbox's record: nothing can start the wait earlier) to the moment the engine
-    applied it (its activity log row), both on the engine clock: a busy machine may apply an answer
-    late, and a call to that person is then right, so the calls are compared with the late answers
-    rather than assumed to be 0.
+    The wait is 20 s and the queue a minute (or 100 s behind the pool). Each answer is timed from
+    the moment the provider took its SMS (the sandbox's record: nothing can start the wait earlier)
+    to the moment it reached the daemon, on the engine clock. However busy the machine, an answer
+    that reached the daemon is applied before any deadline due after it fires (engine/arrivals.py),
+    and the sandbox hands the SMS to the handset without waiting for our answers to its status
+    callbacks, so no call is right here.
     """
     numbers = numbers_for(300)
     personas = [preset("confirms", n, reply_after=2.0) for n in numbers]  # answers 2.7 s after it left
@@ -79,7 +80,10 @@ async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_i
         senders=senders,
         rate_per_sender=rate,  # a US long code sends 1 SMS/s: a pool of 3 takes 100 s for 300 people
         max_in_flight=20,
-        scale=4,
+        # 3 engine seconds a second: at 4 the daemon and the sandbox together needed two thirds of
+        # a core (12 s of CPU in an 18 s run), and with other work on the machine the sandbox fell
+        # seconds behind its personas' timing; at 3 they need about half of one
+        scale=3,
         database_url=db_url,
     ) as system:
         activation_id = await system.activate()
@@ -88,27 +92,66 @@ async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_i
         activity = await system.activity(activation_id)
         called = {c.to for c in system.sandbox.calls}
         taken = {m.to: m.created_at for m in system.sandbox.messages}
+        answered = {i.from_: i.callback.at for i in system.sandbox.inbound}
     assert view.status == "completed", view.counts
-    assert view.counts.get("nodes_unreachable", 0) == 0 and view.counts["nodes_acknowledged"] == 300
     sms = {r.person_id: r for r in rows if r.channel == "sms"}
-    voice = {r.person_id for r in rows if r.channel == "voice"}
-    acked = {a.who: aware(a.at, view.started_at) for a in activity if a.step == "acknowledged"}
-    late = set()
-    for person, row in sms.items():
-        answered_after = (acked[person] - aware(taken[row.address], view.started_at)).total_seconds()
-        if answered_after < 20:
-            assert person not in voice, (
-                f"{person} confirmed {answered_after:.1f} s after their SMS left",
-                [(r.channel, r.created_at, r.sent_at, r.status) for r in rows if r.person_id == person],
-                [(a.at, a.step, a.outcome) for a in activity if a.who == person],
-            )
-        else:
-            late.add(person)
-    assert len(late) < 150, f"{len(late)} answers applied late: the machine is too slow to tell"
-    assert called <= {row.address for person, row in sms.items() if person in late and person in voice}
+    assert len(sms) == 300 and set(taken) == set(numbers) and set(answered) == set(numbers)
+    after = {p: (answered[row.address] - taken[row.address]).total_seconds() for p, row in sms.items()}
+    # the premise: every answer reached the daemon well inside the wait after its own SMS left
+    slowest = max(after, key=after.__getitem__)
+    assert after[slowest] < 15, f"{slowest} answered {after[slowest]:.1f} s after their SMS left"
+    acked = {a.who for a in activity if a.step == "acknowledged"}
+    voice = [r for r in rows if r.channel == "voice"]
+    assert not voice and not called, (
+        f"{len(voice)} calls queued, {len(called)} placed for people who confirmed in time",
+        [(r.person_id, after[r.person_id]) for r in voice[:5]],
+    )
+    assert view.counts.get("nodes_unreachable", 0) == 0 and view.counts["nodes_acknowledged"] == 300
+    assert acked == set(sms)
     sent = sorted(aware(r.sent_at, view.started_at) for r in sms.values())
     # the queue really was longer than the wait: the last SMS left about a minute after the first
     assert (sent[-1] - sent[0]).total_seconds() >= 50
+
+
+async def test_a_reply_received_before_its_deadline_is_applied_before_the_deadline_fires(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine is slow to match a reply (its contacts read takes 10 engine seconds): the reply
+    reached the daemon 2 s into a 5 s wait, the wait runs out while it is being matched, and still
+    the deadline waits for it (engine/arrivals.py): acknowledged, never called."""
+    from notifier.store import activation_repo
+
+    slow = activation_repo.open_contacts
+
+    async def slow_contacts(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1.0)  # 10 engine seconds at this scale: past the deadline
+        return await slow(*args, **kwargs)
+
+    monkeypatch.setattr(activation_repo, "open_contacts", slow_contacts)
+    numbers = numbers_for(1)
+    async with faulty_system(
+        tmp_path,
+        numbers,
+        "[{kind: sms, wait: 5s}, {kind: voice, wait: 5s}]",
+        personas=[preset("confirms", numbers[0], reply_after=1.0)],
+        scale=10,
+        database_url=db_url,
+    ) as system:
+        activation_id = await system.activate()
+        view = await system.finished(activation_id, timeout=60)
+        rows = await system.outbox(activation_id)
+        activity = await system.activity(activation_id)
+        calls = list(system.sandbox.calls)
+        waits = system.runtime.engine.stepper.arrivals.waits if system.runtime.engine else 0
+        assert [r.channel for r in rows] == ["sms"] and not calls, "called after confirming in time"
+        inbound = await system.sandbox.state.wait_for(lambda: list(system.sandbox.inbound), timeout=10)
+        answered = inbound[0].callback.at
+    assert view.status == "completed" and view.counts["nodes_acknowledged"] == 1
+    sent = aware(rows[0].sent_at, view.started_at)
+    acked = next(aware(a.at, sent) for a in activity if a.step == "acknowledged")
+    assert answered is not None and (aware(answered, sent) - sent).total_seconds() < 5
+    assert (acked - sent).total_seconds() > 5, "the reply was not slow enough to race the deadline"
+    assert waits >= 1, "the deadline never had to wait for the reply"
 
 
 async def test_provider_refusing_connections_for_30_s_mid_broadcast_gives_up_on_nobody(
