@@ -41,7 +41,7 @@ def _may_still_notify(w: Work, key: str) -> bool:
     parent_status = w.nodes[parent].status
     if parent_status in ("pending", "notifying"):
         return _may_still_notify(w, parent)
-    if parent_status in ("unreachable", "declined"):
+    if parent_status in ("unreachable", "not_tried", "declined"):
         return w.snap.nodes[parent].policy.skip_level
     return parent_status == "acknowledged"
 

@@ -75,13 +75,16 @@ def completion_fields(w: Work) -> dict[str, str]:
     statuses = {key: state.status for key, state in w.nodes.items()}
     acked = sum(1 for s in statuses.values() if s == "acknowledged")
     unreachable = [k for k, s in statuses.items() if s == "unreachable"]
+    not_tried = [k for k, s in statuses.items() if s == "not_tried"]
     stopped = [k for k, s in statuses.items() if s == "cancelled" and w.nodes[k].notified_at is not None]
     counts = f"{acked} of {len(statuses)} nodes acknowledged"
     if unreachable:
         counts += f", {len(unreachable)} unreachable"
+    if not_tried:
+        counts += f", {len(not_tried)} not tried (a provider was failing)"
     if stopped:
         counts += f", {len(stopped)} no longer needed"
-    missing = [w.snap.nodes[k].label for k in unreachable + stopped]
+    missing = [w.snap.nodes[k].label for k in unreachable + not_tried + stopped]
     unreached = ", ".join(missing[:_MAX_LISTED])
     if len(missing) > _MAX_LISTED:
         unreached += f" and {len(missing) - _MAX_LISTED} more"

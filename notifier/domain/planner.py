@@ -18,7 +18,9 @@ The rules, in the order an activation meets them:
   provider has the message: its answer to the send (accepted), a status callback that overtook that
   answer, or the end of a send whose outcome is unknown. Until then only the *give-up bound* runs:
   the policy's `validity_period` (default 30 min) from queueing. A message the provider has not
-  taken by then is given up (logged "not sent") and the next attempt is tried. Starting the wait
+  taken by then is *not tried* (logged "not sent"; never an unanswered attempt) and the next
+  attempt is tried; a holder or node that was not really tried because of it ends `not_tried`, not
+  exhausted or unreachable (the rules are in `untried.py`). Starting the wait
   moves the fence, so a give-up deadline already in flight is stale. Queueing behind a sender's rate
   (a US long code sends 1 SMS/s) thus never counts against the person; the prescribed time limit
   and the reports still measure from the activation's start.
@@ -31,9 +33,10 @@ The rules, in the order an activation meets them:
   (`not_sent`: refused connection, DNS or TLS failure, 429, a 5xx it documents as not created) is
   retried by the dispatcher on the same attempt, with backoff and jitter; here it only counts and is
   logged once per attempt. The wait has not started and nothing moves on, so a person becomes
-  unreachable only after their methods were really tried and went unanswered (or the give-up bound
-  above ran out). **A failing provider** (`ProviderFailing`, from the dispatcher) is logged and
-  told to the coordinator once per outage, by a channel of another provider when they have one;
+  unreachable only after their methods were really tried and went unanswered; an outage longer than
+  the give-up bound above ends them `not_tried` (`untried.py`). **A failing provider**
+  (`ProviderFailing`, from the dispatcher) is logged and told to the coordinator once per outage,
+  by a channel of another provider when they have one;
   the dispatcher names each outage, so one reported again is not told twice.
 * **Nothing is sent after it stopped mattering.** When a cursor stops (its node acknowledged, the
   holder answered or was given up on, completion, cancel, close) or moves past an attempt the
@@ -79,6 +82,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from notifier.domain import untried
 from notifier.domain.calltree import ActivationKind, Mode
 from notifier.domain.completion import (
     announce,
@@ -301,14 +305,18 @@ def _start_wait(w: Work, ck: str) -> None:
 
 
 def _exhaust(w: Work, ck: str) -> None:
-    cursor = w.stop_cursor(ck, "exhausted")
+    not_tried = untried.holder_not_tried(w, w.cursors[ck])  # a provider failed: not their failure
+    cursor = w.stop_cursor(ck, "not_tried" if not_tried else "exhausted")
     node = w.snap.nodes[cursor.node]
-    w.log(
-        "holder exhausted",
-        cursor.person,
-        f"no acknowledgement for {node.label} after {node.policy.rounds} round(s) of every method",
-        "not reached",
-    )
+    if not_tried:
+        w.log("holder not tried", cursor.person, f"{node.label}: {untried.reason(w)}", "provider failure")
+    else:
+        w.log(
+            "holder exhausted",
+            cursor.person,
+            f"no acknowledgement for {node.label} after {node.policy.rounds} round(s) of every method",
+            "not reached",
+        )
     if node.policy.use_alternates:
         _start_holder(w, node.key, cursor.holder_index + 1)
     else:
@@ -319,16 +327,20 @@ def _node_unresolved(w: Work, key: str) -> None:
     """Nobody in the role can be reached: record it, go past the branch, tell who must know."""
     node = w.snap.nodes[key]
     decliners = [w.snap.people[c.person].name for _, c in w.cursors_of(key) if c.status == "declined"]
-    w.set_node(key, status="unreachable", resolved_at=w.now)
+    not_tried = untried.node_not_tried(w, key)  # a provider failed: the node was not really tried
+    w.set_node(key, status="not_tried" if not_tried else "unreachable", resolved_at=w.now)
     problem = (
         "the role has no holders"
         if not node.holders
         else (f"declined by {', '.join(decliners)}; nobody else could be reached" if decliners
               else "no holder could be reached")
     )
-    w.log("node unreachable", key, f"{node.label} unreachable", problem)
+    if not_tried:
+        w.log("node not tried", key, f"{node.label} {untried.reason(w)}", "provider failure")
+    else:
+        w.log("node unreachable", key, f"{node.label} unreachable", problem)
     if node.policy.notify_coordinator:
-        _tell_about(w, key, "unreachable")
+        _tell_about(w, key, untried.reason(w) if not_tried else "unreachable")
     if w.snap.mode is Mode.CASCADE and node.children:
         if node.policy.skip_level:
             count = len(node.children)
@@ -407,7 +419,7 @@ def _acknowledge(w: Work, ck: str, via: str) -> None:
     w.set_cursor(ck, acked_at=w.now, acked_via=via)
     w.reach(cursor.person)
     state = w.nodes[node.key]
-    if state.status not in ("pending", "notifying", "unreachable", "declined"):
+    if state.status not in ("pending", "notifying", "unreachable", "not_tried", "declined"):
         problem = f"already acknowledged by {state.acked_by}" if state.acked_by else f"node {state.status}"
         w.log("acknowledged", cursor.person, f"confirmed for {node.label} via {via}", problem)
         return
@@ -508,14 +520,8 @@ def _deadline(w: Work, event: DeadlineDue) -> None:
         return  # stale: the cursor moved on after this deadline was set
     attempt = w.attempts.get(cursor.attempt or "")
     what = f"{attempt.channel.value} attempt {attempt.id}" if attempt else "the last attempt"
-    if cursor.wait is not None and cursor.wait_from is None and attempt is not None:
-        validity = format_duration(w.snap.nodes[cursor.node].policy.validity_period)
-        w.log(
-            "not sent",
-            cursor.person,
-            f"{what} not taken by the provider within {validity}: given up",
-            "not sent",
-        )
+    if cursor.wait_from is None and attempt is not None and attempt.status == "queued":
+        untried.give_up_untaken(w, attempt)  # its give-up bound passed: not tried, not unanswered
     else:
         w.log("no acknowledgement", cursor.person, f"no answer to {what} in time", "no acknowledgement")
     _advance(w, ck)

@@ -14,9 +14,18 @@ from notifier.domain.plan import ChannelKind, Model
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState, ActivationStatus, NodeStatus
 
-PersonStatus = Literal["not_contacted", "notifying", "acknowledged", "declined", "exhausted", "cancelled"]
+PersonStatus = Literal[
+    "not_contacted", "notifying", "acknowledged", "declined", "exhausted", "not_tried", "cancelled"
+]
 # when someone has cursors in several nodes, the most telling status wins
-_PERSON_ORDER: tuple[PersonStatus, ...] = ("acknowledged", "notifying", "declined", "exhausted", "cancelled")
+_PERSON_ORDER: tuple[PersonStatus, ...] = (
+    "acknowledged",
+    "notifying",
+    "declined",
+    "exhausted",
+    "not_tried",
+    "cancelled",
+)
 
 
 class NodeProgress(Model):
@@ -50,6 +59,7 @@ class Counts(Model):
     pending: int
     cancelled: int
     people_reached: int
+    not_tried: int = 0  # no provider took their messages in time (a provider failing): not unreachable
 
 
 class Progress(Model):
@@ -157,6 +167,7 @@ def summarise(snapshot: Snapshot, state: ActivationState) -> Progress:
             pending=node_statuses.count("pending") + node_statuses.count("notifying"),
             cancelled=node_statuses.count("cancelled"),
             people_reached=len(reached_people),
+            not_tried=node_statuses.count("not_tried"),
         ),
     )
 
@@ -167,6 +178,7 @@ STATUS_WORDS: dict[str, str] = {
     "not_contacted": "not contacted",
     "notifying": "being tried",
     "exhausted": "unreachable",
+    "not_tried": "not tried (provider failing)",
     "no_answer": "no answer",
     "opted_out": "opted out",
 }

@@ -30,7 +30,9 @@ REACHED: frozenset[str] = frozenset({"delivered", "answered", "machine"})
 #: statuses that are facts about the end of an attempt (never overwritten by an "under way" report)
 FINAL: frozenset[str] = frozenset(SHORTCUT | REACHED)
 #: attempt statuses before the provider is known to have the message
-_NOT_TAKEN = ("queued", "unknown", "withdrawn")
+_NOT_TAKEN = ("queued", "unknown", "withdrawn", "not_tried")
+#: statuses of an attempt taken out of the queue: one the provider takes after all left after the stop
+_TAKEN_BACK = ("withdrawn", "not_tried")
 #: statuses of a message that never left (refused outright, or still/again not taken)
 _NEVER_LEFT = frozenset({"invalid", "opted_out", "failed", "withdrawn", "queued"})
 
@@ -102,7 +104,7 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
         return None
     ended = w.now if status in FINAL else attempt.ended_at
     error_code = event.error_code or attempt.error_code
-    after_stop = attempt.status == "withdrawn" and status not in _NEVER_LEFT
+    after_stop = attempt.status in _TAKEN_BACK and status not in _NEVER_LEFT
     attempt = w.set_attempt(
         attempt.id,
         status=status,
@@ -135,7 +137,7 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
 
 def _not_sent(w: Work, attempt: AttemptState, error_code: str | None) -> None:
     """The provider certainly did not take the message; the dispatcher queued it again."""
-    if attempt.status == "withdrawn":
+    if attempt.status in _TAKEN_BACK:
         # it stopped mattering while a sender had it: the row just went back to the queue, so
         # withdraw it again (same transaction) rather than let it go out later
         w.actions.append(Withdraw(attempt_id=attempt.id))

@@ -33,13 +33,19 @@ AttemptStatus = Literal[
     "unknown",
     "skipped",
     "withdrawn",
+    "not_tried",  # no provider took it before its give-up bound (a provider failing: domain/untried.py)
 ]
-CursorStatus = Literal["pending", "notifying", "acknowledged", "declined", "exhausted", "cancelled"]
-NodeStatus = Literal["pending", "notifying", "acknowledged", "declined", "unreachable", "cancelled"]
+CursorStatus = Literal[
+    "pending", "notifying", "acknowledged", "declined", "exhausted", "not_tried", "cancelled"
+]
+NodeStatus = Literal[
+    "pending", "notifying", "acknowledged", "declined", "unreachable", "not_tried", "cancelled"
+]
 ActivationStatus = Literal["open", "completed", "cancelled", "closed"]
 
-#: node statuses after which the node needs nothing more (declined/unreachable: resolved, not reached)
-RESOLVED: frozenset[str] = frozenset({"acknowledged", "declined", "unreachable", "cancelled"})
+#: node statuses after which the node needs nothing more (declined/unreachable/not tried: resolved,
+#: not reached; not tried: no provider took its messages, see domain/untried.py)
+RESOLVED: frozenset[str] = frozenset({"acknowledged", "declined", "unreachable", "not_tried", "cancelled"})
 
 
 class AttemptState(Model):

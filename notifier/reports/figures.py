@@ -48,13 +48,21 @@ from notifier.reports.model import (
 from notifier.reports.reasons import attempt_reason, contact_findings, node_findings
 
 ESCALATION_PURPOSES = frozenset({"activation", "drill"})
-_OUTCOME_ORDER: tuple[PersonOutcome, ...] = ("confirmed", "declined", "pending", "unreachable", "stopped")
+_OUTCOME_ORDER: tuple[PersonOutcome, ...] = (
+    "confirmed",
+    "declined",
+    "pending",
+    "unreachable",
+    "not_tried",
+    "stopped",
+)
 _CURSOR_OUTCOME: dict[str, PersonOutcome] = {
     "acknowledged": "confirmed",
     "declined": "declined",
     "pending": "pending",
     "notifying": "pending",
     "exhausted": "unreachable",
+    "not_tried": "not_tried",
     "cancelled": "stopped",
 }
 
@@ -91,6 +99,7 @@ def compute(activation: ActivationRecord, log: list[LogRow], previous: list[Dril
         nodes_acknowledged=node_statuses.count("acknowledged"),
         nodes_declined=node_statuses.count("declined"),
         nodes_unreachable=node_statuses.count("unreachable"),
+        nodes_not_tried=node_statuses.count("not_tried"),
         withdrawn=sum(1 for a in state.attempts.values() if a.status == "withdrawn"),
         sent_after_stop=sum(1 for a in state.attempts.values() if a.after_stop),
         updates_sent=sum(1 for kind, _, _ in activation.sent if kind == "update"),

@@ -18,7 +18,7 @@ from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import ActivationState
 
 Verdict = Literal["PASS", "PASS WITH EXCEPTIONS", "FAIL", "IN PROGRESS"]
-PersonOutcome = Literal["confirmed", "declined", "unreachable", "pending", "stopped"]
+PersonOutcome = Literal["confirmed", "declined", "unreachable", "not_tried", "pending", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,13 @@ class Counts(_Model):
     unreachable: int
     pending: int
     stopped: int  # being notified when the activation completed, was cancelled or closed
+    not_tried: int = 0  # no provider took their messages before the give-up bound (domain/untried.py)
     reached: int  # got the message (delivered, answered, voicemail) or answered
     nodes: int
     nodes_acknowledged: int
     nodes_declined: int
     nodes_unreachable: int
+    nodes_not_tried: int = 0
     #: queued messages taken back when they stopped mattering (a node acknowledged, the tree done)
     withdrawn: int = 0
     #: messages withdrawn while a sender already had them: they left after the stop

@@ -207,6 +207,50 @@ async def test_provider_refusing_connections_for_30_s_mid_broadcast_gives_up_on_
     assert len(told) == 1, "the failing provider is reported once per outage, not per message"
 
 
+@pytest.mark.parametrize("outage_minutes", [15, None], ids=["longer-than-the-bound", "never-back"])
+async def test_an_outage_longer_than_the_give_up_bound_marks_nobody_unreachable(
+    tmp_path: Path, outage_minutes: int | None
+) -> None:
+    """The provider refuses connections for longer than an attempt may wait (its validity period,
+    10 minutes here) on a fast-forward clock. Each SMS is given up as *not tried* and the call
+    goes next; when the provider is back the calls reach everyone. If it never comes back, the
+    activation still ends once every method's bound has passed, with every node `not_tried` and
+    none unreachable (domain/untried.py)."""
+    numbers = numbers_for(3)
+    personas = [preset("confirms", n, reply_after=2.0) for n in numbers]
+    async with faulty_system(
+        tmp_path,
+        numbers,
+        "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]",
+        personas=personas,
+        policy="validity_period: 10m",
+        scale=300,  # 10 engine minutes in 2 s
+    ) as system:
+        outage = asyncio.create_task(system.sandbox.refuse_connections(60 * (outage_minutes or 600)))
+        await asyncio.sleep(0.2)  # (it stops listening before the activation's first send)
+        activation_id = await system.activate()
+        view = await system.finished(activation_id, timeout=60)
+        outage.cancel()
+        await asyncio.gather(outage, return_exceptions=True)
+        activity = await system.activity(activation_id)
+        state = await state_of(system, activation_id)
+        sms, calls = list(system.sandbox.messages), list(system.sandbox.calls)
+    steps = Counter(a.step for a in activity)
+    assert view.status == "completed" and view.counts.get("nodes_unreachable", 0) == 0
+    assert steps["node unreachable"] == 0 and steps["holder exhausted"] == 0
+    assert steps["not sent"] >= 3 and steps["provider failing"] >= 1  # the SMS were given up as not tried
+    assert not sms  # the outage covered every SMS's bound
+    if outage_minutes is None:  # never back: ended in bounded time, every node not tried
+        assert view.counts["nodes_not_tried"] == 3 and not calls
+        assert {c.status for c in state.cursors.values()} == {"not_tried"}
+        assert steps["node not tried"] == 3
+        ended = aware(view.completed_at, view.started_at) - view.started_at  # type: ignore[arg-type]
+        # two methods x the 10-minute bound (plus the deadlines' firing latency: 5 min a wall second)
+        assert ended.total_seconds() <= 25 * 60
+    else:  # back after 15 minutes: the calls (queued at the SMS's give-up) reach everyone
+        assert view.counts["nodes_acknowledged"] == 3 and sorted(c.to for c in calls) == sorted(numbers)
+
+
 async def test_thirty_percent_not_created_503_everyone_reached_once(tmp_path: Path, db_url: str) -> None:
     numbers = numbers_for(200)
     personas = [preset("confirms", n, reply_after=2.0) for n in numbers]
