@@ -47,11 +47,16 @@ class DeadlineWaiter:
 
     async def fire_due(self) -> int:
         now = self.clock.now()
+        due = await self._due(now)
+        if not due:
+            return 0
         # answers received before now are applied first: a reply that arrived before its node's
-        # deadline is never overtaken by it because the engine was busy (engine/arrivals.py)
-        await self.stepper.arrivals.settled(now)
-        async with self.stepper.transaction() as conn:
-            due = await activation_repo.due_deadlines(conn, now, self.batch)
+        # deadline is never overtaken by it because the engine was busy or the store was down
+        # (engine/arrivals.py). Only once the store answered: while it is down nothing fires, and
+        # the spooled replies' backlog must not count as stuck (their drain waits for the store).
+        if self.stepper.arrivals.oldest() is not None:
+            await self.stepper.arrivals.settled(now)
+            due = await self._due(now)  # the answers applied meanwhile took some of them
         if not due:
             return 0
         grouped: dict[str, list[tuple[str, int, datetime]]] = defaultdict(list)
@@ -65,6 +70,10 @@ class DeadlineWaiter:
                 self.lateness.append((fired_at - due_at).total_seconds())
         del self.lateness[:-10000]
         return len(due)
+
+    async def _due(self, now: datetime) -> list[tuple[str, str, int, datetime]]:
+        async with self.stepper.transaction() as conn:
+            return list(await activation_repo.due_deadlines(conn, now, self.batch))
 
     async def _wait(self) -> None:
         changed = self.stepper.deadlines_changed
