@@ -68,8 +68,8 @@ class SpoolApplier:
         #: answers not sent yet, by the waiting worker's socket
         self._outbox: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._sending = False
-        #: arrival times of the entries read and not applied yet, by (segment, end offset); one
-        #: that failed on the store stays until a later batch applies it (`oldest_pending`)
+        #: arrival times of the entries read and not applied yet, by (segment, end offset); those
+        #: a store failure stopped stay until the next batch reads them again (`oldest_pending`)
         self._waiting: dict[tuple[str, int], datetime] = {}
 
     def open(self) -> None:
@@ -194,6 +194,7 @@ class SpoolApplier:
         """Read and apply one batch; how many entries it held. Raises on a store failure (after
         saving the offsets of what was applied)."""
         items = await asyncio.to_thread(self.reader.read_batch)
+        self._waiting.clear()  # what a failed batch left is read again here (or was applied meanwhile)
         if not items:
             return 0
         chains: dict[str, list[Item]] = defaultdict(list)
