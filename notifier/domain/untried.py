@@ -71,11 +71,7 @@ def give_up_untaken(w: Work, attempt: AttemptState) -> None:
 
 def untried(w: Work, cursor: PersonCursor) -> list[AttemptState]:
     """The holder's escalation attempts for the cursor's node that no provider took (rule 3)."""
-    return [
-        a
-        for a in w.attempts.values()
-        if a.person == cursor.person and a.node == cursor.node and a.status == "not_tried"
-    ]
+    return [a for a in w.attempts_of(cursor.person) if a.node == cursor.node and a.status == "not_tried"]
 
 
 def holder_not_tried(w: Work, cursor: PersonCursor) -> bool:
