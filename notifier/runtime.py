@@ -49,6 +49,8 @@ from notifier.store.plans import PlanStore
 log = structlog.get_logger("notifier.runtime")
 
 ACK_LINK_LIFETIME = timedelta(days=2)
+#: seconds the HTTP server keeps an idle client connection open (nginx's default)
+KEEP_ALIVE_SECONDS = 75
 
 
 class StartupError(RuntimeError):
@@ -218,6 +220,10 @@ class Runtime:
                 log_config=None,
                 access_log=False,
                 lifespan="off",
+                # longer than a client keeps an idle connection (aiohttp and the sandbox: 15 s): with
+                # uvicorn's 5 s a client could reuse a connection just as we closed it, and that
+                # webhook (a reply Twilio does not retry) was lost ("Server disconnected")
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
             self.server = uvicorn.Server(config_)
             self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
