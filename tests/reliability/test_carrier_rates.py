@@ -93,6 +93,12 @@ async def test_300_people_behind_one_sender_at_5_per_second_confirm_and_nobody_i
         called = {c.to for c in system.sandbox.calls}
         taken = {m.to: m.created_at for m in system.sandbox.messages}
         answered = {i.from_: i.callback.at for i in system.sandbox.inbound}
+        lost = [
+            (i.callback.status, i.callback.body[:80])
+            for i in system.sandbox.inbound
+            if i.callback.status != 200
+        ]
+    assert not lost, f"replies the daemon did not answer 200: {lost}"
     assert view.status == "completed", view.counts
     sms = {r.person_id: r for r in rows if r.channel == "sms"}
     assert len(sms) == 300 and set(taken) == set(numbers) and set(answered) == set(numbers)
