@@ -33,6 +33,10 @@ from notifier.store.plans import PlanStore
 OPEN = ("open", "completed")  # completed: every required node answered, not closed yet
 
 
+#: what a Now page card shows of an activation
+_CARD = {"id", "ref", "tree", "kind", "status", "started_at", "started_by", "counts"}
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is signed in: the API token's record and the session it signed in with."""
@@ -140,7 +144,9 @@ class ConsoleBackend:
                 view = views.view(row, snapshot)
                 running.append(
                     {
-                        "view": view.model_dump(mode="json"),
+                        # the card's fields only: not every person of a large tree, dumped and (for a
+                        # viewer) masked at each render of the Now page
+                        "view": view.model_dump(mode="json", include=_CARD),
                         "elapsed_s": (self.now() - view.started_at).total_seconds(),
                         "limit_s": snapshot.time_limit.total_seconds(),
                         "unreachable": [n.label for n in view.nodes if n.status == "unreachable"],

@@ -54,3 +54,20 @@ async def test_a_start_the_engine_would_not_run_as_given_is_refused(tmp_path: Pa
             assert too_long.status_code == 422
             assert "fields.nature: 2110 characters (at most 2000)" in visible(too_long.text)
             assert await daemon.service.list_activations(None, 10) == []
+
+
+async def test_the_now_page_shows_each_open_activation_as_a_card(tmp_path: Path) -> None:
+    """A viewer's Now page: the card's fields and counts (the fragment carries nothing more)."""
+    async with running_system(tmp_path, scale=1.0, **write_small_config(tmp_path / "cfg")) as daemon:
+        assert daemon.engine is not None and daemon.db is not None and daemon.service is not None
+        _record, token = await TokenStore(daemon.db).create("viewer", Role.VIEWER)
+        activation_id = await daemon.engine.activate(
+            "eos", ActivationKind.INCIDENT, {"nature": "EOS down"}, started_by="t"
+        )
+        view = await daemon.service.get_activation(activation_id)
+        assert view is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.settings.http_port}") as browser:
+            await sign_in(browser, token)
+            shown = visible((await browser.get("/console/now/live-fragment")).text)
+            assert f"ref {view.ref}" in shown and "started" in shown and "pending" in shown, shown
+            assert "Ana Novak" not in shown
