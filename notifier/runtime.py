@@ -312,6 +312,7 @@ class Runtime:
             return False
         await self._store_plan(config, "reloaded (SIGHUP)")
         self.engine.config = config
+        self.engine.warm()
         log.info(
             "reloaded plan and call trees",
             trees=len(config.trees.calltrees),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import chain
 
-from notifier.domain.calltree import CompletionRule
+from notifier.domain.calltree import CompletionRule, Mode
 from notifier.domain.durations import format_duration
 from notifier.domain.events import (
     Announce,
@@ -24,7 +24,7 @@ from notifier.domain.events import (
 from notifier.domain.notices import completion_fields, rule_text, still_being_tried
 from notifier.domain.plan import ChannelKind
 from notifier.domain.signals import REACHED
-from notifier.domain.state import RESOLVED, TIME_LIMIT_KEY, address_key
+from notifier.domain.state import RESOLVED, START_KEY, TIME_LIMIT_KEY, address_key
 from notifier.domain.work import Work
 
 
@@ -36,8 +36,8 @@ def _may_still_notify(w: Work, key: str) -> bool:
     if status != "pending":
         return False
     parent = w.snap.nodes[key].parent
-    if parent is None:
-        return not w.started
+    if parent is None or w.snap.mode is Mode.BROADCAST:  # the start notifies it (perhaps in a later chunk)
+        return not w.started or w.start_left > 0
     parent_status = w.nodes[parent].status
     if parent_status in ("pending", "notifying"):
         return _may_still_notify(w, parent)
@@ -136,6 +136,9 @@ def _decision(w: Work, person_id: str | None, decision: str) -> None:
 
 def stop_all(w: Work) -> None:
     w.unschedule(TIME_LIMIT_KEY)
+    if w.start_left:  # a start still going out in chunks notifies no more
+        w.start_left = 0
+        w.unschedule(START_KEY)
     for ck, cursor in list(w.cursors.items()):
         if cursor.status == "notifying":
             w.stop_cursor(ck, "cancelled")

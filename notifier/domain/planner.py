@@ -9,6 +9,14 @@ The rules, in the order an activation meets them:
 
 * **Start** notifies the roots (cascade) or every node (broadcast) and schedules the prescribed
   time limit. Drills and tests send the "drill" message instead of "activation".
+* **A large start goes out in chunks.** Start notifies the first `FIRST_CHUNK` of those nodes and
+  schedules the `start` deadline at once; each firing notifies the next `NEXT_CHUNK`, in the
+  tree's order, until none is left. Each chunk is a step of its own, so the first messages of a
+  50,000-person broadcast are committed and leave while the rest are still being planned, and a
+  crash mid-start resumes at the next chunk (the deadline is a row; its fence is how many were
+  notified, so a repeated firing is stale). Nodes the start has not reached yet are still to be
+  notified: the `all` rule waits for them, and nothing is "exhausted" meanwhile. Anything that
+  stops the activation (completion, cancel, close, stand down) notifies no more of them.
 * **A node** is worked through its role's holders, primary first. **A holder** is worked through
   the node's policy: each method step in order, each of the person's contacts of that kind in
   order, `rounds` times, skipping methods outside their hours (see `hours.py`) and addresses found
@@ -116,6 +124,7 @@ from notifier.domain.notices import tried
 from notifier.domain.signals import record_signal
 from notifier.domain.snapshot import Snapshot
 from notifier.domain.state import (
+    START_KEY,
     TIME_LIMIT_KEY,
     ActivationState,
     NodeState,
@@ -124,6 +133,11 @@ from notifier.domain.state import (
     cursor_key,
 )
 from notifier.domain.work import Work
+
+#: nodes the start notifies in its own step (enough to fill the senders' window at once), and in
+#: each later step of a large start (few steps, each short enough not to hold up the sends)
+FIRST_CHUNK = 100
+NEXT_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -135,8 +149,12 @@ class Decision:
 
 
 def initial_state(snapshot: Snapshot, now: datetime) -> ActivationState:
-    """The state before `Start`: every node pending, nothing sent."""
-    return ActivationState(started_at=_utc(now), nodes={key: NodeState() for key in snapshot.nodes})
+    """The state before `Start`: every node pending, nothing sent. The pending nodes share one
+    (frozen) `NodeState` until each is first changed: 50,000 nodes cost one object, not 50,000."""
+    return ActivationState(started_at=_utc(now), nodes=dict.fromkeys(snapshot.nodes, _PENDING))
+
+
+_PENDING = NodeState()
 
 
 def decide(snapshot: Snapshot, state: ActivationState | None, event: Event, now: datetime) -> Decision:
@@ -201,8 +219,40 @@ def _start(w: Work) -> None:
         f"completion {snap.completion.rule.value}, time limit {format_duration(snap.time_limit)})",
     )
     w.schedule(TIME_LIMIT_KEY, w.now + snap.time_limit, 0)
-    for key in snap.roots if snap.mode is Mode.CASCADE else tuple(snap.nodes):
+    w.start_left = len(_start_nodes(w))
+    _start_chunk(w, FIRST_CHUNK)
+    check_completion(w)
+
+
+def _start_nodes(w: Work) -> tuple[str, ...]:
+    """What the start notifies: the roots (cascade) or every node (broadcast), in the tree's order."""
+    return w.snap.roots if w.snap.mode is Mode.CASCADE else w.node_keys
+
+
+def _start_chunk(w: Work, size: int) -> None:
+    """Notify the next `size` nodes of the start; if any are left, the `start` deadline (due now)
+    brings the next chunk in a step of its own."""
+    keys = _start_nodes(w)
+    done = len(keys) - w.start_left
+    chunk = keys[done : done + size]
+    w.start_left -= len(chunk)
+    if done == 0 and w.start_left:
+        w.log(
+            "start in chunks",
+            "system",
+            f"notifying {len(keys)} nodes: the first {len(chunk)} now, then {NEXT_CHUNK} per step",
+        )
+    for key in chunk:
         _notify_node(w, key)
+    if w.start_left:
+        w.schedule(START_KEY, w.now, len(keys) - w.start_left)
+
+
+def _continue_start(w: Work, fence: int) -> None:
+    """The `start` deadline: the next chunk, unless the activation stopped or the fence is stale."""
+    if w.status != "open" or not w.start_left or fence != len(_start_nodes(w)) - w.start_left:
+        return
+    _start_chunk(w, NEXT_CHUNK)
     check_completion(w)
 
 
@@ -513,6 +563,9 @@ def _provider_failing(w: Work, event: ProviderFailing) -> None:
 def _deadline(w: Work, event: DeadlineDue) -> None:
     if event.key == TIME_LIMIT_KEY:
         time_limit_due(w, event.fence)
+        return
+    if event.key == START_KEY:
+        _continue_start(w, event.fence)
         return
     ck = event.key.removeprefix("ack:")
     cursor = w.cursors.get(ck)

@@ -123,9 +123,14 @@ class ActivationState(Model):
     dead_addresses: tuple[str, ...] = ()  # "sms:+32..." found invalid or opted out in this activation
     #: provider outages (`ProviderFailing.outage`) already logged and told to the coordinator
     provider_outages: tuple[str, ...] = ()
+    #: nodes the start has still to notify (the last ones of `start_nodes`): a large start goes out
+    #: in chunks, one step each (see the planner's "Start" rule)
+    start_left: int = 0
 
 
 TIME_LIMIT_KEY = "time_limit"
+#: the deadline that notifies the next chunk of a start (due at once; its fence is the position)
+START_KEY = "start"
 
 
 def cursor_key(node: str, person: str) -> str:

@@ -45,6 +45,7 @@ class Work:
         self.reached: list[str] = list(state.reached)
         self.dead: list[str] = list(state.dead_addresses)
         self.outages: list[str] = list(state.provider_outages)
+        self.start_left = state.start_left
         self.actions: list[Action] = []
         # Indexes built on first use and kept up to date by the methods below, so that an event
         # costs O(1) instead of a scan of every cursor or attempt (a 10,000-person broadcast brings
@@ -175,6 +176,7 @@ class Work:
                 "reached": tuple(self.reached),
                 "dead_addresses": tuple(self.dead),
                 "provider_outages": tuple(self.outages),
+                "start_left": self.start_left,
             }
         )
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from notifier.domain.snapshot import Snapshot
+from notifier.store.db import EncodedJSON
 
 
 class SnapshotCache:
@@ -20,7 +21,7 @@ class SnapshotCache:
         self._config: object | None = None
         self._compiled: dict[tuple[Any, ...], Snapshot] = {}
         # JSON documents by snapshot identity; the snapshot is kept beside it so its id stays its own
-        self._documents: dict[int, tuple[Snapshot, dict[str, Any]]] = {}
+        self._documents: dict[int, tuple[Snapshot, EncodedJSON]] = {}
 
     def get(self, config: object, key: tuple[Any, ...], compile_: Callable[[], Snapshot]) -> Snapshot:
         """The snapshot for `key` compiled from `config` (compiled now if it is not cached; a
@@ -32,12 +33,14 @@ class SnapshotCache:
             found = self._compiled[key] = compile_()
         return found
 
-    def document(self, snapshot: Snapshot) -> dict[str, Any]:
-        """`snapshot` as stored (JSON), dumped once per cached snapshot. Shared: not to be mutated."""
+    def document(self, snapshot: Snapshot) -> EncodedJSON:
+        """`snapshot` as stored, encoded once per cached snapshot. JSON text encoded by pydantic: a
+        50,000-person snapshot encodes in a fraction of `model_dump` + `json.dumps`'s seconds, and
+        is kept as one string instead of some hundred thousand dicts."""
         kept = self._documents.get(id(snapshot))
         if kept is not None and kept[0] is snapshot:
             return kept[1]
-        document = snapshot.model_dump(mode="json")
+        document = EncodedJSON(snapshot.model_dump_json())
         if any(snapshot is cached for cached in self._compiled.values()):
             self._documents[id(snapshot)] = (snapshot, document)
         return document

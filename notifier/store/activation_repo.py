@@ -17,8 +17,10 @@ from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
+from notifier.domain.state import START_KEY
 from notifier.domain.statedelta import apply_delta
 from notifier.store.batching import chunks as _chunks
+from notifier.store.db import EncodedJSON
 from notifier.store.engine_tables import (
     activation_changes,
     activation_documents,
@@ -46,7 +48,10 @@ async def lock_activation(conn: AsyncConnection, activation_id: str) -> Any:
 
 
 async def insert_activation(
-    conn: AsyncConnection, values: dict[str, Any], snapshot: dict[str, Any], state: dict[str, Any]
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    snapshot: dict[str, Any] | EncodedJSON,
+    state: dict[str, Any] | EncodedJSON,
 ) -> None:
     await conn.execute(insert(activations).values(**values))
     await conn.execute(
@@ -189,6 +194,12 @@ async def insert_log(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> N
 
 async def next_deadline(conn: AsyncConnection) -> datetime | None:
     return as_utc((await conn.execute(select(func.min(deadlines.c.due_at)))).scalar())
+
+
+async def starts_under_way(conn: AsyncConnection) -> bool:
+    """Does a large start still have chunks to notify (its `start` deadline is pending)?"""
+    query = select(deadlines.c.activation_id).where(deadlines.c.key == START_KEY).limit(1)
+    return (await conn.execute(query)).first() is not None
 
 
 async def due_deadlines(

@@ -9,6 +9,7 @@ Any URL shown to a person goes through `redact` so that passwords never reach a 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,21 @@ POOL_SIZE = 20
 POOL_OVERFLOW = 20
 
 
+class EncodedJSON:
+    """A document already encoded as JSON text (e.g. by pydantic's `model_dump_json`, several
+    times faster than `model_dump` + `json.dumps` for a 50,000-person snapshot): a JSON column
+    stores the text as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _json_serializer(value: Any) -> str:
+    return value.text if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
 def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`; for a SQLite file, its directory is created if missing.
 
@@ -68,6 +84,7 @@ def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwarg
     at the price of serialising all transactions. PostgreSQL ignores the flag.
     """
     parsed = async_url(url)
+    kwargs.setdefault("json_serializer", _json_serializer)
     if parsed.get_backend_name() != "sqlite":
         # a busy daemon has a dozen connections in use at once (webhooks reading receipts and
         # contacts, steps, the dispatcher, the deadline waiter); with SQLAlchemy's default pool of 5

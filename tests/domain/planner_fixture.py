@@ -41,7 +41,7 @@ from notifier.domain.plan import (
     Service,
     Team,
 )
-from notifier.domain.planner import decide
+from notifier.domain.planner import decide_many
 from notifier.domain.snapshot import Snapshot, compile_snapshot
 from notifier.domain.state import ActivationState
 
@@ -157,7 +157,11 @@ class Sim:
         return actions
 
     def _apply(self, event: Event) -> list[Action]:
-        decision = decide(self.snap, self.state, event, self.now)
+        return self.step_many([event])
+
+    def step_many(self, events: list[Event]) -> list[Action]:
+        """Apply `events` in one step, as the engine does with a burst (no provider answers)."""
+        decision = decide_many(self.snap, self.state, events, self.now)
         # the stored state must survive the JSON column it lives in
         assert ActivationState.model_validate_json(decision.state.model_dump_json()) == decision.state
         self.state = decision.state

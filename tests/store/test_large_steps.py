@@ -4,12 +4,13 @@ would need. The engine's SQL splits them; checked here on both stores with 40,00
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
 from notifier.store import activation_repo, outbox_repo
-from notifier.store.db import make_engine
+from notifier.store.db import EncodedJSON, make_engine
 from notifier.store.engine_tables import activations, deadlines, opt_outs
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -40,5 +41,30 @@ async def test_forty_thousand_deadlines_in_one_step(migrated_db_url: str) -> Non
             await activation_repo.consume_deadlines(conn, "a-large", [(k, 2) for k in KEYS[:35_000]])
             await activation_repo.delete_deadlines(conn, "a-large", KEYS[35_000:])
             assert (await conn.execute(count)).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pre_encoded_snapshot_reads_back_as_the_document(migrated_db_url: str) -> None:
+    """The start call stores a large snapshot as JSON text pydantic encoded (`EncodedJSON`): both
+    stores keep it as the JSON document, not as a JSON string holding it."""
+    snapshot = {"tree_id": "all-staff", "nodes": {f"n{i}": {"holders": [f"p{i}"]} for i in range(2000)}}
+    engine = make_engine(migrated_db_url)
+    try:
+        async with engine.begin() as conn:
+            await activation_repo.insert_activation(
+                conn,
+                {
+                    "id": "a-enc", "ref": "E2C", "tree_id": "all-staff", "kind": "incident", "status": "open",
+                    "started_at": NOW, "started_by": "test", "reason": "", "fields": {}, "revision": 0,
+                    "updated_at": NOW,
+                },
+                EncodedJSON(json.dumps(snapshot)),
+                EncodedJSON('{"status": "open", "start_left": 1900}'),
+            )  # fmt: skip
+        async with engine.connect() as conn:
+            stored = await activation_repo.load_activation_documents(conn, "a-enc")
+        assert stored.snapshot == snapshot
+        assert stored.state == {"status": "open", "start_left": 1900}
     finally:
         await engine.dispose()
