@@ -167,6 +167,14 @@ async def _activation(
     )
 
 
+def _text(form: dict[str, str], name: str, limit: int = 2000) -> str:
+    """A free-text field within the API's limit (422 beyond it: never cut and recorded cut)."""
+    value = form.get(name, "")
+    if len(value) > limit:
+        raise HTTPException(status_code=422, detail=f"{name}: {len(value)} characters (at most {limit})")
+    return value
+
+
 #: a form action: does it with the engine and says which activation to show and what was done
 Action = Callable[[EngineAPI, str, Principal, dict[str, str]], Awaitable[tuple[str, str]]]
 
@@ -192,14 +200,14 @@ def _statuses_of(view: ActivationView | None, person: str) -> frozenset[str]:
 async def _cancel(
     engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
 ) -> tuple[str, str]:
-    await engine.cancel(activation_id, who.name, form.get("reason", "")[:2000])
+    await engine.cancel(activation_id, who.name, _text(form, "reason"))
     return activation_id, "cancel"
 
 
 async def _close(
     engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
 ) -> tuple[str, str]:
-    await engine.close(activation_id, who.name, form.get("message", "")[:2000] or None)
+    await engine.close(activation_id, who.name, _text(form, "message") or None)
     return activation_id, "close"
 
 
@@ -221,7 +229,7 @@ async def _page_again(
     engine: EngineAPI, activation_id: str, who: Principal, form: dict[str, str]
 ) -> tuple[str, str]:
     """A cancelled or closed activation's outage pages again: a new activation (issue 14's rule)."""
-    again = await engine.page_again(activation_id, who.name, form.get("reason", "")[:2000])
+    again = await engine.page_again(activation_id, who.name, _text(form, "reason"))
     return again.id, "reopen"
 
 

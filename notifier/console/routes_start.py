@@ -136,12 +136,15 @@ async def start(request: Request) -> Response:
         check_fields(fields, backend.settings.limits)
     except JsonRejected as exc:
         return _start_page(request, who, values, status=422, errors=list(exc.problems))
+    if len(values["reason"]) > 2000:
+        problem = f"reason: {len(values['reason'])} characters (at most 2000)"
+        return _start_page(request, who, values, status=422, errors=[problem])
     req = StartRequest(
         tree_id=values["tree"][:64],
         kind=_kind(values["kind"]),
         fields=fields,
         started_by=who.name,
-        reason=values["reason"][:2000],
+        reason=values["reason"],
         policy_id=values["policy"][:64] or None,
     )
     try:

@@ -71,3 +71,21 @@ async def test_the_now_page_shows_each_open_activation_as_a_card(tmp_path: Path)
             shown = visible((await browser.get("/console/now/live-fragment")).text)
             assert f"ref {view.ref}" in shown and "started" in shown and "pending" in shown, shown
             assert "Ana Novak" not in shown
+
+
+async def test_a_text_beyond_the_apis_limit_is_refused_not_cut(tmp_path: Path) -> None:
+    async with running_system(tmp_path, scale=1.0, **write_small_config(tmp_path / "cfg")) as daemon:
+        assert daemon.engine is not None and daemon.db is not None and daemon.service is not None
+        _record, token = await TokenStore(daemon.db).create("coordinator", Role.COORDINATOR)
+        activation_id = await daemon.engine.activate(
+            "eos", ActivationKind.INCIDENT, {"nature": "EOS down"}, started_by="t"
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.settings.http_port}") as browser:
+            await sign_in(browser, token)
+            page = await browser.get(f"/console/activations/{activation_id}")
+            form = {"csrf": csrf(page.text), "reason": "Duplicate of K7Q. " + "x" * 2000}
+            refused = await browser.post(f"/console/activations/{activation_id}/cancel", data=form)
+            assert refused.status_code == 422
+            assert "reason: 2018 characters (at most 2000)" in visible(refused.text)
+        view = await daemon.service.get_activation(activation_id)
+        assert view is not None and view.status == "open"
