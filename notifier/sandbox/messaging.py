@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from notifier.sandbox.core import InboundMessage, SandboxState
@@ -82,9 +83,10 @@ async def _set_status(
     message: SentMessage,
     status: str,
     callbacks: asyncio.Queue[dict[str, Any] | None],
+    at: datetime | None = None,
 ) -> None:
     message.status = status
-    message.updated_at = state.clock.now()
+    message.updated_at = at or state.clock.now()
     if status == "sent":
         message.sent_at = message.updated_at
     await state.changed()
@@ -112,8 +114,9 @@ async def _deliver(
     try:
         await _set_status(state, message, "queued", callbacks)
         delay = SEND_DELAY + state.queue_delay(sender_key(message), num_segments(message.body))
+        slot = state.clock.now() + timedelta(seconds=delay)  # when the carrier sends it
         await state.clock.sleep(delay)
-        await _set_status(state, message, "sent", callbacks)
+        await _set_status(state, message, "sent", callbacks, at=slot)  # (however late we woke)
         await state.clock.sleep(DELIVERY_DELAY)
         if persona.sms_delivery != "delivered":
             message.error_code = FAILURE_CODES[persona.sms_delivery]
