@@ -42,15 +42,13 @@ from notifier.engine.service import EngineService
 from notifier.intake.mqtt import start_mqtt
 from notifier.metrics import Metrics
 from notifier.plan.loader import load
-from notifier.settings import Settings
+from notifier.settings import KEEP_ALIVE_SECONDS, Settings
 from notifier.store.db import check_migrated, make_engine, session_factory
 from notifier.store.plans import PlanStore
 
 log = structlog.get_logger("notifier.runtime")
 
 ACK_LINK_LIFETIME = timedelta(days=2)
-#: seconds the HTTP server keeps an idle client connection open (nginx's default)
-KEEP_ALIVE_SECONDS = 75
 
 
 class StartupError(RuntimeError):

@@ -136,6 +136,13 @@ class SpoolSettings(BaseModel):
     )
 
 
+#: seconds the HTTP servers (the daemon's, the webhook workers') keep an idle client connection open
+#: (nginx's default): longer than a client keeps one (aiohttp and the sandbox: 15 s), so that a
+#: client never reuses a connection just as we close it (that webhook, a reply Twilio does not
+#: retry, would be lost)
+KEEP_ALIVE_SECONDS = 75
+
+
 class WebhookWorkerSettings(BaseModel):
     """Twilio webhooks verified and spooled by worker processes, applied by the engine in batches
     (README: design notes, "Webhook workers")."""

@@ -44,7 +44,7 @@ from notifier.api.spool_segments import SegmentWriter
 from notifier.api.twilio_webhooks import TWIML, TwilioWebhooks, spooled_twiml
 from notifier.api.webhook_spool import encode_entry
 from notifier.clock import RealClock
-from notifier.settings import Settings
+from notifier.settings import KEEP_ALIVE_SECONDS, Settings
 
 log = structlog.get_logger("notifier.webhook_worker")
 
@@ -216,7 +216,9 @@ async def serve(settings: Settings, index: int, watch_stdin: bool) -> None:
     worker = Worker(settings, index)
     worker.open()
     sock = listening_socket(settings.http_host, settings.webhook_port())
-    config = uvicorn.Config(worker.app, log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        worker.app, log_config=None, access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE_SECONDS
+    )
     server = _Server(config)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
