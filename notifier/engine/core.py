@@ -35,10 +35,9 @@ from notifier.engine.dispatcher import Dispatcher
 from notifier.engine.hub import StepHub
 from notifier.engine.invocation import Invoker
 from notifier.engine.snapshots import SnapshotCache
-from notifier.engine.stepper import Stepper, StepResult, Unit
+from notifier.engine.stepper import NewActivation, Stepper, StepResult, Unit
 from notifier.engine.writes import Renderer
 from notifier.store import activation_repo, outbox_repo
-from notifier.store.db import EncodedJSON
 
 log = structlog.get_logger("notifier.engine")
 
@@ -238,27 +237,19 @@ class Engine:
         if invoked_by:  # who invoked the plan, in which role: on record, and {invoked_by} in templates
             content.fields["invoked_by"] = invoked_by
         ref = await self._unique_ref(conn)
-        await activation_repo.insert_activation(
-            conn,
-            {
-                "id": activation_id,
-                "ref": ref,
-                "tree_id": snapshot.tree_id,
-                "kind": str(kind),
-                "status": state.status,
-                "started_at": now,
-                "started_by": started_by,
-                "reason": reason,
-                "plan_version": self.config.plan_version,
-                "fields": content.fields,
-                "revision": 0,
-                "updated_at": now,
-            },
-            self._snapshots.document(snapshot),
-            EncodedJSON(state.model_dump_json()),
-        )
-        unit.adopt(activation_id, snapshot, state)  # no need to read back what we just wrote
-        await unit.step(activation_id, [Start()])
+        values = {
+            "id": activation_id,
+            "ref": ref,
+            "tree_id": snapshot.tree_id,
+            "kind": str(kind),
+            "started_at": now,
+            "started_by": started_by,
+            "reason": reason,
+            "plan_version": self.config.plan_version,
+            "fields": content.fields,
+        }
+        document = self._snapshots.document(snapshot)
+        await unit.start(NewActivation(values, snapshot, document, state), [Start()])
         gaps = content.problems(content_tree, kind)
         if invoked_by:
             await activation_repo.insert_log(

@@ -70,8 +70,11 @@ async def write_actions(
     render: Renderer,
     handoff: Handoff | None,
     claimed: Claimed,
+    *,
+    fresh: bool = False,
 ) -> None:
-    """Turn planner actions into outbox rows, deadlines and activity-log rows."""
+    """Turn planner actions into outbox rows, deadlines and activity-log rows. `fresh`: the first
+    step of an activation inserted in the same transaction (it has no deadlines to replace)."""
     outbox_rows: list[dict[str, Any]] = []
     schedule: dict[str, tuple[str, datetime, int]] = {}
     unschedule: set[str] = set()
@@ -103,8 +106,9 @@ async def write_actions(
     await _insert_outbox(conn, outbox_rows, now, handoff, claimed)
     if withdrawn:
         await outbox_repo.withdraw_outbox(conn, row.id, withdrawn)
-    await activation_repo.delete_deadlines(conn, row.id, unschedule)
-    await activation_repo.upsert_deadlines(conn, row.id, list(schedule.values()))
+    if not fresh:  # one statement for the removed deadlines and those replaced
+        await activation_repo.delete_deadlines(conn, row.id, unschedule | set(schedule))
+    await activation_repo.insert_deadlines(conn, row.id, list(schedule.values()))
     await activation_repo.insert_log(conn, log_rows)
 
 

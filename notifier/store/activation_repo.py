@@ -157,10 +157,16 @@ async def upsert_deadlines(
     if not items:
         return
     await delete_deadlines(conn, activation_id, [key for key, _, _ in items])
-    await conn.execute(
-        insert(deadlines),
-        [{"activation_id": activation_id, "key": k, "due_at": due, "fence": f} for k, due, f in items],
-    )
+    await insert_deadlines(conn, activation_id, items)
+
+
+async def insert_deadlines(
+    conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, datetime, int]]
+) -> None:
+    """New deadlines, for keys that have none pending (deleted before, or a new activation's)."""
+    if items:
+        rows = [{"activation_id": activation_id, "key": k, "due_at": due, "fence": f} for k, due, f in items]
+        await conn.execute(insert(deadlines), rows)
 
 
 async def delete_deadlines(conn: AsyncConnection, activation_id: str, keys: Iterable[str]) -> None:
