@@ -33,6 +33,9 @@ class AttemptOutcome(Model):
     attempt_id: str
     outcome: Literal["accepted", "invalid", "opted_out", "failed", "unknown", "not_sent"]
     error_code: str | None = None
+    #: when the provider created it, if known: a lookup found a message whose send's answer was
+    #: lost or unknown (a send's own answer leaves it None: it was taken just now)
+    taken_at: datetime | None = None
 
 
 #: what a provider reports later about a message or call, in words of no provider (each provider's

@@ -10,7 +10,9 @@ Rules:
 * A `not_sent` answer (the provider certainly did not take it; the dispatcher retries it) changes
   no status: it is counted and logged once per attempt. One for a withdrawn attempt withdraws it
   again (the dispatcher has just put its row back in the queue).
-* A withdrawn attempt that the provider then reports taken was *sent after stop*.
+* A withdrawn attempt that the provider then reports taken was *sent after stop*, unless a lookup
+  found that the provider had created it before the withdrawal (`taken_at`: its answer was only
+  known later; the person may well have replied to it).
 * `failed_permanent` and `opted_out` condemn the address for the rest of the activation, whatever
   was reported before.
 * The first final report wins (a voicemail stays a voicemail when the call then completes), except
@@ -18,6 +20,8 @@ Rules:
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from notifier.domain.events import AttemptOutcome, DeliveryStatus, ProviderStatus, Withdraw
 from notifier.domain.state import AttemptState, AttemptStatus
@@ -104,7 +108,9 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
         return None
     ended = w.now if status in FINAL else attempt.ended_at
     error_code = event.error_code or attempt.error_code
-    after_stop = attempt.status in _TAKEN_BACK and status not in _NEVER_LEFT
+    after_stop = (
+        attempt.status in _TAKEN_BACK and status not in _NEVER_LEFT and not _taken_before(event, attempt)
+    )
     attempt = w.set_attempt(
         attempt.id,
         status=status,
@@ -133,6 +139,18 @@ def record_signal(w: Work, event: AttemptOutcome | ProviderStatus) -> AttemptSta
     if status == "unknown":
         w.log("attempt", attempt.person, f"attempt {attempt.id} may have been sent: waiting, not resending")
     return attempt if status in SHORTCUT else None
+
+
+def _taken_before(event: AttemptOutcome | ProviderStatus, attempt: AttemptState) -> bool:
+    """The provider created the message before the attempt was withdrawn (a lookup says so)."""
+    taken = event.taken_at if isinstance(event, AttemptOutcome) else None
+    if taken is None or attempt.ended_at is None:
+        return False
+    return _aware(taken) <= _aware(attempt.ended_at)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _not_sent(w: Work, attempt: AttemptState, error_code: str | None) -> None:

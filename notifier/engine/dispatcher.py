@@ -96,7 +96,8 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        return self.window.held
+        """Rows of ours not yet written back (those being looked up included)."""
+        return self.window.busy
 
     @property
     def reconciled(self) -> dict[str, int]:
@@ -194,7 +195,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.lease_real_seconds / 3)
             try:
-                if self.window.held:
+                if self.window.busy:
                     async with self.stepper.transaction() as conn:
                         await repo.renew_leases(conn, self.worker, self.clock.now() + self.lease)
                 async with self.stepper.db.connect() as conn:  # a plain read, no write lock
@@ -255,7 +256,7 @@ class Dispatcher:
         if self.held_channels():
             # their rows are due but held: look again now and then, not in a tight loop
             timeout = min(1.0, max(0.05, 1.0 / _scale(self.clock)))
-        elif self.in_flight < self.max_in_flight:
+        elif self.window.free > 0:
             # a plain read: it must not queue behind the write lock the steps hold on SQLite
             async with self.stepper.db.connect() as conn:
                 upcoming = await repo.next_outbox_time(conn)
@@ -291,12 +292,21 @@ class Dispatcher:
             if result is not None and result.outcome is Outcome.RATE_LIMITED and pool is not None and sender:
                 pause = result.retry_after or backoff(row.tries, self._random.random())
                 pool.penalise(sender, self.clock.now().timestamp() + pause)
+            if result is not None and result.outcome is Outcome.UNKNOWN and self._verifiable(row, also):
+                # it may or may not exist at the provider: look it up before anyone is told
+                self.reconciler.verify(row, result, sender)
+                return
         except BaseException:
             # no result to write: the rows are reconciled as strays (`_heartbeat`)
             self.window.release(1 + len(also), (held.id for held in (row, *also)))
             raise
         for sent in (row, *also):
             await self.results.put(sent, result, sender if detail is None else detail)
+
+    def _verifiable(self, row: repo.OutboxRow, also: Sequence[repo.OutboxRow]) -> bool:
+        """A send of unknown outcome the provider can be asked about (a bundle's SMS names several
+        incidents: its text is no row's, so it stays unknown, as without a lookup)."""
+        return not also and self.reconciler.can_look_up(row.channel)
 
     async def _drop(self, row: repo.OutboxRow) -> bool:
         """Withdraw a claimed row that never reached the provider; False: keep it (store down)."""
@@ -356,7 +366,7 @@ class Dispatcher:
         deadline = loop.time() + timeout
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=timeout)
-        while self.window.held > 0 and loop.time() < deadline:
+        while self.window.busy > 0 and loop.time() < deadline:
             await asyncio.sleep(0.02)
 
 

@@ -20,9 +20,10 @@ person, e.g. a repeated round, take the provider's records oldest first).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,7 +38,7 @@ from notifier.channels.base import (
     SupportsLookup,
 )
 from notifier.domain.events import ProviderStatus
-from notifier.engine.results import ResultWriter
+from notifier.engine.results import Finding, ResultWriter
 from notifier.engine.stepper import Stepper
 from notifier.engine.window import Window
 from notifier.store import outbox_repo as repo
@@ -46,6 +47,9 @@ log = structlog.get_logger("notifier.reconcile")
 
 #: lookups at once (each is one or a few list requests to the provider)
 CONCURRENCY = 8
+#: seconds (real time) between a send whose outcome is unknown and its lookup: the provider may
+#: still be working on a request we gave up on, or its list may lag its create a little
+SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -113,7 +117,24 @@ async def look_up(
 
 class Reconciler:
     """Runs lookups for the dispatcher, in the background (a slow provider must not hold up new
-    sends); the rows stay in the in-flight window until their verdict is stored."""
+    sends); the rows stay in the in-flight window until their verdict is stored.
+
+    Two kinds of rows are looked up: rows whose send outcome was lost (`soon`: another incarnation
+    left them `sending`), and sends whose outcome is unknown (`verify`: a timeout, a dropped
+    connection, a 5xx the provider does not document as "not created"). The latter are looked up
+    `settle` seconds after the failed request ended (real time: the provider may still be
+    processing a request we gave up on), before the planner hears anything, so the person's
+    acknowledgement wait starts only once the message is known to exist:
+
+    - found: recorded as accepted, with the provider's id and current status;
+    - absent: certainly not sent, so the same attempt goes back to the queue like a refused
+      connection (`not_sent`; the planner withdraws it instead if it stopped mattering meanwhile);
+    - the provider cannot tell: recorded as unknown, as without a lookup (the wait runs, no resend).
+
+    Every row found absent is queued again through the planner (`not_sent`), which withdraws it in
+    the same transaction when its activation or node no longer needs it (acknowledged, completed,
+    cancelled, closed): nothing is sent after it stopped mattering.
+    """
 
     def __init__(
         self,
@@ -123,47 +144,106 @@ class Reconciler:
         results: ResultWriter,
         worker: str,
         stopping: Callable[[], bool],
+        settle: float = SETTLE_SECONDS,
     ) -> None:
         self.stepper = stepper
         self.providers = providers
         self.window = window
         self.results = results
         self.worker = worker
+        self.settle = settle
         self._stopping = stopping
         self._tasks: set[asyncio.Task[None]] = set()
-        #: what reconciliation decided since start: found at the provider, queued again, unknown
+        self._verifying = asyncio.Semaphore(CONCURRENCY)
+        #: lookups' verdicts since start: found at the provider, queued again, cannot tell
         self.counts = {"found": 0, "requeued": 0, "unverifiable": 0}
 
+    def can_look_up(self, channel: str) -> bool:
+        return isinstance(self.providers.get(channel), SupportsLookup)
+
     def soon(self, rows: Sequence[repo.OutboxRow]) -> None:
-        task = asyncio.create_task(self._reconcile(rows), name="dispatch-reconcile")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Rows whose send outcome was lost (a dead incarnation's, or strays of ours)."""
+        self._spawn(self._reconcile(rows), "dispatch-reconcile")
+
+    def verify(self, row: repo.OutboxRow, result: SendResult, sender: str | None) -> None:
+        """A send of `row` ended with an unknown outcome (`result`): look it up before recording.
+        The row gives its place in the window back meanwhile (`Window.park`)."""
+        self.window.park(row.id)
+        self._spawn(self._verify(row, result, sender), "dispatch-verify")
 
     def cancel(self) -> None:
         for task in list(self._tasks):
             task.cancel()
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _reconcile(self, rows: Sequence[repo.OutboxRow]) -> None:
-        """Rows whose send outcome was lost: what the provider has is recorded as sent, with its
-        current status; the rest is queued to be sent (again)."""
         log.warning("reconciling messages whose send outcome was lost", count=len(rows))
+        verdict = await self._look_up(rows)
+        for row, match in verdict.found:
+            await self._found(row, match)
+        await self._requeue(verdict.absent, "absent", "not found at the provider; sending it again")
+        await self._requeue(
+            verdict.unverifiable, "unverifiable", "the provider cannot say if it has it; sending it again"
+        )
+        log.info("reconciled", **self.counts)
+
+    async def _verify(self, row: repo.OutboxRow, result: SendResult, sender: str | None) -> None:
+        await asyncio.sleep(self.settle)
+        async with self._verifying:  # a storm of 500s must not become a storm of lookups
+            verdict = await self._look_up([row])
+        if verdict.found:
+            await self._found(*verdict.found[0])
+        elif verdict.absent:
+            not_created = replace(
+                result,
+                outcome=Outcome.FAILED,
+                provider_id=None,
+                detail=f"not created at the provider ({result.detail})"[:200],
+                provider_down=True,
+                not_sent=True,
+            )
+            await self.results.put(row, not_created, sender)
+        else:
+            await self.results.put(row, result, sender)  # unknown it stays: the wait runs, no resend
+
+    async def _look_up(self, rows: Sequence[repo.OutboxRow]) -> Verdict:
         verdict = await look_up(rows, self.providers, self.stepper.db, self.stepper.clock.now())
         self.counts["found"] += len(verdict.found)
         self.counts["requeued"] += len(verdict.absent)
         self.counts["unverifiable"] += len(verdict.unverifiable)
-        for row, match in verdict.found:
-            if match.status is not None:
-                self.results.found_status[row.id] = ProviderStatus(
-                    attempt_id=row.attempt_id, status=match.status, error_code=match.error_code
-                )
-            result = SendResult(Outcome.ACCEPTED, match.provider_id, None, "found at the provider")
-            await self.results.put(row, result, match.sender)
-        requeue = [row.id for row in (*verdict.absent, *verdict.unverifiable)]
-        if requeue:
-            await self._requeue(requeue)
-        log.info("reconciled", **self.counts)
+        return verdict
 
-    async def _requeue(self, ids: list[int]) -> None:
+    async def _found(self, row: repo.OutboxRow, match: Found) -> None:
+        """The provider has it: recorded as sent, with what the provider reports of it now."""
+        status = (
+            ProviderStatus(attempt_id=row.attempt_id, status=match.status, error_code=match.error_code)
+            if match.status is not None
+            else None
+        )
+        self.results.found[row.id] = Finding(match.created_at, status)
+        result = SendResult(
+            Outcome.ACCEPTED, match.provider_id, None, "found at the provider", provider=match.provider
+        )
+        await self.results.put(row, result, match.sender)
+
+    async def _requeue(self, rows: Sequence[repo.OutboxRow], error_code: str, detail: str) -> None:
+        """Back to the queue, to be sent (again): the provider does not have them, or cannot say
+        (then a resend may duplicate, bounded by the in-flight window). A tracked row goes through
+        the planner, which withdraws it instead if it stopped mattering; untracked rows (informed
+        posts, upkeep messages) are simply queued."""
+        tracked = [row for row in rows if row.tracked]
+        for row in tracked:
+            again = SendResult(
+                Outcome.FAILED, error_code=error_code, detail=detail, provider_down=True, not_sent=True
+            )
+            await self.results.put(row, again, None)
+        ids = [row.id for row in rows if not row.tracked]
+        if not ids:
+            return
         delay = 0.2
         while True:
             try:

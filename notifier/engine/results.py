@@ -17,7 +17,8 @@ import asyncio
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -44,6 +45,15 @@ _OUTCOME_EVENT = {
 }
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A lookup found the row's message at the provider: when it was created, and what the
+    provider reports of it now (None: nothing beyond "accepted")."""
+
+    taken_at: datetime
+    status: ProviderStatus | None
+
+
 def retryable(result: SendResult) -> bool:
     """Certainly not sent, and not the message's fault: the same attempt goes again later."""
     return result.outcome is Outcome.RATE_LIMITED or (result.not_sent and result.provider_down)
@@ -64,8 +74,8 @@ class ResultWriter:
         self._random = rng
         self._stopping = stopping
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
-        #: the provider's current status of rows found by a lookup, recorded with their outcome
-        self.found_status: dict[int, ProviderStatus] = {}
+        #: rows whose result is a lookup's finding (not a send's answer), recorded with their outcome
+        self.found: dict[int, Finding] = {}
         #: send results waiting for the database to come back (kept in memory, retried)
         self.unrecorded = 0
 
@@ -120,7 +130,7 @@ class ResultWriter:
             if refused:
                 self.unrecorded -= len(items)
             for row, _, _ in items:
-                self.found_status.pop(row.id, None)
+                self.found.pop(row.id, None)
             self.window.release(len(items), (row.id for row, _, _ in items))
 
     async def _store_answers(self) -> bool:
@@ -140,7 +150,7 @@ class ResultWriter:
             assert result is not None
             if retryable(result):
                 # certainly not sent: the same attempt goes back to the queue after a jittered pause
-                pause = result.retry_after or backoff(row.tries, self._random.random(), cap=30.0)
+                pause = result.retry_after or backoff(max(1, row.tries), self._random.random(), cap=30.0)
                 values: dict[str, Any] = {
                     "status": "pending",
                     "not_before": now + timedelta(seconds=pause),
@@ -158,8 +168,8 @@ class ResultWriter:
                     if (outage := self.outages.outage(row.channel)) is not None:
                         failing[outage.outage] = outage
             else:
-                if not result.provider_down and result.provider:
-                    self.outages.ended(result.provider)
+                if not result.provider_down and result.provider and row.id not in self.found:
+                    self.outages.ended(result.provider)  # (a lookup's finding says nothing of sends)
                 values = {
                     "status": {Outcome.ACCEPTED: "sent", Outcome.UNKNOWN: "unknown"}.get(
                         result.outcome, "failed"
@@ -173,16 +183,17 @@ class ResultWriter:
                     "lease_until": None,
                 }
                 if row.tracked:  # informed posts and upkeep messages: no planner waits for them
+                    found = self.found.get(row.id)
                     events.append(
                         AttemptOutcome(
                             attempt_id=row.attempt_id,
                             outcome=_OUTCOME_EVENT[result.outcome],
                             error_code=result.error_code,
+                            taken_at=found.taken_at if found is not None else None,
                         )
                     )
-                    found = self.found_status.get(row.id)
-                    if found is not None:  # a lookup found it: what the provider says of it now
-                        events.append(found)
+                    if found is not None and found.status is not None:  # what the provider says now
+                        events.append(found.status)
             updates.append((row.id, values))
         events.extend(failing.values())  # the planner tells the coordinator once per outage
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from notifier.channels.base import OutboundMessage, Outcome
+from notifier.channels.base import OutboundMessage, Outcome, SentQuery
 from notifier.channels.twilio import TwilioProvider, classify_rest_error
 from notifier.channels.twilio.provider import classify_exception
 from notifier.channels.twilio.voice import VoiceUrls, digits_response, voice_document
@@ -286,3 +287,21 @@ def test_service_unavailable_is_certainly_not_sent_and_a_plain_500_may_have_been
     ambiguous = classify_exception(TwilioRestException(500, "/Messages.json", "Internal Server Error", 20500))
     assert (unavailable.not_sent, unavailable.provider_down) == (True, True)
     assert (ambiguous.outcome, ambiguous.not_sent) == (Outcome.UNKNOWN, False)
+
+
+async def test_lookup_finds_a_call_and_a_message_whose_answer_was_lost(
+    provider: TwilioProvider, sandbox: Sandbox
+) -> None:
+    """Reconciliation asks for a message or call whose send outcome we lost: each is found with its
+    SID and From number (the SDK names it `from_` on a Message, `_from` on a Call)."""
+    since = sandbox.state.clock.now() - timedelta(seconds=1)
+    sandbox.faults.error_5xx_ratio = 1.0
+    sandbox.faults.error_5xx_after_create = True
+    assert (await provider.send(call(), SENDER)).outcome is Outcome.UNKNOWN
+    assert (await provider.send(sms(), SENDER)).outcome is Outcome.UNKNOWN
+    sandbox.faults.error_5xx_ratio = 0.0
+    [placed] = await provider.lookup(SentQuery(channel="voice", to=ALICE, text=call().text, since=since))
+    [message] = await provider.lookup(SentQuery(channel="sms", to=ALICE, text=sms().text, since=since))
+    assert (placed.provider_id, placed.sender) == (sandbox.calls[0].sid, SENDER)
+    assert (message.provider_id, message.sender) == (sandbox.messages[0].sid, SENDER)
+    assert await provider.lookup(SentQuery(channel="sms", to=ALICE, text="another body", since=since)) == []

@@ -242,7 +242,10 @@ class TwilioProvider:
                         break
         except Exception as exc:  # down, refused, timed out, refused to list: we cannot tell
             log.warning(
-                "twilio.lookup_failed", to=mask_address(query.to), error=classify_exception(exc).error_code
+                "twilio.lookup_failed",
+                to=mask_address(query.to),
+                error=classify_exception(exc).error_code,
+                cause=type(exc).__name__,
             )
             raise LookupFailed(type(exc).__name__) from exc
         found.reverse()
@@ -262,7 +265,12 @@ def _found(record: Any) -> Found:
         provider_id=str(record.sid),
         status=delivery_status(str(record.status or ""), getattr(record, "answered_by", None), code),
         created_at=record.date_created,
-        sender=str(record.from_ or getattr(record, "messaging_service_sid", None) or "") or None,
+        sender=str(_sender(record) or getattr(record, "messaging_service_sid", None) or "") or None,
         error_code=code,
         provider="twilio",
     )
+
+
+def _sender(record: Any) -> str | None:
+    """The From number: the SDK names it `from_` on a Message and `_from` on a Call."""
+    return getattr(record, "from_", None) or getattr(record, "_from", None)
