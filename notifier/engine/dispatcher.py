@@ -3,8 +3,10 @@
 Provider-honest (DESIGN §6): each sender number keeps its configured rate (a pool spreads load),
 at most `max_in_flight` requests are open at once (`window.py`), a rate-limit refusal is retried
 after a backoff (the provider never processed it), and a send whose outcome is unknown (timeout,
-5xx) is recorded, not retried: escalation moves on after the ack wait instead of risking a
-duplicate page. Which provider sends is the failover chain's business (`notifier.channels.failover`).
+a plain 5xx) is never retried blindly: it is looked up at the provider first (`Reconciler.verify`)
+and sent again only if the provider does not have it; when the provider cannot say, it is recorded
+as unknown and escalation moves on after the ack wait instead of risking a duplicate page. Which
+provider sends is the failover chain's business (`notifier.channels.failover`).
 
 The parts: this module claims rows and sends them; `results.py` writes the results back (kept in
 memory while the database is down, so no row stays `sending`); `reconcile.py` resolves rows whose
