@@ -159,7 +159,11 @@ class Reconciler:
         self.counts = {"found": 0, "requeued": 0, "unverifiable": 0}
 
     def can_look_up(self, channel: str) -> bool:
-        return isinstance(self.providers.get(channel), SupportsLookup)
+        """Whether a provider of the channel can be asked (a failover chain always offers `lookup`,
+        but over SMTP or Apprise alone it could only ever say "cannot tell")."""
+        provider = self.providers.get(channel)
+        members = getattr(provider, "providers", None) or [provider]
+        return any(isinstance(member, SupportsLookup) for member in members)
 
     def soon(self, rows: Sequence[repo.OutboxRow]) -> None:
         """Rows whose send outcome was lost (a dead incarnation's, or strays of ours)."""
