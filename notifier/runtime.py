@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -53,6 +54,15 @@ ACK_LINK_LIFETIME = timedelta(days=2)
 
 class StartupError(RuntimeError):
     """The daemon cannot start; the message says why and what to do."""
+
+
+def freeze_heap() -> None:
+    """Move what start-up (or a reload) built out of the cyclic garbage collector's reach: the plan,
+    the call trees and the compiled snapshots are millions of objects for 50,000 people and live as
+    long as the configuration, yet every full collection walked them all, a pause inside whichever
+    step it fell in (the first step of a 10,000-person start: 0.6 s of 0.61)."""
+    gc.collect()
+    gc.freeze()
 
 
 def load_config(settings: Settings) -> Config:
@@ -233,6 +243,7 @@ class Runtime:
                         f"the HTTP server could not listen on {settings.http_host}:{settings.http_port}"
                     )
                 await asyncio.sleep(0.01)
+        freeze_heap()
         return self
 
     def _console(self, tokens: TokenStore) -> ConsoleBackend:
@@ -309,8 +320,10 @@ class Runtime:
             log.error("reload refused; the running configuration stays", problems=str(exc))
             return False
         await self._store_plan(config, "reloaded (SIGHUP)")
+        gc.unfreeze()  # the old plan and snapshots may be collected once nothing refers to them
         self.engine.config = config
         self.engine.warm()
+        freeze_heap()
         log.info(
             "reloaded plan and call trees",
             trees=len(config.trees.calltrees),
@@ -319,6 +332,7 @@ class Runtime:
         return True
 
     async def stop(self, timeout: float = 10.0) -> None:
+        gc.unfreeze()  # what start-up froze may be collected again (a process that starts another)
         if self.server is not None:
             self.server.should_exit = True
         if self.engine is not None:
