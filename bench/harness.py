@@ -4,12 +4,14 @@ generated plans of N people, the sandbox process, and an in-process `Runtime` po
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -187,12 +189,23 @@ def webhook_port(http_port: int) -> int:
     return _WEBHOOK_PORTS.setdefault(http_port, free_port())
 
 
+def state_dir(config: Path) -> Path:
+    """The daemon's state directory beside its configuration, or, where that path is too long for
+    the webhook workers' unix sockets (a deep pytest tmp_path), a short one under the system's
+    temporary directory, named after the configuration so the same run finds it again."""
+    state = config / "state"
+    if len(str(state).encode()) <= 60:
+        return state
+    digest = hashlib.sha256(str(config).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"nb-{digest}"
+
+
 def settings_for(
     database_url: str, config: Path, sandbox: SandboxProcess, http_port: int, **overrides: Any
 ) -> Settings:
     hooks = webhook_port(http_port)
     values: dict[str, Any] = {
-        "state_dir": config / "state",
+        "state_dir": state_dir(config),
         "webhooks": {
             "workers": WEBHOOK_WORKERS,
             "port": hooks,
