@@ -115,8 +115,15 @@ class ProviderHealth:
             channels = ",".join(sorted(provider.channels))
             if not ok:
                 self.fail(channels, provider.name, "health check failed", at_once=True)
-            elif self.in_service(provider.name):
+            elif self._cooled_down(provider.name):
+                # a passing check ends a cool-down that is over; it does not clear the failures of
+                # real sends counted meanwhile (a provider that answers its health check but times
+                # out every send, e.g., must still reach the threshold)
                 self.succeed(channels, provider.name)
+
+    def _cooled_down(self, name: str) -> bool:
+        health = self._health.get(name)
+        return health is not None and health.down_until is not None and health.down_until <= self._now()
 
     async def close_once(self, provider: Provider) -> None:
         if id(provider) not in self._closed:

@@ -102,6 +102,17 @@ async def test_one_success_resets_the_count_of_failures() -> None:
     assert events == [] and sms.status()["twilio"]
 
 
+async def test_a_passing_health_check_does_not_clear_the_failures_of_real_sends() -> None:
+    """A provider that answers its health check but fails every send (e.g. times out) still goes
+    out after `threshold` failed sends, however often the check runs between them."""
+    twilio, kannel = Scripted("twilio", default=DOWN_5XX), Scripted("kannel")
+    sms, _, events = chain(twilio, kannel, threshold=3)
+    for n in range(3):
+        await sms.health.check([twilio, kannel])
+        await sms.send(message(n), None)
+    assert events == [("sms", "twilio", "failover")] and twilio.sent == ["a0", "a1", "a2"]
+
+
 async def test_a_send_that_reached_nobody_goes_to_the_next_provider_at_once() -> None:
     twilio, kannel = Scripted("twilio", default=REFUSED), Scripted("kannel")
     sms, _, events = chain(twilio, kannel, threshold=3)
