@@ -180,22 +180,22 @@ class _Part:
 
 
 def _merge_organisation(part: _Part, sources: list[Source]) -> Organisation | None:
-    first: Location | None = None
+    first: Source | None = None  # located only to report a second one (positions cost a re-read)
     organisation: Organisation | None = None
     for source in sources:
         if "organisation" not in source.data:
             continue
-        where = source.doc.locate(("organisation",))
         if first is not None:
             part.error(
                 Problem(
-                    f"'organisation' is already defined at {first}; a plan has exactly one",
+                    f"'organisation' is already defined at {first.doc.locate(('organisation',))}; "
+                    "a plan has exactly one",
                     ("organisation",),
-                    where,
+                    source.doc.locate(("organisation",)),
                 )
             )
             continue
-        first = where
+        first = source
         part.loaded._homes[("plan", "organisation")] = source.name
         raw = source.data["organisation"]
         result = part.validate(Organisation, raw, source, ("organisation",))

@@ -22,6 +22,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from notifier.plan.problems import FieldPath, Location, Problem
+from notifier.plan.yamlplain import PlainReader, read_plain
 
 MAX_DEPTH = 100
 #: values that aliases may add to a document (the "billion laughs" guard). Counted only where an
@@ -65,18 +66,32 @@ _PlanLoader.add_implicit_resolver(
 )
 
 
+_PLAIN = PlainReader(_PlanLoader, MAX_DEPTH)
+
+
 @dataclass
 class YamlDocument:
     """The plain data of one file, where each path was written, and what could not be read."""
 
     file: str
     data: Any = None
-    locations: dict[FieldPath, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: the text of a document read without positions (yamlplain), until positions are asked for
+    text: str | None = field(default=None, repr=False)
+    _locations: dict[FieldPath, Location] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         return not any(p.is_error for p in self.problems)
+
+    @property
+    def locations(self) -> dict[FieldPath, Location]:
+        """Where each path was written. A document read by the fast path is read again, with
+        positions, the first time they are needed (a problem to report)."""
+        if self._locations is None:
+            text, self.text = self.text, None
+            self._locations = {} if text is None else _parse_with_positions(text, self.file).locations
+        return self._locations
 
     def locate(self, path: FieldPath) -> Location | None:
         """The mark of `path` or of its nearest ancestor that has one."""
@@ -88,8 +103,16 @@ class YamlDocument:
 
 
 def parse_yaml(text: str, filename: str) -> YamlDocument:
-    """Parse one YAML document; never raises, problems are collected on the result."""
-    doc = YamlDocument(file=filename)
+    """Parse one YAML document; never raises, problems are collected on the result. A plain
+    document is read without positions (`yamlplain`); any other by the walker, with them."""
+    plain, data = read_plain(_PLAIN, text)
+    if plain:
+        return YamlDocument(file=filename, data=data, text=text)
+    return _parse_with_positions(text, filename)
+
+
+def _parse_with_positions(text: str, filename: str) -> YamlDocument:
+    doc = YamlDocument(file=filename, _locations={})
     loader: _PlanLoader | None = None
     try:
         loader = _PlanLoader(text)
