@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -104,6 +104,7 @@ class ContactMethod(Model):
         return address
 
 
+@lru_cache(maxsize=256)  # a person's SMS and voice contacts are mostly the same number, one after the other
 def check_e164(number: str) -> str:
     """Raise ValueError unless `number` is a valid, complete E.164 number (+ and country code)."""
     if not number.startswith("+"):

@@ -210,7 +210,8 @@ class _Compiler:
                 left_out=left_out,
             )
         child_keys = member_keys + [self.add(child, key, level + 1) for child in node.children]
-        self.nodes[key] = self.nodes[key].model_copy(update={"children": tuple(child_keys)})
+        if child_keys:
+            self.nodes[key] = self.nodes[key].model_copy(update={"children": tuple(child_keys)})
         return key
 
 

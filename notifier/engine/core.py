@@ -105,11 +105,12 @@ class Engine:
 
     # --- lifecycle -------------------------------------------------------------------------
     def warm(self) -> None:
-        """Compile every tree's incident snapshot now (at start and after a reload) rather than in
-        the start call: a 50,000-person broadcast then starts without waiting seconds for it."""
+        """Compile every tree's incident snapshot and encode its stored document now (at start and
+        after a reload) rather than in the start call: a 50,000-person broadcast then starts
+        without waiting seconds for them (the encoding alone was 0.6 s of its 0.7 s start call)."""
         for tree in self.config.trees.calltrees:
             with contextlib.suppress(ActivationError):  # the start call reports it, as it would
-                self.prepare(tree.id, ActivationKind.INCIDENT)
+                self._snapshots.document(self.prepare(tree.id, ActivationKind.INCIDENT))
 
     async def start(self) -> None:
         self.warm()
