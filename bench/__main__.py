@@ -4,9 +4,10 @@ and 19.
 Benchmarks print figures and never fail on a slow machine; the exit status is 0 unless a benchmark
 could not run at all. Figures go to stdout as they come and, at the end, to bench/RESULTS.md, the
 sweep plots beside it (capacity.png, broadcast-sweep.png) and bench/results.json. Each benchmark
-runs on every store before the next one starts; the broadcast sweep runs last and takes what is
-left of the run's time budget (`BUDGET_S`), so a slow engine shortens it instead of the run
-overrunning.
+runs on every store before the next one starts; the broadcast sweep runs last: its points up to
+benchmark 1's size (which is its 10,000 point: one measurement, two rows) run to completion, the
+larger ones share what is left of the run's time budget (`budget_s`), so a slow engine shortens
+them instead of the run overrunning.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from bench.machine import describe
 from bench.report import Report
 from notifier import eventloop
 
-# in the order they run; the sweep last, on what is left of the time budget
-NAMES = ("broadcast", "rate", "latency", "capacity", "timers", "inbound", "memory", "sweep")
+# in the order they run; the broadcast (the sweep's point of its size) and the sweep last
+NAMES = ("rate", "latency", "capacity", "timers", "inbound", "memory", "broadcast", "sweep")
 FULL = {  # the sizes issues 7 and 19 name
-    "broadcast": 10_000,
+    "broadcast": 10_000,  # a point of the sweep, run to completion
     "rate": (1000, 100.0),
     "latency": 500,
     # rates, seconds of alerts per rate, at least this many alerts, seconds to wait for the last SMS
@@ -38,10 +39,11 @@ FULL = {  # the sizes issues 7 and 19 name
     "inbound": 1000,
     "memory": (10_000, 100),
     "sweep": (1000, 10_000, 50_000, 100_000),  # also the growth row (start-up, activation, memory)
+    "once": (100_000,),  # sweep sizes run on one store only (the last asked for)
     "budget_s": 570.0,  # the whole run, under 10 minutes with the report and the clean-up
 }
 QUICK = {
-    "broadcast": 500,
+    "broadcast": 1000,
     "rate": (300, 50.0),
     "latency": 150,
     "capacity": ((10.0, 50.0, 200.0), 2.0, 40, 5.0),
@@ -49,6 +51,7 @@ QUICK = {
     "inbound": 200,
     "memory": (2000, 20),
     "sweep": (250, 1000, 2500),
+    "once": (),
     "budget_s": 420.0,
 }
 SMOKE = {  # tests/bench_smoke: every benchmark's code path in seconds, figures meaningless
@@ -59,15 +62,18 @@ SMOKE = {  # tests/bench_smoke: every benchmark's code path in seconds, figures 
     "timers": (300, 20),
     "inbound": 20,
     "memory": (60, 3),
-    "sweep": (20, 60),  # two points: enough for the growth row
+    "sweep": (20, 40),  # two points: enough for the growth row
+    "once": (),
     "budget_s": 900.0,  # never cuts the smoke run short: it is there to run every code path
 }
 SIZES = {"full": FULL, "quick": QUICK, "smoke": SMOKE}
 
 
-async def run(names: list[str], stores_wanted: list[str], size: str, report: Report) -> int:
+async def run(
+    names: list[str], stores_wanted: list[str], size: str, report: Report, budget: float | None = None
+) -> int:
     sizes = SIZES[size]
-    deadline = time.time() + sizes["budget_s"]
+    deadline = time.time() + (budget or sizes["budget_s"])
     work = Path(tempfile.mkdtemp(prefix="notifier-bench-"))
     stores = Stores(work)
     failures = 0
@@ -77,8 +83,7 @@ async def run(names: list[str], stores_wanted: list[str], size: str, report: Rep
             if base:
                 report.baseline(base, sizes["broadcast"])
         for name in names:
-            if name == "sweep":
-                failures += await _sweep(report, stores_wanted, sizes["sweep"], stores, work, deadline)
+            if name in ("broadcast", "sweep"):
                 continue
             for kind in stores_wanted:
                 coro = _bench(name, kind, sizes, stores, work)
@@ -87,16 +92,29 @@ async def run(names: list[str], stores_wanted: list[str], size: str, report: Rep
                     failures += 1
                 else:
                     report.add(name, kind, figures)
+        if "broadcast" in names or "sweep" in names:
+            failures += await _sweep(report, stores_wanted, names, sizes, stores, work, deadline)
     finally:
         stores.close()
     return failures
 
 
 async def _sweep(
-    report: Report, kinds: list[str], sizes: tuple[int, ...], stores: Stores, work: Path, deadline: float
+    report: Report,
+    kinds: list[str],
+    names: list[str],
+    sizes: dict[str, Any],
+    stores: Stores,
+    work: Path,
+    deadline: float,
 ) -> int:
-    """The broadcast sweep of every store, its rows (8 broadcast sweep, 6 growth) and its errors."""
-    points = await _guard(report, "sweep", "+".join(kinds), sweep.sweep(stores, kinds, sizes, work, deadline))
+    """The broadcast sweep of every store (or only its benchmark-1 point), its rows (1 broadcast,
+    8 broadcast sweep, 6 growth) and its errors."""
+    size = sizes["broadcast"]
+    counts = tuple(sorted({*sizes["sweep"], size})) if "sweep" in names else (size,)
+    once = sizes["once"] if "sweep" in names else ()
+    run = sweep.sweep(stores, kinds, counts, work, deadline, complete_upto=size, once=once)
+    points = await _guard(report, "sweep", "+".join(kinds), run)
     if points is None:
         return 1
     failures = 0
@@ -105,14 +123,15 @@ async def _sweep(
             if "error" in p:
                 report.error(f"sweep {p['contacts']:,}", kind, p["error"])
                 failures += 1
-        report.add("sweep", kind, points[kind])
-        report.add("growth", kind, points[kind])
+        if "broadcast" in names:
+            report.add("broadcast", kind, next(p for p in points[kind] if p["contacts"] == size))
+        if "sweep" in names:
+            report.add("sweep", kind, points[kind])
+            report.add("growth", kind, points[kind])
     return failures
 
 
 def _bench(name: str, kind: str, sizes: dict[str, Any], stores: Stores, work: Path) -> Any:
-    if name == "broadcast":
-        return broadcast.engine_broadcast(stores, kind, sizes["broadcast"], work)
     if name == "rate":
         count, per_second = sizes["rate"]
         return rate.adherence(stores, kind, count, per_second, work)
@@ -163,6 +182,9 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmarks run at all")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     parser.add_argument(
+        "--budget", type=float, help="seconds for the whole run (default: 570 full, 420 --quick)"
+    )
+    parser.add_argument(
         "--webhook-workers",
         type=int,
         default=harness.WEBHOOK_WORKERS,
@@ -179,9 +201,11 @@ def main() -> int:
     quiet_logs()
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
-    report = Report(describe(), quick=size != "full", command=" ".join(["python -m bench", *sys.argv[1:]]))
+    command = " ".join(["python -m bench", *sys.argv[1:]])
+    report = Report(describe(), quick=size != "full", command=command, size=size, kinds=stores)
+    report.full_run = size == "full" and names == list(NAMES) and len(stores) == 2
     started = time.perf_counter()
-    failures = eventloop.run(run(names, stores, size, report))
+    failures = eventloop.run(run(names, stores, size, report, args.budget))
     report.total_seconds = time.perf_counter() - started
     args.output.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -27,7 +27,7 @@ BODY = (
 )
 
 
-async def _receiver() -> tuple[web.AppRunner, str]:
+async def receiver() -> tuple[web.AppRunner, str]:
     async def ok(request: web.Request) -> web.Response:
         await request.read()
         return web.Response(text="<Response></Response>", content_type="application/xml")
@@ -55,7 +55,7 @@ async def _fan_out(count: int, concurrency: int, send: Callable[[int], Awaitable
 
 async def raw_aiohttp(sandbox: SandboxProcess, count: int, concurrency: int) -> float:
     """Messages per second with plain aiohttp POSTs."""
-    runner, callback = await _receiver()
+    runner, callback = await receiver()
     url = f"{sandbox.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     auth = aiohttp.BasicAuth(ACCOUNT_SID, AUTH_TOKEN)
     try:
@@ -81,7 +81,7 @@ async def raw_aiohttp(sandbox: SandboxProcess, count: int, concurrency: int) -> 
 
 async def twilio_sdk(sandbox: SandboxProcess, count: int, concurrency: int) -> float:
     """Messages per second with the twilio SDK's asyncio client (no retries, as the product)."""
-    runner, callback = await _receiver()
+    runner, callback = await receiver()
     http = AsyncTwilioHttpClient(logger=logging.getLogger("bench.twilio"))
     client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http)
     client.api.base_url = sandbox.url

@@ -1,5 +1,6 @@
-"""RESULTS.md: the machine, each figure beside its goal from issues 7 and 19, and how far a missed goal is.
-The profile findings (bench/analysis.md, written by hand from py-spy runs) are appended verbatim."""
+"""RESULTS.md: the machine, the targets of issue 19 (bench/targets.py), each benchmark's figures beside
+its goal from issues 7 and 19 and how far a missed goal is, then the sections of bench/analysis.md
+(written by hand: profile, cause and what would close it, per target missed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import harness
+from bench import harness, targets
 from bench.memory import growth_exponent
 
 ANALYSIS = Path(__file__).with_name("analysis.md")
@@ -23,6 +24,9 @@ class Report:
     machine: dict[str, str]
     quick: bool
     command: str
+    size: str = "full"
+    kinds: list[str] = field(default_factory=lambda: ["sqlite", "postgres"])
+    full_run: bool = False  # every benchmark at the full sizes: its time is the "< 10 min" figure
     total_seconds: float = 0.0
     base: dict[str, float] = field(default_factory=dict)
     base_count: int = 0
@@ -47,28 +51,45 @@ class Report:
     def best_baseline(self) -> float:
         return max(self.base.values(), default=0.0)
 
-    def _broadcast(self, kind: str, f: dict[str, float]) -> None:
-        best = max(self.base.values(), default=0.0)
-        ratio = f["rate"] / best if best else math.nan
-        sdk = f["rate"] / self.base["sdk"] if self.base.get("sdk") else math.nan
-        figure = (
-            f"{f['rate']:.0f} msg/s over {self.base_count or '?'} contacts ({f['seconds']:.1f} s; activate "
-            f"{f['activate_s']:.2f} s; wire {f['wire_rate']:.0f}/s); ratio {ratio:.2f} to the best "
-            f"baseline, {sdk:.2f} to the SDK baseline; RSS {f['rss_mb']:.0f} MB"
+    def _broadcast(self, kind: str, p: dict[str, Any]) -> None:
+        """Benchmark 1: the broadcast sweep's point of its size (10,000 in the full run)."""
+        n, goal = p["contacts"], ">= 1,000/s and >= 0.5 x bare client (issue 19; issue 7 asked 0.6)"
+        if "error" in p or p.get("not_run") or not p.get("start_done", True):
+            self._row("1 broadcast", kind, f"{n:,} contacts: {_point_text(p, 0.0)}", goal, "not measured")
+            return
+        best = self.best_baseline()
+        rate = p.get("rate", 0.0)
+        ratio = rate / best if best else math.nan
+        sdk = rate / self.base["sdk"] if self.base.get("sdk") else math.nan
+        if p.get("complete"):
+            wire = (p["sent"] - 1) / (p["last_sms_s"] - p["first_sms_s"]) if p["sent"] > 1 else 0.0
+            figure = (
+                f"{rate:.0f} msg/s over {n:,} contacts (start call -> last SMS {p['last_sms_s']:.1f} s, "
+                f"first SMS {_secs(p['first_sms_s'])}, activate {p.get('activate_s', math.nan):.2f} s; wire "
+                f"{wire:.0f}/s); ratio {ratio:.2f} to the best bare client, {sdk:.2f} to the SDK client; "
+                f"peak RSS {p['peak_rss_mb']:.0f} MB; daemon start-up {p['start_s']:.1f} s (not counted)"
+            )
+        else:
+            figure = f"{n:,} contacts: {_point_text(p, best)}; ratio {ratio:.2f} to the best bare client"
+        ok = bool(p.get("complete")) and rate >= 1000 and ratio >= 0.5
+        miss = f"{rate / 1000:.0%} of 1,000/s, ratio {ratio:.2f} of 0.5" + (
+            "" if p.get("complete") else f", {p['sent']:,} of {n:,} sent"
         )
-        ok = f["rate"] >= 1000 and ratio >= 0.6
-        miss = f"{f['rate'] / 1000:.0%} of 1,000/s, ratio {ratio:.2f} of 0.6"
-        self._row("1 broadcast", kind, figure, ">= 1,000/s and >= 0.6 x baseline", _verdict(ok, miss))
+        self._row("1 broadcast", kind, figure, goal, _verdict(ok, miss))
 
     def _rate(self, kind: str, f: dict[str, float]) -> None:
         figure = (
             f"configured {f['configured']:.0f}/s, achieved {f['achieved']:.1f}/s "
-            f"({f['deviation_pct']:+.1f}%), seconds {f['worst_second']:.0f}..{f['best_second']:.0f}, "
-            f"max gap {f['max_gap_ms']:.0f} ms, idle gaps {f['idle_gaps']:.0f}"
+            f"({f['deviation_pct']:+.1f}%), seconds {f['worst_second']:.0f}..{f['best_second']:.0f}; "
+            f"idle gaps in the pool's schedule {f['idle_gaps']:.0f}"
+            + (f" (longest {f['max_idle_ms']:.0f} ms)" if f["idle_gaps"] else "")
+            + f"; at the provider: longest gap {f['max_gap_ms']:.0f} ms, {f['late_gaps']:.0f} gaps of sends "
+            f"due and late (lateness p99 {f['late_p99_ms']:.0f} ms, max {f['late_max_ms']:.0f} ms)"
         )
         ok = abs(f["deviation_pct"]) <= 2 and f["idle_gaps"] == 0
         miss = f"deviation {f['deviation_pct']:+.1f}%, {f['idle_gaps']:.0f} idle gaps"
-        self._row("2 sender rate", kind, figure, "within 2%, no idle gaps", _verdict(ok, miss))
+        goal = "within 2%, no idle gaps (a pause > 3 intervals in the schedule)"
+        self._row("2 sender rate", kind, figure, goal, _verdict(ok, miss))
 
     def _latency(self, kind: str, f: dict[str, dict[str, float]]) -> None:
         """HTTP and MQTT, each judged on its own; the goal is met only when both meet it."""
@@ -192,40 +213,7 @@ class Report:
 
     def _sweep(self, kind: str, points: list[dict[str, Any]]) -> None:
         base = self.best_baseline()
-        shown = []
-        for p in points:
-            n = p["contacts"]
-            if p.get("not_run"):
-                shown.append(f"{n:,}: not run ({p['limit_s']:.0f} s of the time budget left)")
-                continue
-            if "error" in p:
-                shown.append(f"{n:,}: could not run")
-                continue
-            if p["limit_s"] <= 0:
-                took = f" ({p['start_s']:.0f} s)" if "start_s" in p else ""
-                shown.append(
-                    f"{n:,}: not started, its daemon's start-up{took} used its whole limit; "
-                    f"peak RSS {p['peak_rss_mb']:.0f} MB until then"
-                )
-                continue
-            first = (
-                f"first SMS {_secs(p['first_sms_s'])}"
-                if "first_sms_s" in p
-                else f"no SMS within {p['limit_s']:.0f} s"
-            )
-            last = (
-                f"last {_secs(p['last_sms_s'])}"
-                if p.get("complete")
-                else f"did not complete within {p['limit_s']:.0f} s ({p['sent']:,} of {n:,} sent)"
-            )
-            bare = f" (bare client {_secs(n / base)})" if base else ""
-            shown.append(
-                f"{n:,}: {first}, {last}{bare}, peak RSS {p['peak_rss_mb']:.0f} MB"
-                + ("" if p.get("complete") else " until then")
-                + ", "
-                f"start-up {p['start_s']:.1f} s"
-            )
-        figure = "from the start call: " + "; ".join(shown)
+        figure = "; ".join(f"{p['contacts']:,}: {_point_text(p, base)}" for p in points)
         if base:
             figure += f". Bare client of this run: {base:.0f} msg/s"
         by = {p["contacts"]: p for p in points if "error" not in p and not p.get("not_run")}
@@ -272,6 +260,18 @@ class Report:
                 f"raw aiohttp {self.base['raw']:.0f} msg/s, twilio SDK {self.base['sdk']:.0f} msg/s.",
                 "",
             ]
+        table, missed = targets.table(self, self.kinds, self.size)
+        lines += [
+            "## Targets of issue 19",
+            "",
+            "Each figure beside its goal and what this run measured to compare it with; the sections"
+            " below the tables say, for each target missed, the profile, the cause and what would close it.",
+            "",
+            *table,
+            "",
+            "## Every benchmark (issues 7 and 19)",
+            "",
+        ]
         lines += ["| benchmark | store | figures | goal | verdict |", "|---|---|---|---|---|"]
         # grouped by store, in the benchmarks' numbering (they run benchmark by benchmark)
         stores = list(dict.fromkeys(row[1] for row in self.rows))
@@ -281,9 +281,36 @@ class Report:
             lines += [""] + [f"![{title}]({name})" for title, name in self.plots]
         if self.errors:
             lines += ["", "Benchmarks that could not run:", *self.errors]
-        if ANALYSIS.is_file():
-            lines += ["", ANALYSIS.read_text().rstrip()]
+        lines += targets.analysis(ANALYSIS, missed)
         return "\n".join(lines) + "\n"
+
+
+def _point_text(p: dict[str, Any], base: float) -> str:
+    """One broadcast sweep point: start-up, then everything from the start call."""
+    n = p["contacts"]
+    if p.get("not_run"):
+        if "other_store" in p:
+            return f"run on {p['other_store']} only (one store's share of the 10-minute budget)"
+        return "not run (the time budget was spent)"
+    if "error" in p:
+        return "could not run"
+    if not p.get("start_done", True):
+        return (
+            f"start-up did not finish within its limit of {p['start_limit_s']:.0f} s "
+            f"(peak RSS {p['peak_rss_mb']:.0f} MB until then)"
+        )
+    first = f"first SMS {_secs(p['first_sms_s'])}" if "first_sms_s" in p else "no SMS"
+    rate = f", {p['rate']:.0f} msg/s" if p.get("rate") else ""
+    if p.get("complete"):
+        last = f"last {_secs(p['last_sms_s'])}{rate}"
+    else:
+        last = f"did not complete within {p['limit_s']:.0f} s ({p['sent']:,} of {n:,} sent{rate})"
+    bare = f" (bare client {_secs(n / base)})" if base else ""
+    until = "" if p.get("complete") else " until then"
+    return (
+        f"start-up {p['start_s']:.1f} s, then from the start call {first}, {last}{bare}, "
+        f"peak RSS {p['peak_rss_mb']:.0f} MB{until}"
+    )
 
 
 def _ms(value: float) -> str:
