@@ -82,7 +82,10 @@ def estimate(contacts: int, measured: list[dict[str, Any]]) -> Todo:
     if not done:
         return Todo(contacts, DEFAULT_START_PER_1K_S * contacts / 1000, contacts / DEFAULT_RATE + 1.0)
     last = done[-1]
-    start = last["start_s"] * contacts / last["contacts"]
+    start = last["start_s"] * contacts / last["contacts"]  # one point: proportional
+    if len(done) > 1 and last["contacts"] > done[-2]["contacts"]:  # two: a fixed part and one per person
+        slope = (last["start_s"] - done[-2]["start_s"]) / (last["contacts"] - done[-2]["contacts"])
+        start = max(last["start_s"] + slope * (contacts - last["contacts"]), last["start_s"])
     rate = last.get("rate") or DEFAULT_RATE
     first = last.get("first_sms_s", 1.0)
     return Todo(contacts, start, first + contacts / rate)

@@ -55,6 +55,9 @@ def test_estimates_come_from_the_last_point_of_the_same_store() -> None:
     todo = sweep.estimate(50_000, measured)
     assert todo.start_s == 25.0 and todo.send_s == 0.5 + 50_000 / 250.0
     assert sweep.estimate(50_000, []).send_s == 50_000 / sweep.DEFAULT_RATE + 1.0
+    # with two points, start-up is a fixed part (imports, migrations) plus a part per person
+    two = [{"contacts": 1_000, "start_s": 2.0, "limit_s": 240.0}, *measured]
+    assert sweep.estimate(50_000, two).start_s == 5.0 + 3.0 / 9_000 * 40_000
 
 
 def report_with(**figures: Any) -> Report:
