@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import results
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = (
     "1 broadcast",
@@ -62,7 +64,11 @@ def test_every_benchmark_runs_on_both_stores(tmp_path: Path) -> None:
         assert f"]({png})" in text, png
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     for store in ("sqlite", "postgres"):
-        assert "| 8 broadcast sweep | " + store + " | from the start call: 20: first SMS" in text, text
+        assert f"| 8 broadcast sweep | {store} | 20: start-up " in text, text
+        assert ", then from the start call first SMS " in text, text
+    assert "## Targets of issue 19" in text
+    for key in results.KEYS:  # every target beside its goal, once
+        assert text.count(f"(`{key}`) |") == 1, key
     _check_results(json.loads((tmp_path / "results.json").read_text()))
 
 
