@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,21 @@ from notifier.api.engine_api import ActivationView, StartRequest
 from notifier.clock import ScaledClock
 from notifier.domain.calltree import ActivationKind
 from notifier.runtime import Runtime
-from notifier.sandbox import Faults, Persona, Sandbox
+from notifier.sandbox import Faults, Persona, Sandbox, preset
 from notifier.settings import SmtpSettings, SpoolSettings, TwilioSettings
 from notifier.store.db import upgrade_async
 from notifier.store.engine_tables import activations, activity_log, outbox
 from tests.engine.conftest import free_port, system_settings
-from tests.reliability.harness import ACCOUNT_SID, AUTH_TOKEN, write_tree
+from tests.reliability.harness import ACCOUNT_SID, AUTH_TOKEN, numbers_for, write_tree
+
+SMS_THEN_VOICE = "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]"
 
 
 @dataclass
 class System:
     runtime: Runtime
     sandbox: Sandbox
+    numbers: list[str] = field(default_factory=list)  # one person per number, in tree order
 
     @property
     def base(self) -> str:
@@ -149,7 +152,27 @@ async def faulty_system(
     runtime = Runtime(settings, clock)
     await runtime.start()
     try:
-        yield System(runtime, box)
+        yield System(runtime, box, list(numbers))
     finally:
         await runtime.stop(timeout=5)
         await box.stop()
+
+
+def confirming_broadcast(
+    tmp_path: Path, database_url: str, faults: Faults, *, people: int = 200, **options: Any
+) -> AbstractAsyncContextManager[System]:
+    """The provider-fault broadcast of issue 12: `people` persons, SMS then voice (5 engine minutes
+    each), each confirming 2 s after their SMS, 20 sends in flight, a clock 5x the wall, on
+    `database_url`; `options` are further `faulty_system` arguments (e.g. `rate_per_sender`)."""
+    numbers = numbers_for(people)
+    return faulty_system(
+        tmp_path,
+        numbers,
+        SMS_THEN_VOICE,
+        faults=faults,
+        personas=[preset("confirms", n, reply_after=2.0) for n in numbers],
+        max_in_flight=20,
+        scale=5,
+        database_url=database_url,
+        **options,
+    )

@@ -1,11 +1,14 @@
 """Writes RESULTS-style figures of the reliability runs to `bench/RELIABILITY.md`.
 
 Each run replaces its own section (between HTML comment markers) so the file keeps the latest
-figures of every trial kind side by side; the prose around the sections is left alone.
+figures of every trial kind side by side; the prose around the sections is left alone. The
+read-modify-write holds an exclusive lock, so trials running in parallel (pytest-xdist workers)
+never drop each other's sections.
 """
 
 from __future__ import annotations
 
+import fcntl
 import platform
 import re
 from datetime import UTC, datetime
@@ -28,11 +31,15 @@ def record(section: str, figures: dict[str, object]) -> None:
         f"<!-- end: {section} -->",
     ]
     block = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Reliability results\n"
     pattern = re.compile(
         rf"<!-- begin: {re.escape(section)} -->.*?<!-- end: {re.escape(section)} -->", re.DOTALL
     )
-    text = (
-        pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    )
-    RESULTS.write_text(text)
+    with RESULTS.open("a") as lock:  # (creates it empty if it is missing)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = RESULTS.read_text() or "# Reliability results\n"
+        text = (
+            pattern.sub(lambda _: block, text)
+            if pattern.search(text)
+            else text.rstrip() + "\n\n" + block + "\n"
+        )
+        RESULTS.write_text(text)

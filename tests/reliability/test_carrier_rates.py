@@ -29,10 +29,9 @@ from notifier.domain.state import ActivationState
 from notifier.sandbox import Faults, preset
 from notifier.store.engine_tables import activation_documents
 from tests.reliability.harness import numbers_for
-from tests.reliability.inprocess import System, faulty_system
+from tests.reliability.inprocess import SMS_THEN_VOICE, System, confirming_broadcast, faulty_system
 
 SMS_THEN_VOICE_20S = "[{kind: sms, wait: 20s}, {kind: voice, wait: 20s}]"
-SMS_THEN_VOICE = "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]"
 
 
 async def state_of(system: System, activation_id: str) -> ActivationState:
@@ -258,19 +257,9 @@ async def test_an_outage_longer_than_the_give_up_bound_marks_nobody_unreachable(
 
 
 async def test_thirty_percent_not_created_503_everyone_reached_once(tmp_path: Path, db_url: str) -> None:
-    numbers = numbers_for(200)
-    personas = [preset("confirms", n, reply_after=2.0) for n in numbers]
     faults = Faults(seed=12, unavailable_ratio=0.3)
-    async with faulty_system(
-        tmp_path,
-        numbers,
-        SMS_THEN_VOICE,
-        faults=faults,
-        personas=personas,
-        max_in_flight=20,
-        scale=5,
-        database_url=db_url,
-    ) as system:
+    async with confirming_broadcast(tmp_path, db_url, faults) as system:
+        numbers = system.numbers
         activation_id = await system.activate()
         view = await system.finished(activation_id, timeout=300)
         rows = await system.outbox(activation_id)

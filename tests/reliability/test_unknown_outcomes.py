@@ -26,9 +26,7 @@ from notifier.domain.events import AckOnBehalf, Cancel
 from notifier.sandbox import Faults, preset
 from notifier.store.engine_tables import outbox
 from tests.reliability.harness import numbers_for
-from tests.reliability.inprocess import faulty_system
-
-SMS_THEN_VOICE = "[{kind: sms, wait: 5m}, {kind: voice, wait: 5m}]"
+from tests.reliability.inprocess import SMS_THEN_VOICE, confirming_broadcast, faulty_system
 
 
 async def _until(predicate: Any, timeout: float, what: str) -> None:
@@ -47,21 +45,15 @@ async def test_thirty_percent_plain_500_everyone_reached_once_nobody_escalated(
     """30 % of create requests answered a plain 500: during the first half of the broadcast Twilio
     created nothing for them, during the second it created the message and still answered 500."""
     people = 200
-    numbers = numbers_for(people)
-    personas = [preset("confirms", n, reply_after=2.0) for n in numbers]
     faults = Faults(seed=500, error_5xx_ratio=0.3)
-    async with faulty_system(
+    async with confirming_broadcast(
         tmp_path,
-        numbers,
-        SMS_THEN_VOICE,
-        faults=faults,
-        personas=personas,
-        max_in_flight=20,
+        db_url,
+        faults,
+        people=people,
         rate_per_sender=20,  # 100 SMS/s: the broadcast takes a few seconds to leave
-        scale=5,
-        database_url=db_url,
     ) as system:
-        sandbox = system.sandbox
+        sandbox, numbers = system.sandbox, system.numbers
         activation_id = await system.activate()
         await sandbox.state.wait_for(lambda: len(sandbox.messages) >= people // 2, timeout=120)
         faults.error_5xx_after_create = True
