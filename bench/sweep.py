@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_WINDOW_S = 10.0  # sending time any point gets at least: first SMS, memory, a rate
 COMPLETE_CAP_S = 240.0  # a point that must complete is still stopped after this long sending
 START_CAP_S = 240.0  # the longest start-up any point may take
+OVERHEAD_S = 4.0  # per point besides start-up and sending: the probe's interpreter, the store, the sandbox
 GRACE_S = 5.0  # past its deadline, a probe that has not answered is stopped from outside
 DEFAULT_RATE = 200.0  # msg/s assumed for a store before any of its points was measured
 DEFAULT_START_PER_1K_S = 1.0  # start-up seconds per 1,000 people, likewise
@@ -58,7 +59,7 @@ class Todo:
 
     @property
     def least(self) -> float:
-        return self.start_s + FIRST_WINDOW_S
+        return self.start_s + FIRST_WINDOW_S + OVERHEAD_S
 
 
 def allot(left_s: float, todo: list[Todo]) -> tuple[float, float]:
@@ -71,8 +72,8 @@ def allot(left_s: float, todo: list[Todo]) -> tuple[float, float]:
     keep = sum(t.least for t in todo if t.contacts > this.contacts)
     same = sum(1 for t in todo if t.contacts == this.contacts)
     share = max((left_s - keep) / same, 0.0)
-    start = min(START_CAP_S, max(share - FIRST_WINDOW_S, this.start_s * 2, 10.0))
-    send = max(FIRST_WINDOW_S, min(this.send_s * 1.2 + 5.0, share - this.start_s))
+    start = min(START_CAP_S, max(share - FIRST_WINDOW_S - OVERHEAD_S, this.start_s * 2, 10.0))
+    send = max(FIRST_WINDOW_S, min(this.send_s * 1.2 + 5.0, share - this.start_s - OVERHEAD_S))
     return start, send
 
 

@@ -41,8 +41,10 @@ def test_the_larger_sweep_points_keep_their_start_up_and_a_first_window() -> Non
     ]
     start, send = sweep.allot(200.0, todo)
     # the 100,000 point keeps its start-up and a first window; the two 50,000 points share the rest
-    share = (200.0 - (40.0 + sweep.FIRST_WINDOW_S)) / 2
-    assert send == share - 20.0 and start == share - sweep.FIRST_WINDOW_S
+    share = (200.0 - (40.0 + sweep.FIRST_WINDOW_S + sweep.OVERHEAD_S)) / 2
+    assert (
+        send == share - 20.0 - sweep.OVERHEAD_S and start == share - sweep.FIRST_WINDOW_S - sweep.OVERHEAD_S
+    )
     # a point that can complete takes what it needs and leaves the rest to the points after it
     assert sweep.allot(1000.0, [sweep.Todo(1000, 1.0, 20.0), *todo])[1] == 20.0 * 1.2 + 5.0
     # never less than a first window of sending, and start-up gets at least twice its estimate
