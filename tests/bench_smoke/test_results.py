@@ -52,6 +52,14 @@ def test_the_larger_sweep_points_keep_their_start_up_and_a_first_window() -> Non
     assert send == sweep.FIRST_WINDOW_S and start == 40.0
 
 
+def test_only_the_one_store_point_is_left_out_when_the_budget_is_spent() -> None:
+    fifty, hundred = sweep.Todo(50_000, 15.0, 200.0), sweep.Todo(100_000, 30.0, 400.0)
+    # the 50,000 points carry results.json keys: they get their minimum even past the budget
+    assert not sweep.left_out(fifty, (100_000,), -60.0)
+    assert sweep.left_out(hundred, (100_000,), hundred.least / 2 - 1)
+    assert not sweep.left_out(hundred, (100_000,), hundred.least / 2 + 1)
+
+
 def test_estimates_come_from_the_last_point_of_the_same_store() -> None:
     measured = [{"contacts": 10_000, "start_s": 5.0, "limit_s": 240.0, "rate": 250.0, "first_sms_s": 0.5}]
     todo = sweep.estimate(50_000, measured)
