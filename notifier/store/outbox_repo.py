@@ -90,6 +90,14 @@ async def claim_outbox(
     ids = list((await conn.execute(ready)).scalars())
     if not ids:
         return []
+    return await _claim(conn, ids, worker, now, lease)
+
+
+async def _claim(
+    conn: AsyncConnection, ids: list[int], worker: str, now: datetime, lease: timedelta
+) -> list[OutboxRow]:
+    """Mark the rows `ids` as being sent by `worker` (leased until `now + lease`, one try more) and
+    read them back, oldest first: the end of every claim of queued rows."""
     await conn.execute(
         update(outbox)
         .where(outbox.c.id.in_(ids))
@@ -282,13 +290,7 @@ async def claim_bundle_mates(
     ids = list((await conn.execute(waiting)).scalars())
     if not ids:
         return []
-    await conn.execute(
-        update(outbox)
-        .where(outbox.c.id.in_(ids))
-        .values(status="sending", claimed_by=worker, lease_until=now + lease, tries=outbox.c.tries + 1)
-    )
-    rows = (await conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))).all()
-    return [_outbox_row(r) for r in rows]
+    return await _claim(conn, ids, worker, now, lease)
 
 
 async def set_messages(conn: AsyncConnection, messages: dict[int, dict[str, Any]]) -> None:
