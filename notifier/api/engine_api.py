@@ -13,7 +13,7 @@ Errors the engine raises and what the API answers:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from notifier.channels.inbound import DeliveryReport
@@ -115,6 +115,11 @@ class EngineAPI(Protocol):
 
     async def delivery_report(self, token: str, report: DeliveryReport) -> None:
         """A provider's delivery report, already in channel-neutral words (the inbound port)."""
+        ...
+
+    async def delivery_reports(self, reports: Sequence[tuple[str, DeliveryReport]]) -> None:
+        """Several delivery reports (callback token, report) at once, each applied once as by
+        `delivery_report`: a batch of spooled status callbacks, one step per activation."""
         ...
 
     async def call_script(self, token: str) -> str | None:

@@ -33,9 +33,10 @@ import structlog
 
 from notifier.api.engine_api import EngineAPI
 from notifier.api.spool_segments import Item, SegmentReader
-from notifier.api.twilio_webhooks import apply_spooled, provider_id, spooled_twiml
+from notifier.api.twilio_webhooks import EMPTY_TWIML, apply_spooled, provider_id, spooled_twiml
 from notifier.api.webhook_spool import is_store_failure
 from notifier.api.webhook_worker import ENGINE_SOCKET
+from notifier.channels.twilio.status import report_from_form
 from notifier.clock import as_utc
 
 log = structlog.get_logger("notifier.spool")
@@ -44,6 +45,8 @@ POLL = 1.0  # seconds between looks at the directory without a wake-up
 ANSWERS_BYTES = 32_000  # answers in one datagram to a worker, about
 SOCKET_PATH_MAX = 107  # bytes of a unix socket's path (sun_path, with its terminating NUL)
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
+#: spool kinds that are delivery reports (applied together: `_reports`) -> about a call
+_REPORTS = {"status": False, "call-status": True}
 
 
 def _key(item: Item) -> str:
@@ -190,6 +193,34 @@ class SpoolApplier:
             self._waiting.pop((item.segment.path.name, entry.end), None)
         return True
 
+    async def _reports(self, chains: list[list[Item]], done: set[int]) -> bool:
+        """Apply the chains of delivery reports (status callbacks) together: the engine writes one
+        step per activation, in each the reports in arrival order. False at a store failure (their
+        workers answered alone, as in `_chain`); any other failure: each chain on its own, as
+        before, so that a bad entry is skipped alone (what committed is a replay then)."""
+        items = [item for chain in chains for item in chain]
+        if not items:
+            return True
+        reports = []
+        for item in items:
+            report = report_from_form(item.entry.params, call=_REPORTS[item.entry.kind])
+            if report is not None and item.entry.token:
+                reports.append((item.entry.token, report))
+        try:
+            await self.engine.delivery_reports(reports)
+        except Exception as exc:
+            if is_store_failure(exc):
+                for item in items:
+                    self._answer_alone(item)
+                return False
+            log.warning("delivery reports not applied together; one by one", error=repr(exc))
+            return all(await asyncio.gather(*(self._chain(chain, done) for chain in chains)))
+        for item in items:
+            self._answer(item, EMPTY_TWIML)
+            done.add(id(item))
+            self._waiting.pop((item.segment.path.name, item.entry.end), None)
+        return True
+
     async def apply_batch(self) -> int:
         """Read and apply one batch; how many entries it held. Raises on a store failure (after
         saving the offsets of what was applied)."""
@@ -215,8 +246,15 @@ class SpoolApplier:
                 self._answer_alone(item)
             raise
         done: set[int] = set()
+        reports: list[list[Item]] = []
+        others: list[list[Item]] = []
+        for chain in chains.values():
+            only = all(i.entry.kind in _REPORTS and i.entry.token for i in chain)
+            (reports if only else others).append(chain)
         try:
-            results = await asyncio.gather(*(self._chain(chain, done) for chain in chains.values()))
+            results = await asyncio.gather(
+                self._reports(reports, done), *(self._chain(chain, done) for chain in others)
+            )
         finally:
             await self.engine.expect_webhooks(())
         offsets: dict[str, int] = {}

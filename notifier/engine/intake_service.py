@@ -4,7 +4,7 @@ do the work)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from notifier.channels.inbound import DeliveryReport
 from notifier.domain.alerts import Alert
@@ -12,6 +12,7 @@ from notifier.engine.alert_intake import AlertIntake
 from notifier.engine.contract import AlertReceipt, NotFound, Rejected
 from notifier.engine.core import Engine
 from notifier.engine.queries import RESPONSE, Queries
+from notifier.engine.responses import StatusReport
 
 
 class Intake(Queries):
@@ -34,6 +35,11 @@ class Intake(Queries):
     async def delivery_report(self, token: str, report: DeliveryReport) -> None:
         await self.responses.provider_status(
             token, report.status, report.error_code, sid=report.provider_id, raw=report.detail
+        )
+
+    async def delivery_reports(self, reports: Sequence[tuple[str, DeliveryReport]]) -> None:
+        await self.responses.provider_statuses(
+            [StatusReport(token, r.status, r.error_code, r.provider_id, r.detail) for token, r in reports]
         )
 
     async def expect_webhooks(self, provider_ids: Collection[str]) -> None:

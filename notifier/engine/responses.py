@@ -5,19 +5,18 @@ sender's number to the open activations that messaged that number; a reference c
 there are several, and we ask back when we cannot tell. Status callbacks and voice webhooks carry
 our callback token `<activation id>.<attempt id>` in their URL.
 
-Each webhook is applied once: its receipt (provider SID + status, `notifier/store/receipts.py`)
-commits with its effect, and a webhook whose receipt exists, or whose twin is being applied right
-now, is acknowledged and ignored. A genuine reply replayed (by Twilio, a proxy, or our own spool
-after a crash) is therefore neither stored nor acted on twice.
+Each webhook is applied once (`once.py`): its receipt commits with its effect, and a replay is
+acknowledged and ignored. A batch of spooled status callbacks is applied as one step per activation
+(`provider_statuses`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -27,6 +26,7 @@ from notifier.domain.masking import mask_address
 from notifier.domain.messages import MessageFields, MessageKind, render
 from notifier.domain.plan import ChannelKind
 from notifier.domain.replies import ReplyAction, help_text, name_incidents, parse_reply, resolve
+from notifier.engine.once import Once
 from notifier.engine.stepper import Stepper
 from notifier.store import activation_repo, outbox_repo, receipts, replies
 
@@ -51,63 +51,35 @@ def parse_token(token: str) -> Attempt | None:
 RECEIVED = "received"
 
 
+class StatusReport(NamedTuple):
+    """A delivery report to apply (`Responses.provider_statuses`): the callback token, the status
+    in the engine's words, the provider's error code, its SID and its own word for the status."""
+
+    token: str
+    status: DeliveryStatus
+    error_code: str | None
+    sid: str | None
+    raw: str
+
+
 class Responses:
     def __init__(self, stepper: Stepper) -> None:
         self.stepper = stepper
         #: answers SMS that match no open activation (contact review replies); None: not ours
         self.review_handler: Callable[[str, str], Awaitable[str | None]] | None = None
-        #: webhooks being applied now, by (provider SID, status): a twin arriving meanwhile is a replay
-        self._applying: set[tuple[str, str]] = set()
-        #: replayed webhooks acknowledged and ignored since start
-        self.replays_ignored = 0
-        #: receipts read ahead for a batch of spooled webhooks (`prefetch`): SID -> statuses applied
-        self._known: dict[str, set[str]] = {}
+        #: each webhook applied once (receipts)
+        self.once = Once(stepper)
+        self._once = self.once.once
+        self._receipt = self.once.receipt
+
+    @property
+    def replays_ignored(self) -> int:
+        """Replayed webhooks acknowledged and ignored since start."""
+        return self.once.replays_ignored
 
     async def prefetch(self, sids: Collection[str]) -> None:
-        """Read the receipts of a batch of webhooks about to be applied (the webhook workers'
-        spool) in one query, so that each one's check in `_once` needs no read of its own. Called
-        with none after the batch: the others read their own again."""
-        self._known = {}
-        if sids:
-            async with self.stepper.db.connect() as conn:
-                self._known = await receipts.statuses(conn, sids)
-
-    @contextlib.asynccontextmanager
-    async def _once(self, sid: str | None, status: str) -> AsyncIterator[bool]:
-        """Yields False when the webhook (`sid`, `status`) was applied before or is being applied
-        now (the caller acknowledges and ignores it); True when the caller should apply it."""
-        if not sid:
-            yield True
-            return
-        key = (sid, status)
-        duplicate = key in self._applying
-        known = self._known.get(sid[:64])
-        if not duplicate and known is not None:
-            duplicate = status[: receipts.STATUS_WIDTH] in known
-        elif not duplicate:
-            async with self.stepper.db.connect() as conn:  # a plain read, outside the write lock
-                duplicate = await receipts.seen(conn, sid, status)
-        if duplicate:
-            self.replays_ignored += 1
-            log.info("replayed webhook ignored", sid=sid, status=status)
-            yield False
-            return
-        self._applying.add(key)
-        try:
-            yield True
-            if known is not None:  # applied: a twin later in the batch is a replay
-                known.add(status[: receipts.STATUS_WIDTH])
-        finally:
-            self._applying.discard(key)
-
-    def _receipt(self, sid: str | None, status: str) -> Callable[[Any], Awaitable[None]] | None:
-        if not sid:
-            return None
-
-        async def write(conn: Any) -> None:
-            await receipts.add(conn, sid, status, self.stepper.clock.now())
-
-        return write
+        """Read the receipts of a batch of spooled webhooks in one query (`Once.prefetch`)."""
+        await self.once.prefetch(sids)
 
     async def inbound_sms(self, from_: str, body: str, message_sid: str | None = None) -> str:
         """Record the reply, act on it, and return the SMS text to answer with ('' for none).
@@ -334,6 +306,38 @@ class Responses:
             before_save=self._receipt(sid, what),
         )
         return result is not None
+
+    async def provider_statuses(self, reports: Sequence[StatusReport]) -> None:
+        """Many delivery reports at once (a batch of spooled status callbacks): one step per
+        activation with its reports' events in the order given, and their receipts written in one
+        statement. Each is applied once, as by `provider_status`; a token that names no attempt
+        is ignored."""
+        parsed = [(attempt, r) for r in reports if (attempt := parse_token(r.token)) is not None]
+        async with self.once.fresh([(r.sid, r.raw or r.status) for _, r in parsed]) as verdicts:
+            by_activation: dict[str, list[tuple[Attempt, StatusReport]]] = {}
+            for (attempt, report), fresh in zip(parsed, verdicts, strict=True):
+                if fresh:
+                    by_activation.setdefault(attempt.activation_id, []).append((attempt, report))
+            done = await asyncio.gather(
+                *(self._statuses(aid, items) for aid, items in by_activation.items()),
+                return_exceptions=True,
+            )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _statuses(self, activation_id: str, items: list[tuple[Attempt, StatusReport]]) -> None:
+        events = [
+            ProviderStatus(attempt_id=attempt.attempt_id, status=r.status, error_code=r.error_code)
+            for attempt, r in items
+        ]
+        keys = [(r.sid, r.raw or r.status) for _, r in items if r.sid]
+
+        async def write_receipts(conn: Any) -> None:
+            await receipts.add_many(conn, keys, self.stepper.clock.now())
+
+        await self.stepper.submit(activation_id, events, before_save=write_receipts if keys else None)
+        self.once.applied(keys)
 
     async def attempt_reply(
         self, token: str, response: str, channel: str, raw: str, sid: str | None = None

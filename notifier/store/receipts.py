@@ -7,7 +7,7 @@ that applies the webhook, so it exists exactly when the effect does.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, insert, select
@@ -42,14 +42,32 @@ async def statuses(conn: AsyncConnection, sids: Collection[str]) -> dict[str, se
     return found
 
 
+#: inserts that leave a receipt which exists already as it is (no error), per dialect
+_INSERT = {
+    "postgresql": pg_insert(webhook_receipts).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(webhook_receipts).on_conflict_do_nothing(),
+}
+
+
 async def add(conn: AsyncConnection, sid: str, status: str, now: datetime) -> None:
     """Record the receipt; a receipt that exists already is left as it is (no error)."""
-    values = {"provider_sid": sid[:64], "status": status[:STATUS_WIDTH], "received_at": now}
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        await conn.execute(pg_insert(webhook_receipts).values(**values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        await conn.execute(sqlite_insert(webhook_receipts).values(**values).on_conflict_do_nothing())
-    else:  # pragma: no cover - the two supported stores are above
-        if not await seen(conn, sid, status):
-            await conn.execute(insert(webhook_receipts).values(**values))
+    await add_many(conn, [(sid, status)], now)
+
+
+async def add_many(conn: AsyncConnection, keys: Sequence[tuple[str | None, str]], now: datetime) -> None:
+    """Record the receipts (provider SID, status) in one statement; those without a SID are
+    skipped, those that exist already left as they are (no error)."""
+    values = [
+        {"provider_sid": sid[:64], "status": status[:STATUS_WIDTH], "received_at": now}
+        for sid, status in keys
+        if sid
+    ]
+    if not values:
+        return
+    statement = _INSERT.get(conn.dialect.name)
+    if statement is not None:
+        await conn.execute(statement, values)
+        return
+    for (sid, status), row in zip([k for k in keys if k[0]], values, strict=True):  # pragma: no cover
+        if not await seen(conn, str(sid), status):  # (the two supported stores are above)
+            await conn.execute(insert(webhook_receipts).values(**row))

@@ -7,7 +7,7 @@ can assert that a rejected request never reached it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -240,6 +240,10 @@ class MemoryEngine:
         self._record("delivery_report", token, report)
         if self.store_down:
             raise StoreUnavailable("database unavailable")
+
+    async def delivery_reports(self, reports: Sequence[tuple[str, DeliveryReport]]) -> None:
+        for token, report in reports:
+            await self.delivery_report(token, report)
 
     async def expect_webhooks(self, provider_ids: Collection[str]) -> None:
         self._record("expect_webhooks", sorted(provider_ids))
