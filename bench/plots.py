@@ -68,8 +68,9 @@ def capacity(path: Path, data: dict[str, dict[str, Any]]) -> None:
 
 
 def sweep(path: Path, data: dict[str, list[dict[str, Any]]], baseline_rate: float) -> None:
-    """Time to the first and the last SMS (left) and peak RSS (right) against the contacts; a
-    broadcast cut off by its limit is drawn as an x at the limit."""
+    """Time to the first and the last SMS from the start call, and the daemon's start-up before it
+    (left), and peak RSS (right) against the contacts; a broadcast cut off by its limit is drawn as
+    an x at the limit."""
     plt = _pyplot()
     fig, (times, memory) = plt.subplots(1, 2, figsize=(11, 4.5))
     sizes: set[int] = set()
@@ -79,7 +80,9 @@ def sweep(path: Path, data: dict[str, list[dict[str, Any]]], baseline_rate: floa
         firsts = [(p["contacts"], p["first_sms_s"]) for p in ran if "first_sms_s" in p]
         lasts = [(p["contacts"], p["last_sms_s"]) for p in ran if p.get("complete")]
         cut = [(p["contacts"], p["limit_s"]) for p in ran if not p.get("complete") and p["limit_s"] > 0]
-        for series, style, label in ((firsts, "--o", "first SMS"), (lasts, "-o", "last SMS")):
+        starts = [(p["contacts"], p["start_s"]) for p in ran if p.get("start_done", True) and "start_s" in p]
+        shown = ((firsts, "--o", "first SMS"), (lasts, "-o", "last SMS"), (starts, ":^", "start-up"))
+        for series, style, label in shown:
             if series:
                 times.plot(*zip(*series, strict=True), style, color=colour, label=f"{kind} {label}")
         if cut:
@@ -99,7 +102,7 @@ def sweep(path: Path, data: dict[str, list[dict[str, Any]]], baseline_rate: floa
         xscale="log",
         yscale="log",
         xlabel="contacts",
-        ylabel="seconds from the start call",
+        ylabel="seconds (SMS: from the start call)",
         title="Broadcast sweep: time to first and last SMS",
     )
     memory.set(xscale="log", xlabel="contacts", ylabel="MB", title="Peak resident memory of the daemon")
