@@ -114,7 +114,12 @@ async def with_current_state(conn: AsyncConnection, row: Any) -> Any:
 
 
 async def save_state(
-    conn: AsyncConnection, activation_id: str, state: dict[str, Any], status: str, now: datetime, **extra: Any
+    conn: AsyncConnection,
+    activation_id: str,
+    state: dict[str, Any] | EncodedJSON,
+    status: str,
+    now: datetime,
+    **extra: Any,
 ) -> None:
     """A checkpoint: the whole state replaces the last one and the journal is emptied."""
     await conn.execute(delete(activation_changes).where(activation_changes.c.activation_id == activation_id))
