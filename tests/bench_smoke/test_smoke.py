@@ -12,8 +12,11 @@ results.json's keys and types, and that a figure whose size the smoke run does n
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,13 +49,21 @@ NAMED_SIZES = (
 @pytest.mark.postgres
 def test_every_benchmark_runs_on_both_stores(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", "all", "--store", "both", "--smoke", "--output", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    scratch = Path(tempfile.mkdtemp(prefix="nbs-", dir="/tmp"))  # short: the workers' unix sockets
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "bench", "all", "--store", "both", "--smoke", "--output", str(output)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )
+        # the run's work directory (plans, SQLite files) is gone with it
+        left = [p.name for p in scratch.iterdir() if p.name.startswith("notifier-bench-")]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert not left, left
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     text = output.read_text()
     assert "could not run" not in text, text
