@@ -50,6 +50,7 @@ NAMED_SIZES = (
 def test_every_benchmark_runs_on_both_stores(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
     scratch = Path(tempfile.mkdtemp(prefix="nbs-", dir="/tmp"))  # short: the workers' unix sockets
+    scratch.chmod(0o755)  # the PostgreSQL cluster in it runs as the postgres user
     try:
         run = subprocess.run(
             [sys.executable, "-m", "bench", "all", "--store", "both", "--smoke", "--output", str(output)],
@@ -63,8 +64,8 @@ def test_every_benchmark_runs_on_both_stores(tmp_path: Path) -> None:
         left = [p.name for p in scratch.iterdir() if p.name.startswith("notifier-bench-")]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    assert not left, left
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert not left, left
     text = output.read_text()
     assert "could not run" not in text, text
     for store in ("sqlite", "postgres"):
