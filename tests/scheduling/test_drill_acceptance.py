@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -59,17 +60,33 @@ async def drill_system(tmp_path: Path) -> AsyncIterator[Runtime]:
         },
     )
     await upgrade_async(settings.database_url)
-    # 01:54 CET on 29 March 2026, six minutes (three real seconds) before the clocks go forward
-    clock = ScaledClock(SCALE, origin=datetime(2026, 3, 29, 0, 54, tzinfo=UTC))
+    # 01:54 CET on 29 March 2026, six minutes (three real seconds) before the clocks go forward; the
+    # clock stands still there until the daemon has started and warmed up, however loaded the machine
+    clock = HeldClock(SCALE, origin=datetime(2026, 3, 29, 0, 54, tzinfo=UTC))
     runtime = Runtime(settings, clock)
     await runtime.start()
     script(runtime)
     await warm_up(runtime)
-    assert clock.now() < DRILL_TIMES[0], "the daemon took too long to start; the personas came too late"
+    clock.release()
     try:
         yield runtime
     finally:
         await runtime.stop(timeout=5)
+
+
+class HeldClock(ScaledClock):
+    """A `ScaledClock` that stands at `origin` until `release()`, then runs `scale` times the wall.
+    Sleeps are scaled as ever (a sleeper wakes, sees the time unchanged and sleeps again), so the
+    start-up and warm-up, whose length is the machine's load, take none of the drill night."""
+
+    held = True
+
+    def now(self) -> datetime:
+        return self.origin if self.held else super().now()
+
+    def release(self) -> None:
+        self.epoch = time.time()
+        self.held = False
 
 
 def script(runtime: Runtime) -> None:
