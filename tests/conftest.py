@@ -140,3 +140,35 @@ async def migrated_db_url(db_url: str) -> str:
 
     await upgrade_async(db_url)
     return db_url
+
+
+# --- parallel runs (pytest-xdist: `scripts/test.sh` runs `-n 3 --dist loadgroup --no-loadscope-reorder`)
+#
+# Most of the suite's wall time is tests waiting on real clocks and subprocesses (carrier rates,
+# kill -9 trials, database outages), so a few workers on 2 cores nearly halve it. Every worker has
+# its own PostgreSQL cluster (`postgres_server` is per session, i.e. per worker), its own temporary
+# directories and free ports. The tests of a module that shares a module- (or class-, package-)
+# scoped fixture stay together on one worker, so that fixture (a daemon, a browser, a broker) starts
+# once; every other test is scheduled on its own. The slow tests are handed out first, so no long
+# trial is left to run alone at the end.
+
+_SHARED_SCOPES = {"module", "class", "package"}
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput") or config.getoption("dist", None) != "loadgroup":
+        return
+    for item in items:
+        if _shares_a_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    # a stable sort: modules with slow tests first, each module's tests in their usual order
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)

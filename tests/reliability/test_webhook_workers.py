@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +99,25 @@ def _workers(state: Path) -> dict[str, int]:
     return found
 
 
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """The daemons' state directory at a short path of its own: a worker's unix socket path must fit
+    in 107 bytes, which a deep `tmp_path` (pytest-xdist adds a level, macOS's TMPDIR is long) may
+    not leave room for; the daemon would then fall back to polling, which these tests do not test."""
+    path = Path(tempfile.mkdtemp(prefix="notifier-state-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _cluster(
-    tmp_path: Path, numbers: list[str], hooks: int, workers: int, database_url: str | None = None
+    tmp_path: Path,
+    numbers: list[str],
+    hooks: int,
+    workers: int,
+    state_dir: Path,
+    database_url: str | None = None,
 ) -> Cluster:
     config = tmp_path / "cfg"
     config.mkdir()
@@ -112,7 +132,7 @@ def _cluster(
             "NOTIFIER_WEBHOOKS__WORKERS": str(workers),
             "NOTIFIER_WEBHOOKS__PORT": str(hooks),
             "NOTIFIER_WEBHOOKS__PUBLIC_BASE_URL": f"http://127.0.0.1:{hooks}",
-            "NOTIFIER_STATE_DIR": str(tmp_path / "state"),
+            "NOTIFIER_STATE_DIR": str(state_dir),
         },
     )
 
@@ -131,13 +151,15 @@ def _status_callbacks_answered(cluster: Cluster) -> set[tuple[str, str]]:
     }
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    tmp_path: Path, state_dir: Path
+) -> None:
     numbers = numbers_for(PEOPLE)
     hooks = free_port()
-    cluster = _cluster(tmp_path, numbers, hooks, workers=2)
+    cluster = _cluster(tmp_path, numbers, hooks, workers=2, state_dir=state_dir)
     sandbox = cluster.sandbox
     sandbox.personas(*(preset("confirms", n, reply_after=0.2) for n in numbers))
-    state = tmp_path / "state"
+    state = state_dir
     try:
         (token,) = cluster.prepare("coordinator")
         daemon = cluster.start_daemon("a")
@@ -223,7 +245,7 @@ def _standalone_worker(cluster: Cluster, hooks: int, port: int) -> subprocess.Po
         public_base_url=f"http://127.0.0.1:{port}",
         http_port=port,  # the daemon whose spool directory it writes to
         twilio={"auth_token": AUTH_TOKEN},
-        state_dir=cluster.tmp / "state",
+        state_dir=Path(cluster.extra_env["NOTIFIER_STATE_DIR"]),
         webhooks={"port": hooks, "public_base_url": f"http://127.0.0.1:{hooks}", "answer_wait": 3},
         log_format="json",
     )
@@ -240,10 +262,10 @@ def _standalone_worker(cluster: Cluster, hooks: int, port: int) -> subprocess.Po
     return proc
 
 
-def test_replies_taken_while_the_engine_restarts_are_applied_once(tmp_path: Path) -> None:
+def test_replies_taken_while_the_engine_restarts_are_applied_once(tmp_path: Path, state_dir: Path) -> None:
     numbers = numbers_for(20)
     hooks = free_port()
-    cluster = _cluster(tmp_path, numbers, hooks, workers=0)  # the worker runs as its own service
+    cluster = _cluster(tmp_path, numbers, hooks, workers=0, state_dir=state_dir)  # the worker: own service
     sandbox = cluster.sandbox
     port = free_port()
     worker = _standalone_worker(cluster, hooks, port)
@@ -343,6 +365,7 @@ async def test_twins_in_one_batch_and_replays_in_the_next_are_applied_once(tmp_p
 def test_replies_while_the_database_is_down_are_answered_by_the_workers_and_applied(
     tmp_path: Path,
     own_postgres: OwnPostgres,  # noqa: F811 (the fixture imported above)
+    state_dir: Path,
 ) -> None:
     """PostgreSQL crashes after every SMS was delivered; everyone replies "1" through a worker.
     Each reply is answered 200 at once with what can be said without the store (the engine's batch
@@ -352,7 +375,7 @@ def test_replies_while_the_database_is_down_are_answered_by_the_workers_and_appl
     numbers = numbers_for(10)
     hooks = free_port()
     url = own_postgres.create_database("workers")
-    cluster = _cluster(tmp_path, numbers, hooks, workers=1, database_url=url)
+    cluster = _cluster(tmp_path, numbers, hooks, workers=1, state_dir=state_dir, database_url=url)
     sandbox = cluster.sandbox
     try:
         (token,) = cluster.prepare("coordinator")
