@@ -13,7 +13,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
@@ -54,8 +54,11 @@ async def insert_activation(
     state: dict[str, Any] | EncodedJSON,
 ) -> None:
     await conn.execute(insert(activations).values(**values))
+    # the documents as parameters: a value written into the statement (.values) stays referenced
+    # by SQLAlchemy's compiled-statement cache for as long as the process lives (the first
+    # 50,000-person snapshot and state: tens of MB)
     await conn.execute(
-        insert(activation_documents).values(activation_id=values["id"], snapshot=snapshot, state=state)
+        insert(activation_documents), {"activation_id": values["id"], "snapshot": snapshot, "state": state}
     )
 
 
@@ -123,10 +126,11 @@ async def save_state(
 ) -> None:
     """A checkpoint: the whole state replaces the last one and the journal is emptied."""
     await conn.execute(delete(activation_changes).where(activation_changes.c.activation_id == activation_id))
-    await conn.execute(
+    await conn.execute(  # as parameters, not kept by the statement cache (see insert_activation)
         update(activation_documents)
-        .where(activation_documents.c.activation_id == activation_id)
-        .values(state=state)
+        .where(activation_documents.c.activation_id == bindparam("document_id"))
+        .values(state=bindparam("new_state", type_=activation_documents.c.state.type)),
+        {"document_id": activation_id, "new_state": state},
     )
     await conn.execute(
         update(activations)

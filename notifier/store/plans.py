@@ -126,17 +126,16 @@ class PlanStore:
             changes = diff_plans(previous, plan)
             version = latest.version + 1 if latest is not None else 1
             version_id = (
-                await session.execute(
-                    plan_versions.insert()
-                    .values(
-                        version=version,
-                        created_at=self._clock.now(),
-                        author=author,
-                        comment=comment,
-                        digest=digest,
-                        content=content,
-                    )
-                    .returning(plan_versions.c.id)
+                await session.execute(  # as parameters: a value in .values() stays in the statement cache
+                    plan_versions.insert().returning(plan_versions.c.id),
+                    {
+                        "version": version,
+                        "created_at": self._clock.now(),
+                        "author": author,
+                        "comment": comment,
+                        "digest": digest,
+                        "content": content,
+                    },
                 )
             ).scalar_one()
             if changes:
