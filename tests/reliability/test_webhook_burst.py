@@ -34,8 +34,11 @@ async def test_a_burst_of_webhooks_is_spooled_and_every_reply_applied_once(tmp_p
         spool = runtime.spool
         assert spool.counts["appended"] > 0, "no webhook was spooled: the burst bound was never reached"
         assert all(i.callback.status == 200 for i in system.sandbox.inbound)
+        # drained = nothing pending and the file reset; `pending` turns False when the last entry
+        # is applied, a moment before the drain truncates the file, so wait for both together
+        spool_file = tmp_path / f"webhooks-{runtime.settings.http_port}.spool"
         for _ in range(600):
-            if not spool.pending:
+            if not spool.pending and spool_file.stat().st_size == 0:
                 break
             await asyncio.sleep(0.05)
         assert not spool.pending, "the spool was not drained"
@@ -44,4 +47,4 @@ async def test_a_burst_of_webhooks_is_spooled_and_every_reply_applied_once(tmp_p
                 select(func.count()).select_from(responses).where(responses.c.activation_id == activation_id)
             )
             assert stored.scalar_one() == len(numbers)
-        assert (tmp_path / f"webhooks-{runtime.settings.http_port}.spool").stat().st_size == 0
+        assert spool_file.stat().st_size == 0, "the drained spool file was not reset"
