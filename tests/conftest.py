@@ -164,7 +164,8 @@ def _shares_a_fixture(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not hasattr(config, "workerinput") or config.getoption("dist", None) != "loadgroup":
+    # (on a worker, xdist has set `dist` to "no" and kept `--dist loadgroup` as `loadgroup`)
+    if not hasattr(config, "workerinput") or not getattr(config.option, "loadgroup", False):
         return
     for item in items:
         if _shares_a_fixture(item):
