@@ -22,7 +22,7 @@ from notifier.api.acktokens import make_ack_token
 from notifier.api.app import create_app
 from notifier.api.masking import plan_region
 from notifier.api.spool_applier import SpoolApplier
-from notifier.api.tokens import TokenStore
+from notifier.api.tokens import VERIFIED_TTL_S, TokenStore
 from notifier.api.twilio_webhooks import apply_spooled
 from notifier.api.webhook_spool import WebhookSpool
 from notifier.api.webhook_worker import spool_directory
@@ -190,7 +190,7 @@ class Runtime:
         if http:
             numbers = (c.address for p in config.plan.people for c in p.contacts if c.address.startswith("+"))
             region = settings.phone_region or plan_region(numbers)
-            tokens = TokenStore(self.db)
+            tokens = TokenStore(self.db, ttl_s=VERIFIED_TTL_S)
             self.spool = WebhookSpool(
                 settings.state_directory() / f"webhooks-{settings.http_port}.spool", settings.spool.max_bytes
             )

@@ -3,6 +3,11 @@
 A token is 32 random bytes (URL-safe base64, prefixed `ntk_` so a leaked one is recognisable in a
 scan). Only its SHA-256 is stored: a database copy grants nothing. A random 256-bit secret needs
 no slow password hash; the lookup is by hash and the final comparison is constant-time.
+
+The daemon remembers a verified token for `VERIFIED_TTL_S` (keyed by its hash, never the token):
+an integration posting hundreds of alerts a second costs one lookup a second, not one per alert. A
+token revoked through the same store (console, API) stops working at once; one revoked from
+another process (`notifier token revoke`) within `VERIFIED_TTL_S`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -20,6 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notifier.store.api_tables import api_tokens
 
 TOKEN_PREFIX = "ntk_"
+#: how long the daemon's store trusts a token it verified (see the module docstring)
+VERIFIED_TTL_S = 1.0
+#: verified tokens remembered at most (past it, the memory starts again)
+_VERIFIED_MAX = 1024
 
 
 class Role(StrEnum):
@@ -74,8 +85,14 @@ def _record(row: object) -> TokenRecord:
 class TokenStore:
     """Tokens in the `api_tokens` table of the daemon's database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, ttl_s: float = 0.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.engine = engine
+        #: 0: every `verify` asks the database (the CLI, tests); the daemon uses `VERIFIED_TTL_S`
+        self.ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._verified: dict[str, tuple[float, TokenRecord]] = {}  # token hash -> (until, record)
 
     async def create(self, name: str, role: Role, now: datetime | None = None) -> tuple[TokenRecord, str]:
         """Store a new token; return its record and the token itself (shown once, never stored)."""
@@ -105,6 +122,7 @@ class TokenStore:
                 .values(revoked_at=now or datetime.now(UTC))
             )
             row = (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
+        self._verified.clear()
         return _record(row) if row is not None else None
 
     async def get(self, token_id: int) -> TokenRecord | None:
@@ -118,9 +136,20 @@ class TokenStore:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = hash_token(token)
+        if self.ttl_s > 0:
+            known = self._verified.get(digest)
+            if known is not None and known[0] > self._monotonic():
+                return known[1]
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(api_tokens).where(api_tokens.c.hash == digest))).first()
         if row is None or not hmac.compare_digest(row._mapping["hash"], digest):
             return None
         record = _record(row)
-        return record if record.active else None
+        if not record.active:
+            self._verified.pop(digest, None)
+            return None
+        if self.ttl_s > 0:
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[digest] = (self._monotonic() + self.ttl_s, record)
+        return record

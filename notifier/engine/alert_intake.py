@@ -204,12 +204,13 @@ class AlertIntake:
         if decision is None:
             return Verdict("unrouted", "no route matches this alert: nobody was paged"), None
         key = decision.incident_key
-        incident = await alert_store.lock_incident(conn, key, decision.route, now)
-        facts = await alert_store.facts(conn, incident, alert.dedup_key)
+        incident, new = await alert_store.open_incident(conn, key, decision.route, now)
+        facts = alert_store.NEW_INCIDENT if new else await alert_store.facts(conn, incident, alert.dedup_key)
         verdict = correlation.firing(facts, decision.rules, now)
         await alert_store.mark_alert(conn, key, alert.dedup_key, True, now)
-        change = IncidentChange(clear_resolved=True, last_update_at=now if verdict.update else None)
-        await alert_store.update_incident(conn, key, now, change)
+        if not new or verdict.update:  # a new row has no resolved_at and was written at `now`
+            change = IncidentChange(clear_resolved=True, last_update_at=now if verdict.update else None)
+            await alert_store.update_incident(conn, key, now, change)
         return verdict, key
 
     def _rules(self, route_id: str, decision: RouteDecision | None) -> correlation.KeyRules:

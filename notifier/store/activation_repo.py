@@ -41,10 +41,17 @@ _LIGHT = (
 )
 
 
+# The statements of every step, built once: SQLAlchemy then finds their compiled form by a cache
+# key it has memoised on the statement, instead of building and hashing a new statement each time.
+_LOCK = select(*_LIGHT).where(activations.c.id == bindparam("b_id")).with_for_update()
+_APPEND = insert(activation_changes)
+#: the SET clause follows the parameters given (status, updated_at, revision, and any extra)
+_MOVE = update(activations).where(activations.c.id == bindparam("b_id"))
+
+
 async def lock_activation(conn: AsyncConnection, activation_id: str) -> Any:
     """Lock the row and read its small columns; the big JSON documents are read only when needed."""
-    query = select(*_LIGHT).where(activations.c.id == activation_id).with_for_update()
-    return (await conn.execute(query)).first()
+    return (await conn.execute(_LOCK, {"b_id": activation_id})).first()
 
 
 async def insert_activation(
@@ -149,13 +156,9 @@ async def append_change(
     **extra: Any,
 ) -> None:
     """One step's delta: the row moves to `revision`, its state column (the checkpoint) stays."""
+    await conn.execute(_APPEND, {"activation_id": activation_id, "seq": revision, "delta": delta})
     await conn.execute(
-        insert(activation_changes).values(activation_id=activation_id, seq=revision, delta=delta)
-    )
-    await conn.execute(
-        update(activations)
-        .where(activations.c.id == activation_id)
-        .values(status=status, updated_at=now, revision=revision, **extra)
+        _MOVE, {"b_id": activation_id, "status": status, "updated_at": now, "revision": revision, **extra}
     )
 
 
@@ -202,9 +205,12 @@ async def consume_deadlines(
         )
 
 
+_LOG = insert(activity_log)
+
+
 async def insert_log(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(insert(activity_log), list(rows))
+        await conn.execute(_LOG, list(rows))
 
 
 async def next_deadline(conn: AsyncConnection) -> datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
@@ -30,12 +31,32 @@ def _upsert(conn: AsyncConnection, table: Any) -> Any:
 
 async def lock_incident(conn: AsyncConnection, key: str, route: str, now: datetime) -> Any:
     """The incident row of `key` (created without an activation if new), locked until commit."""
-    await conn.execute(
-        _upsert(conn, incidents)
-        .values(key=key, route=route, activation_id=None, resolved_at=None, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
+    return (await open_incident(conn, key, route, now))[0]
+
+
+async def open_incident(conn: AsyncConnection, key: str, route: str, now: datetime) -> tuple[Any, bool]:
+    """Like `lock_incident`, and whether the row is new: a row this transaction just inserted is
+    not read back (it is ours until commit, and holds what we wrote)."""
+    values = {"key": key, "route": route, "activation_id": None, "resolved_at": None, "updated_at": now}
+    inserted = await conn.execute(
+        _upsert(conn, incidents).values(**values).on_conflict_do_nothing(index_elements=["key"])
     )
-    return (await conn.execute(select(incidents).where(incidents.c.key == key).with_for_update())).one()
+    if inserted.rowcount == 1:
+        return SimpleNamespace(**values, last_update_at=None), True
+    locked = await conn.execute(select(incidents).where(incidents.c.key == key).with_for_update())
+    return locked.one(), False
+
+
+#: what is known about an incident `open_incident` just created: nothing fires, no activation
+NEW_INCIDENT = IncidentFacts(
+    activation_id=None,
+    activation_active=False,
+    ended_at=None,
+    this_firing=False,
+    others_firing=0,
+    resolved_at=None,
+    last_update_at=None,
+)
 
 
 async def firing_incident_of(conn: AsyncConnection, dedup_key: str) -> str | None:

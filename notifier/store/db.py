@@ -17,6 +17,8 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from notifier.store import sqlite_driver
+
 if TYPE_CHECKING:  # Alembic is imported where migrations are handled: every CLI start-up pays less
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -97,6 +99,8 @@ def make_engine(url: str | URL, *, sqlite_begin_immediate: bool = False, **kwarg
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(parsed, **kwargs)
+    if parsed.get_driver_name() == "aiosqlite":  # one thread round trip per statement, not four
+        event.listen(engine.sync_engine, "do_connect", sqlite_driver.on_connect)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if sqlite_begin_immediate:
         event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)

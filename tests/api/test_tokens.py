@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from notifier.api.tokens import Role, TokenStore
+from notifier.api.tokens import VERIFIED_TTL_S, Role, TokenStore
 from notifier.cli import app
 from notifier.store.api_tables import api_tokens
 from notifier.store.db import make_engine, upgrade_async
@@ -112,3 +112,34 @@ def test_cli_integration_keys_create_list_revoke(tmp_path: Path) -> None:
         assert unknown.exit_code == 1 and unknown.output.startswith(f"error: {said}"), unknown.output
     missing = runner.invoke(app, ["integration", "revoke", "nope", "--url", url])
     assert missing.exit_code == 1 and "integration key nope: no such key" in missing.output
+
+
+async def test_verified_tokens_are_remembered_briefly_and_revocation_ends_them(migrated_db_url: str) -> None:
+    """The daemon's store remembers a verified token for `ttl_s`: a revoke through that store ends it
+    at once; one by another process (the CLI: another store on the same database) within `ttl_s`."""
+    engine = make_engine(migrated_db_url)
+    now = [100.0]
+    try:
+        daemon = TokenStore(engine, ttl_s=VERIFIED_TTL_S, monotonic=lambda: now[0])
+        cli = TokenStore(engine)
+        record, token = await cli.create("alertmanager-prod", Role.INTEGRATION)
+        other, other_token = await cli.create("grafana", Role.INTEGRATION)
+        assert await id_of(daemon, token) == record.id
+        await cli.revoke(record.id)
+        assert await cli.verify(token) is None
+        assert await id_of(daemon, token) == record.id  # remembered, within the lifetime
+        now[0] += VERIFIED_TTL_S * 0.9
+        assert await id_of(daemon, token) == record.id
+        now[0] += VERIFIED_TTL_S * 0.2
+        assert await daemon.verify(token) is None  # asked the database again: revoked
+        assert await daemon.verify(token) is None
+        assert await id_of(daemon, other_token) == other.id
+        await daemon.revoke(other.id)  # through the daemon's own store: at once
+        assert await daemon.verify(other_token) is None
+    finally:
+        await engine.dispose()
+
+
+async def id_of(store: TokenStore, token: str) -> int | None:
+    record = await store.verify(token)
+    return None if record is None else record.id

@@ -36,7 +36,9 @@ def counted(
 
 
 async def stored_state(runtime: Runtime, activation_id: str) -> tuple[ActivationState, int, int]:
-    """(state, journal rows, row revision) as the store has them."""
+    """(state, journal rows, row revision) as the store has them; revision -1 when a step committed
+    while they were being read (SQLite reads each statement at its own snapshot: the row, the
+    checkpoint and the journal could then be of different revisions)."""
     assert runtime.engine is not None
     async with runtime.engine.db.connect() as conn:
         row = await activation_repo.load_activation_row(conn, activation_id)
@@ -45,7 +47,9 @@ async def stored_state(runtime: Runtime, activation_id: str) -> tuple[Activation
                 select(func.count()).where(activation_changes.c.activation_id == activation_id)
             )
         ).scalar_one()
-    return ActivationState.model_validate(row.state), int(journal), int(row.revision)
+        after = await activation_repo.load_activation_row(conn, activation_id)
+    revision = int(row.revision) if after.revision == row.revision else -1
+    return ActivationState.model_validate(row.state), int(journal), revision
 
 
 async def settled(runtime: Runtime, activation_id: str) -> tuple[ActivationState, int]:
