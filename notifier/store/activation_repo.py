@@ -13,7 +13,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.clock import as_utc
@@ -193,16 +193,24 @@ async def delete_deadlines(conn: AsyncConnection, activation_id: str, keys: Iter
 async def consume_deadlines(
     conn: AsyncConnection, activation_id: str, items: Sequence[tuple[str, int]]
 ) -> None:
-    """Delete the deadlines that fired, but only where the row still carries the fence that fired."""
-    for chunk in _chunks(list(items)):
-        await conn.execute(
-            delete(deadlines).where(
-                and_(
-                    deadlines.c.activation_id == activation_id,
-                    tuple_(deadlines.c.key, deadlines.c.fence).in_(chunk),
+    """Delete the deadlines that fired, but only where the row still carries the fence that fired.
+    Keys are deleted by fence, `key IN (...)` per fence: a `(key, fence) IN (...)` list is no index
+    lookup on PostgreSQL (5,000 of a 40,000-deadline activation took 3.5 s, as long as 5,000 keyed
+    single deletes; by fence 0.1 s), and the fences of one step are few."""
+    by_fence: dict[int, list[str]] = {}
+    for key, fence in items:
+        by_fence.setdefault(fence, []).append(key)
+    for fence, keys in by_fence.items():
+        for chunk in _chunks(keys):
+            await conn.execute(
+                delete(deadlines).where(
+                    and_(
+                        deadlines.c.activation_id == activation_id,
+                        deadlines.c.fence == fence,
+                        deadlines.c.key.in_(chunk),
+                    )
                 )
             )
-        )
 
 
 _LOG = insert(activity_log)

@@ -38,6 +38,9 @@ async def test_forty_thousand_deadlines_in_one_step(migrated_db_url: str) -> Non
             count = select(func.count()).select_from(deadlines)
             assert (await conn.execute(count)).scalar_one() == len(KEYS)
             assert (await conn.execute(select(func.max(deadlines.c.fence)))).scalar_one() == 2
+            # a deadline whose fence moved on since it fired is not consumed
+            await activation_repo.consume_deadlines(conn, "a-large", [(KEYS[0], 1), (KEYS[1], 3)])
+            assert (await conn.execute(count)).scalar_one() == len(KEYS)
             await activation_repo.consume_deadlines(conn, "a-large", [(k, 2) for k in KEYS[:35_000]])
             await activation_repo.delete_deadlines(conn, "a-large", KEYS[35_000:])
             assert (await conn.execute(count)).scalar_one() == 0
