@@ -99,6 +99,8 @@ class Stepper:
         # parsed state per activation with the row revision it was read at: a step re-validates the
         # JSON only when another writer (a second instance, a restart) changed the row meanwhile
         self._states: dict[str, _Cached] = {}
+        #: activations whose step has committed (or is committing) and not updated the cache yet
+        self._publishing: dict[str, asyncio.Event] = {}
         # SQLite has one writer per file; serialising our own steps avoids lock-upgrade deadlocks.
         self._lock = asyncio.Lock() if db.dialect.name == "sqlite" else None
         self._queue = StepQueue(self, together=self._lock is not None)
@@ -140,16 +142,37 @@ class Stepper:
         the listeners hear of them (`Unit.results`). If it fails, the in-flight places their sends
         had taken are given back and new activations leave the caches."""
         unit: Unit | None = None
+        publishing: list[tuple[str, asyncio.Event]] = []
         try:
-            async with self.transaction() as conn:
-                unit = Unit(self, conn)
-                yield unit
-        except BaseException:
-            if unit is not None:
-                unit._abandon()
-            raise
-        assert unit is not None
-        unit._commit()
+            try:
+                async with self.transaction() as conn:
+                    unit = Unit(self, conn)
+                    yield unit
+                    publishing = self._publishing_begin(unit)
+            except BaseException:
+                if unit is not None:
+                    unit._abandon()
+                raise
+            assert unit is not None
+            unit._commit()
+        finally:
+            for activation_id, event in publishing:
+                if self._publishing.get(activation_id) is event:
+                    del self._publishing[activation_id]
+                event.set()
+
+    def _publishing_begin(self, unit: Unit) -> list[tuple[str, asyncio.Event]]:
+        """Just before the commit: mark the unit's activations as being published. A step of one
+        of them that locks the row between this commit and `_committed` (another task, scheduled
+        first) would find the row a revision ahead of the cache and re-read the whole state
+        (on PostgreSQL, where steps run side by side, that was one step in four of a 20,000-person
+        broadcast, each decoding its state and journal); it waits for the cache instead."""
+        marked = []
+        for draft in unit._drafts:
+            event = asyncio.Event()
+            self._publishing[draft.activation_id] = event
+            marked.append((draft.activation_id, event))
+        return marked
 
     async def step(
         self,
@@ -179,6 +202,10 @@ class Stepper:
         if row is None:
             return False
         cached = self._states.get(activation_id)
+        publishing = self._publishing.get(activation_id)
+        if (cached is None or cached.revision != row.revision) and publishing is not None:
+            await publishing.wait()  # the step that wrote this revision is still updating the cache
+            cached = self._states.get(activation_id)
         if cached is not None and cached.revision == row.revision and activation_id in self._snapshots:
             state, journal = cached.state, cached.journal
             snapshot = self._snapshots[activation_id]
